@@ -1,0 +1,170 @@
+//! Configuration: the only place that reads the environment. `Settings::from_env` runs
+//! once at start-up; flags given on the command line override its fields; everything
+//! after that takes validated values.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// The database used when nothing is configured: an SQLite file beside the working folder.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://.driftloop/driftloop.db";
+
+/// A value that must not appear in logs or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    /// The secret itself, for the one call that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Which feature database to use, parsed from `DRIFTLOOP_DATABASE_URL` / `--database-url`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH` (relative to the working folder) or `sqlite:///ABSOLUTE/PATH`.
+    Sqlite { path: PathBuf },
+    /// `mysql://USER:PASSWORD@HOST:PORT/DATABASE`, for MySQL 8, Aurora MySQL and MariaDB.
+    Mysql { url: Secret },
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<DatabaseUrl> {
+        let raw = raw.trim();
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(Error::Config(format!("{raw:?} names no file: use sqlite://PATH")));
+            }
+            return Ok(DatabaseUrl::Sqlite { path: PathBuf::from(path) });
+        }
+        if raw.starts_with("mysql://") {
+            let parsed = url::Url::parse(raw)
+                .map_err(|e| Error::Config(format!("database url {}: {e}", redact(raw))))?;
+            let database = parsed.path().trim_start_matches('/');
+            if database.is_empty() || parsed.host_str().is_none() {
+                return Err(Error::Config(format!(
+                    "database url {} must name a host and a database: mysql://USER:PASSWORD@HOST:PORT/DATABASE",
+                    redact(raw)
+                )));
+            }
+            return Ok(DatabaseUrl::Mysql { url: Secret::new(raw) });
+        }
+        Err(Error::Config(format!(
+            "database url {} is neither sqlite://PATH nor mysql://USER:PASSWORD@HOST:PORT/DATABASE",
+            redact(raw)
+        )))
+    }
+
+    /// The database name of a MySQL URL, the file of an SQLite one.
+    pub fn database_name(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite { path } => path.display().to_string(),
+            DatabaseUrl::Mysql { url } => url::Url::parse(url.expose())
+                .map(|u| u.path().trim_start_matches('/').to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The URL with its password replaced by `***`.
+fn redact(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(unparsable url)".to_string(),
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite { path } => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Mysql { url } => f.write_str(&redact(url.expose())),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Everything driftloop reads from its environment, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DRIFTLOOP_DATABASE_URL`; default [`DEFAULT_DATABASE_URL`].
+    pub database_url: DatabaseUrl,
+    /// `RUST_LOG`: which log lines to print (tracing's filter syntax); default `info`.
+    pub log_filter: String,
+}
+
+impl Settings {
+    /// Reads the process environment. Every invalid variable is reported in one error.
+    pub fn from_env() -> Result<Settings> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any variable lookup (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings> {
+        let mut problems = Vec::new();
+        let database_url = match lookup("DRIFTLOOP_DATABASE_URL").filter(|v| !v.trim().is_empty()) {
+            Some(raw) => DatabaseUrl::parse(&raw).map_err(|e| problems.push(format!("DRIFTLOOP_DATABASE_URL: {e}"))).ok(),
+            None => Some(DatabaseUrl::parse(DEFAULT_DATABASE_URL).expect("the default url parses")),
+        };
+        match (problems.is_empty(), database_url) {
+            (true, Some(database_url)) => Ok(Settings {
+                database_url,
+                log_filter: lookup("RUST_LOG").unwrap_or_else(|| "info".to_string()),
+            }),
+            _ => Err(Error::Config(problems.join("; "))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_the_embedded_sqlite_file() {
+        let settings = Settings::from_lookup(|_| None).unwrap();
+        assert_eq!(settings.database_url, DatabaseUrl::Sqlite { path: ".driftloop/driftloop.db".into() });
+    }
+
+    #[test]
+    fn mysql_url_is_selected_and_its_password_never_printed() {
+        let settings = Settings::from_lookup(|name| {
+            (name == "DRIFTLOOP_DATABASE_URL").then(|| "mysql://app:hunter2@db.internal:3306/driftloop".to_string())
+        })
+        .unwrap();
+        let shown = format!("{} {:?} {settings:?}", settings.database_url, settings.database_url);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("mysql://app:***@db.internal:3306/driftloop"), "{shown}");
+        assert_eq!(settings.database_url.database_name(), "driftloop");
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_expected() {
+        let err = DatabaseUrl::parse("postgres://x/y").unwrap_err().to_string();
+        assert!(err.contains("sqlite://PATH") && err.contains("mysql://"), "{err}");
+        let err = DatabaseUrl::parse("mysql://root:pw@localhost").unwrap_err().to_string();
+        assert!(err.contains("must name a host and a database") && !err.contains("pw@"), "{err}");
+        let err = Settings::from_lookup(|_| Some("nope".into())).unwrap_err().to_string();
+        assert!(err.contains("DRIFTLOOP_DATABASE_URL"), "{err}");
+    }
+}

@@ -1,0 +1,184 @@
+//! The feature database ports: [`FeatureStore`] (feature rows, the drift counter, bulk
+//! reads) and [`JobQueue`] (the outbox of drift and train jobs), implemented for SQLite
+//! (the embedded default) and MySQL/MariaDB. [`open_database`] picks one by URL.
+
+mod migrate;
+mod mysql;
+pub(crate) use mysql::SESSION_INIT as MYSQL_SESSION_INIT;
+mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use driftloop_core::{spec, FeatureRow};
+use serde::Serialize;
+
+use crate::config::DatabaseUrl;
+use crate::error::Result;
+
+pub use migrate::{Migration, MigrationReport, MYSQL_MIGRATIONS, SQLITE_MIGRATIONS};
+
+/// What an insert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InsertOutcome {
+    /// The new row's `id` (for a multi-row insert, the largest `id` written).
+    pub last_id: i64,
+    pub n_rows: u64,
+    /// Drift jobs the database trigger queued because of these rows.
+    pub drift_jobs_queued: u64,
+}
+
+/// The drift counter and its threshold, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DriftCounter {
+    /// Rows inserted since the last drift job was queued.
+    pub n: i64,
+    /// A drift job is queued every this many rows.
+    pub drift_every: i64,
+}
+
+/// Which feature rows a bulk read takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RowFilter {
+    /// Only rows with `id` above this watermark.
+    pub after_id: Option<i64>,
+    /// Only rows labelled by this source; `None` takes every row.
+    pub label_source: Option<driftloop_core::LabelSource>,
+}
+
+/// Storage of feature rows.
+pub trait FeatureStore: Send + Sync {
+    /// Inserts one row (bound parameters). A `request_id` seen before is
+    /// [`crate::Error::DuplicateRequestId`] and stores nothing.
+    fn insert_row(&self, row: &FeatureRow) -> Result<InsertOutcome>;
+    /// Inserts rows in one transaction: all of them or none.
+    fn insert_rows(&self, rows: &[FeatureRow]) -> Result<InsertOutcome>;
+    /// Number of rows in the feature table.
+    fn count_rows(&self) -> Result<u64>;
+    /// The counter behind the every-N-rows drift check.
+    fn drift_counter(&self) -> Result<DriftCounter>;
+    /// Sets N of "a drift check every N rows" (at least 1).
+    fn set_drift_every(&self, drift_every: i64) -> Result<()>;
+    /// Reads rows into a DataFrame with the schema of [`crate::frames::feature_schema`],
+    /// sorted by `id`.
+    #[cfg(feature = "frames")]
+    fn read_frame(&self, filter: &RowFilter) -> Result<polars::prelude::DataFrame>;
+}
+
+/// What a job is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Drift,
+    Train,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),* }
+            }
+            pub fn parse(raw: &str) -> Option<$ty> {
+                match raw { $($text => Some($ty::$variant),)* _ => None }
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+text_enum!(JobKind { Drift => "drift", Train => "train" });
+text_enum!(JobStatus { Pending => "pending", Running => "running", Done => "done", Failed => "failed" });
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub attempts: u32,
+    pub payload: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub dedupe_key: Option<String>,
+}
+
+/// A job this worker holds until its lease runs out. `attempt` fences it: once another
+/// worker re-claims the job, finishing this claim fails with `LeaseLost`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub kind: JobKind,
+    pub attempt: u32,
+    pub payload: Option<serde_json::Value>,
+}
+
+/// The answer to an enqueue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    pub id: i64,
+    /// False when a job with the same dedupe key already existed (and `id` is that job).
+    pub created: bool,
+}
+
+/// After this many claims a job whose lease keeps expiring is marked failed.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The outbox of jobs.
+pub trait JobQueue: Send + Sync {
+    /// Queues a pending job. With a `dedupe_key`, a second enqueue with the same key
+    /// returns the first job and queues nothing.
+    fn enqueue(&self, kind: JobKind, payload: &serde_json::Value, dedupe_key: Option<&str>) -> Result<Enqueued>;
+    /// Claims the oldest pending job of the given kinds (or a running one whose lease
+    /// expired), holding it for `lease`. Two workers never hold the same job.
+    fn claim(&self, kinds: &[JobKind], lease: Duration) -> Result<Option<ClaimedJob>>;
+    /// Marks a held job done.
+    fn complete(&self, job: &ClaimedJob) -> Result<()>;
+    /// Marks a held job failed with its error.
+    fn fail(&self, job: &ClaimedJob, error: &str) -> Result<()>;
+    /// Jobs, oldest first, optionally of one status.
+    fn jobs(&self, status: Option<JobStatus>) -> Result<Vec<Job>>;
+}
+
+/// A feature database: both ports, and its migrations.
+pub trait Database: FeatureStore + JobQueue {
+    /// Applies the migrations not yet applied, in order, and records them.
+    fn migrate(&self) -> Result<MigrationReport>;
+    /// The URL this database was opened with (password hidden).
+    fn url(&self) -> String;
+}
+
+/// Opens the database a URL names. Nothing is created but an SQLite file (and its folder).
+pub fn open_database(url: &DatabaseUrl) -> Result<Arc<dyn Database>> {
+    match url {
+        DatabaseUrl::Sqlite { path } => Ok(Arc::new(sqlite::SqliteDatabase::open(path)?)),
+        DatabaseUrl::Mysql { .. } => Ok(Arc::new(mysql::MysqlDatabase::open(url)?)),
+    }
+}
+
+/// The feature table's columns in insert order: the spec's features, then the label
+/// and its provenance. Names only; values always travel as bound parameters.
+pub(crate) fn insert_columns() -> Vec<&'static str> {
+    let s = spec();
+    let mut columns: Vec<&'static str> = s.features.iter().map(|c| c.name).collect();
+    columns.extend([s.label, "label_source", "model_version", "request_id"]);
+    columns
+}
+
+/// Payloads are JSON objects; a missing one is stored as NULL.
+pub(crate) fn payload_text(payload: &serde_json::Value) -> Option<String> {
+    (!payload.is_null()).then(|| payload.to_string())
+}

@@ -1,0 +1,14 @@
+//! driftloop's pipeline layer: the one place configuration is read, the feature-store
+//! and job-queue ports with their SQLite and MySQL adapters, migrations, CSV import and
+//! (feature `frames`) bulk reads into Polars.
+
+pub mod config;
+pub mod csv_io;
+pub mod db;
+pub mod error;
+#[cfg(feature = "frames")]
+pub mod frames;
+
+pub use config::{DatabaseUrl, Secret, Settings};
+pub use db::{open_database, Database, FeatureStore, JobQueue};
+pub use error::{Error, Result};

@@ -1,0 +1,267 @@
+//! The `driftloop` command line: migrations, imports, fixtures, bulk reads and the job
+//! outbox, over the database that `--database-url` / `DRIFTLOOP_DATABASE_URL` names.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use driftloop_core::fixtures::{generate, Scenario};
+use driftloop_core::LabelSource;
+use driftloop_pipeline::db::{JobStatus, RowFilter};
+use driftloop_pipeline::{csv_io, open_database, Database, DatabaseUrl, Settings};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "driftloop", version, about = "A closed MLOps loop for a tabular classifier: predict, count, detect drift, retrain")]
+struct Cli {
+    /// Feature database: sqlite://PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE
+    /// [env: DRIFTLOOP_DATABASE_URL] [default: sqlite://.driftloop/driftloop.db]
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The feature database: migrations, status, bulk reads.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Imports labelled rows from a CSV (public column names or the published headers),
+    /// in one transaction: a file with any bad cell imports nothing.
+    Import {
+        csv: PathBuf,
+        /// Who labelled these rows, when the file has no label_source column.
+        #[arg(long, value_enum, default_value_t = SourceArg::Expert)]
+        label_source: SourceArg,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Synthetic data.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+    /// The job outbox.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Applies the migrations under sql/ that are not applied yet.
+    Migrate {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Row count, drift counter and jobs by status.
+    Status {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Reads feature rows into a DataFrame and reports its size and the read speed.
+    Read {
+        /// Only rows with id above this watermark.
+        #[arg(long)]
+        after_id: Option<i64>,
+        #[arg(long, value_enum)]
+        label_source: Option<SourceArg>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Writes synthetic labelled rows (deterministic per seed) to a CSV.
+    Generate {
+        #[arg(long, default_value_t = 120)]
+        rows: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = ScenarioArg::Baseline)]
+        scenario: ScenarioArg,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        out_format: Output,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Lists jobs, oldest first.
+    List {
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Args)]
+struct Output {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SourceArg {
+    Expert,
+    Model,
+}
+
+impl From<SourceArg> for LabelSource {
+    fn from(arg: SourceArg) -> LabelSource {
+        match arg {
+            SourceArg::Expert => LabelSource::Expert,
+            SourceArg::Model => LabelSource::Model,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScenarioArg {
+    Baseline,
+    CovariateShift,
+    LabelShift,
+}
+
+impl From<ScenarioArg> for Scenario {
+    fn from(arg: ScenarioArg) -> Scenario {
+        match arg {
+            ScenarioArg::Baseline => Scenario::Baseline,
+            ScenarioArg::CovariateShift => Scenario::CovariateShift,
+            ScenarioArg::LabelShift => Scenario::LabelShift,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusArg {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl From<StatusArg> for JobStatus {
+    fn from(arg: StatusArg) -> JobStatus {
+        match arg {
+            StatusArg::Pending => JobStatus::Pending,
+            StatusArg::Running => JobStatus::Running,
+            StatusArg::Done => JobStatus::Done,
+            StatusArg::Failed => JobStatus::Failed,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = Settings::from_env().map_err(anyhow::Error::from).and_then(|mut settings| {
+        if let Some(raw) = &cli.database_url {
+            settings.database_url = DatabaseUrl::parse(raw).context("--database-url")?;
+        }
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
+            .with_writer(std::io::stderr)
+            .init();
+        run(cli.command, &settings)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(settings: &Settings) -> Result<std::sync::Arc<dyn Database>> {
+    open_database(&settings.database_url).with_context(|| format!("opening {}", settings.database_url))
+}
+
+fn print(json_mode: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json_mode {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn run(command: Command, settings: &Settings) -> Result<()> {
+    match command {
+        Command::Db(DbCommand::Migrate { out }) => {
+            let db = open(settings)?;
+            let report = db.migrate()?;
+            print(out.json, json!(report), || {
+                if report.applied.is_empty() {
+                    format!("{}: up to date ({} migrations applied before)", db.url(), report.already_applied)
+                } else {
+                    format!("{}: applied {}", db.url(), report.applied.join(", "))
+                }
+            });
+        }
+        Command::Db(DbCommand::Status { out }) => {
+            let db = open(settings)?;
+            let rows = db.count_rows()?;
+            let counter = db.drift_counter()?;
+            let jobs = db.jobs(None)?;
+            let by_status: serde_json::Map<String, serde_json::Value> = JobStatus::ALL
+                .iter()
+                .map(|s| (s.as_str().to_string(), json!(jobs.iter().filter(|j| j.status == *s).count())))
+                .collect();
+            print(out.json, json!({"database": db.url(), "rows": rows, "drift_counter": counter, "jobs": by_status}), || {
+                format!(
+                    "{}\n  rows: {rows}\n  drift counter: {} of {}\n  jobs: {}",
+                    db.url(),
+                    counter.n,
+                    counter.drift_every,
+                    serde_json::Value::Object(by_status.clone())
+                )
+            });
+        }
+        Command::Db(DbCommand::Read { after_id, label_source, out }) => {
+            let db = open(settings)?;
+            let started = Instant::now();
+            let frame = db.read_frame(&RowFilter { after_id, label_source: label_source.map(Into::into) })?;
+            let seconds = started.elapsed().as_secs_f64();
+            let rows = frame.height();
+            print(
+                out.json,
+                json!({"rows": rows, "columns": frame.width(), "seconds": seconds, "rows_per_second": rows as f64 / seconds.max(1e-9)}),
+                || format!("{frame}\n{rows} rows in {seconds:.3} s ({:.0} rows/s)", rows as f64 / seconds.max(1e-9)),
+            );
+        }
+        Command::Import { csv, label_source, out } => {
+            let rows = csv_io::read_feature_csv(&csv, label_source.into())?;
+            let db = open(settings)?;
+            let outcome = db.insert_rows(&rows)?;
+            print(out.json, json!({"file": csv, "rows": outcome.n_rows, "last_id": outcome.last_id, "drift_jobs_queued": outcome.drift_jobs_queued}), || {
+                format!("{}: imported {} rows; {} drift job(s) queued", csv.display(), outcome.n_rows, outcome.drift_jobs_queued)
+            });
+        }
+        Command::Fixtures(FixturesCommand::Generate { rows, seed, scenario, out, out_format }) => {
+            let scenario: Scenario = scenario.into();
+            let generated = generate(scenario, rows, seed);
+            let file = std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
+            csv_io::write_feature_rows(&generated, std::io::BufWriter::new(file)).with_context(|| format!("writing {}", out.display()))?;
+            print(out_format.json, json!({"file": out, "rows": rows, "seed": seed, "scenario": scenario.name()}), || {
+                format!("{}: {rows} {} rows (seed {seed})", out.display(), scenario.name())
+            });
+        }
+        Command::Jobs(JobsCommand::List { status, out }) => {
+            let db = open(settings)?;
+            let jobs = db.jobs(status.map(Into::into))?;
+            print(out.json, json!({"jobs": jobs}), || {
+                jobs.iter()
+                    .map(|j| format!("{:>6}  {:<5}  {:<7}  attempts {}  {}", j.id, j.kind, j.status, j.attempts, j.error.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}
