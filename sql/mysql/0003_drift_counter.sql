@@ -33,9 +33,11 @@ BEGIN
     SELECT n INTO counted FROM drift_counter WHERE id = 1;
     SELECT drift_every INTO every_n FROM drift_settings WHERE id = 1;
     IF counted >= every_n THEN
+        -- CAST: MariaDB would write routine variables into JSON as strings.
         INSERT INTO jobs (kind, status, payload)
         VALUES ('drift', 'pending',
-                JSON_OBJECT('reason', 'row_count', 'rows', counted, 'last_row_id', new_row_id));
+                JSON_OBJECT('reason', 'row_count', 'rows', CAST(counted AS SIGNED),
+                            'last_row_id', CAST(new_row_id AS SIGNED)));
         UPDATE drift_counter SET n = 0 WHERE id = 1;
     END IF;
 END //

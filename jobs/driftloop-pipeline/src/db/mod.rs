@@ -137,6 +137,11 @@ pub struct Enqueued {
 /// After this many claims a job whose lease keeps expiring is marked failed.
 pub const MAX_ATTEMPTS: u32 = 3;
 
+/// The error stored on a job whose lease expired on every attempt.
+pub(crate) fn exhausted_message(attempts: u32) -> String {
+    format!("lease expired on each of {attempts} attempts")
+}
+
 /// The outbox of jobs.
 pub trait JobQueue: Send + Sync {
     /// Queues a pending job. With a `dedupe_key`, a second enqueue with the same key

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use driftloop_core::{spec, FeatureRow};
 use mysql::prelude::Queryable;
-use mysql::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts, Value};
+use mysql::{IsolationLevel, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts, Value};
 
 use super::migrate::{split_mysql_statements, MigrationReport, MYSQL_MIGRATIONS};
 use super::sqlite::queued;
@@ -15,6 +15,7 @@ use super::{
     insert_columns, payload_text, ClaimedJob, Database, DriftCounter, Enqueued, FeatureStore, InsertOutcome, Job,
     JobKind, JobQueue, JobStatus, MAX_ATTEMPTS,
 };
+use super::exhausted_message;
 use crate::config::DatabaseUrl;
 use crate::error::{Error, Result};
 
@@ -24,6 +25,8 @@ const ROWS_PER_STATEMENT: usize = 1000;
 
 const ER_DUP_ENTRY: u16 = 1062;
 const ER_BAD_DB_ERROR: u16 = 1049;
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+const ER_LOCK_DEADLOCK: u16 = 1213;
 
 /// Statements every pooled session runs first.
 pub(crate) const SESSION_INIT: &[&str] = &[
@@ -85,9 +88,21 @@ fn insert_sql(n_rows: usize) -> String {
     format!("INSERT INTO features ({}) VALUES {}", columns.join(", "), vec![tuple.as_str(); n_rows].join(", "))
 }
 
+const COUNTER_SQL: &str = "SELECT c.n, s.drift_every FROM drift_counter AS c, drift_settings AS s WHERE c.id = 1 AND s.id = 1";
+
 fn read_counter(conn: &mut impl Queryable) -> Result<DriftCounter> {
+    counter_query(conn, COUNTER_SQL)
+}
+
+/// Reads the counter with a locking read: the latest committed value, held until commit.
+/// An insert takes it first, so the count it started from is not a stale snapshot.
+fn lock_counter(conn: &mut impl Queryable) -> Result<DriftCounter> {
+    counter_query(conn, &format!("{COUNTER_SQL} FOR UPDATE"))
+}
+
+fn counter_query(conn: &mut impl Queryable, sql: &str) -> Result<DriftCounter> {
     let row: Option<(i64, i64)> = conn
-        .query_first("SELECT c.n, s.drift_every FROM drift_counter AS c, drift_settings AS s WHERE c.id = 1 AND s.id = 1")
+        .query_first(sql)
         .map_err(Error::mysql("reading the drift counter (has `driftloop db migrate` run?)"))?;
     let (n, drift_every) = row.ok_or_else(|| Error::Corrupt("drift_counter or drift_settings has no row 1".into()))?;
     Ok(DriftCounter { n, drift_every })
@@ -97,7 +112,7 @@ impl MysqlDatabase {
     fn insert(&self, rows: &[FeatureRow]) -> Result<InsertOutcome> {
         let mut conn = self.conn()?;
         let mut tx = conn.start_transaction(TxOpts::default()).map_err(Error::mysql("starting an insert"))?;
-        let before = read_counter(&mut tx)?;
+        let before = lock_counter(&mut tx)?;
         let mut last_id = 0;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut values = Vec::with_capacity(chunk.len() * insert_columns().len());
@@ -178,6 +193,57 @@ fn parse_payload(id: i64, payload: Option<Vec<u8>>) -> Result<Option<serde_json:
         .map_err(|e| Error::Corrupt(format!("job {id} payload: {e}")))
 }
 
+/// One claim transaction, at READ COMMITTED so rows a worker looked at but did not take
+/// are not kept locked. A job whose lease expired `MAX_ATTEMPTS` times is marked failed
+/// here instead of being handed out again, and the next candidate is tried.
+fn claim_in_tx(conn: &mut PooledConn, kinds: &[JobKind], lease: Duration) -> Result<Option<ClaimedJob>> {
+    let opts = TxOpts::default().set_isolation_level(Some(IsolationLevel::ReadCommitted));
+    let mut tx = conn.start_transaction(opts).map_err(Error::mysql("starting a claim"))?;
+    let kind_list = vec!["?"; kinds.len()].join(", ");
+    loop {
+        // SKIP LOCKED: a job another worker is claiming right now is passed over, not
+        // waited for, so concurrent workers each get a different job.
+        let found: Option<(i64, String, String, u32, Option<Vec<u8>>)> = tx
+            .exec_first(
+                format!(
+                    "SELECT id, kind, status, attempts, payload FROM jobs
+                     WHERE kind IN ({kind_list})
+                       AND (status = 'pending' OR (status = 'running' AND lease_until < NOW(6)))
+                     ORDER BY id LIMIT 1
+                     FOR UPDATE SKIP LOCKED"
+                ),
+                Params::Positional(kinds.iter().map(|k| Value::from(k.as_str())).collect()),
+            )
+            .map_err(Error::mysql("finding a job to claim"))?;
+        let Some((id, kind, status, attempts, payload)) = found else {
+            tx.commit().map_err(Error::mysql("ending a claim"))?;
+            return Ok(None);
+        };
+        if status == "running" && attempts >= MAX_ATTEMPTS {
+            tx.exec_drop(
+                "UPDATE jobs SET status = 'failed', lease_until = NULL, error = ? WHERE id = ?",
+                (exhausted_message(attempts), id),
+            )
+            .map_err(Error::mysql("failing an exhausted job"))?;
+            continue;
+        }
+        tx.exec_drop(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, error = NULL,
+                 lease_until = NOW(6) + INTERVAL ? MICROSECOND
+             WHERE id = ?",
+            (lease.as_micros() as u64, id),
+        )
+        .map_err(Error::mysql("claiming a job"))?;
+        tx.commit().map_err(Error::mysql("committing a claim"))?;
+        return Ok(Some(ClaimedJob {
+            id,
+            kind: JobKind::parse(&kind).ok_or_else(|| Error::Corrupt(format!("job {id} has kind {kind:?}")))?,
+            attempt: attempts + 1,
+            payload: parse_payload(id, payload)?,
+        }));
+    }
+}
+
 fn finish(conn: &mut PooledConn, job: &ClaimedJob, status: JobStatus, error: Option<&str>) -> Result<()> {
     conn.exec_drop(
         "UPDATE jobs SET status = ?, lease_until = NULL, error = ? WHERE id = ? AND status = 'running' AND attempts = ?",
@@ -216,47 +282,19 @@ impl JobQueue for MysqlDatabase {
             return Ok(None);
         }
         let mut conn = self.conn()?;
-        conn.exec_drop(
-            "UPDATE jobs SET status = 'failed', lease_until = NULL,
-                 error = CONCAT('lease expired on each of ', attempts, ' attempts')
-             WHERE status = 'running' AND lease_until < NOW(6) AND attempts >= ?",
-            (MAX_ATTEMPTS,),
-        )
-        .map_err(Error::mysql("failing exhausted jobs"))?;
-        let mut tx = conn.start_transaction(TxOpts::default()).map_err(Error::mysql("starting a claim"))?;
-        let kind_list = vec!["?"; kinds.len()].join(", ");
-        // SKIP LOCKED: a job another worker is claiming right now is passed over, not
-        // waited for, so concurrent workers each get a different job.
-        let found: Option<(i64, String, u32, Option<Vec<u8>>)> = tx
-            .exec_first(
-                format!(
-                    "SELECT id, kind, attempts, payload FROM jobs
-                     WHERE kind IN ({kind_list})
-                       AND (status = 'pending' OR (status = 'running' AND lease_until < NOW(6)))
-                     ORDER BY id LIMIT 1
-                     FOR UPDATE SKIP LOCKED"
-                ),
-                Params::Positional(kinds.iter().map(|k| Value::from(k.as_str())).collect()),
-            )
-            .map_err(Error::mysql("finding a job to claim"))?;
-        let Some((id, kind, attempts, payload)) = found else {
-            tx.rollback().map_err(Error::mysql("ending an empty claim"))?;
-            return Ok(None);
-        };
-        tx.exec_drop(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, error = NULL,
-                 lease_until = NOW(6) + INTERVAL ? MICROSECOND
-             WHERE id = ?",
-            (lease.as_micros() as u64, id),
-        )
-        .map_err(Error::mysql("claiming a job"))?;
-        tx.commit().map_err(Error::mysql("committing a claim"))?;
-        Ok(Some(ClaimedJob {
-            id,
-            kind: JobKind::parse(&kind).ok_or_else(|| Error::Corrupt(format!("job {id} has kind {kind:?}")))?,
-            attempt: attempts + 1,
-            payload: parse_payload(id, payload)?,
-        }))
+        // A deadlock or lock timeout rolls the claim back whole; trying again is safe.
+        let mut tries = 0;
+        loop {
+            match claim_in_tx(&mut conn, kinds, lease) {
+                Err(Error::Mysql { source: mysql::Error::MySqlError(e), .. })
+                    if (e.code == ER_LOCK_DEADLOCK || e.code == ER_LOCK_WAIT_TIMEOUT) && tries < 5 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10 * tries));
+                }
+                result => return result,
+            }
+        }
     }
 
     fn complete(&self, job: &ClaimedJob) -> Result<()> {

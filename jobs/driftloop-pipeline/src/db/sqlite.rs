@@ -14,6 +14,7 @@ use super::{
     insert_columns, payload_text, ClaimedJob, Database, DriftCounter, Enqueued, FeatureStore, InsertOutcome, Job,
     JobKind, JobQueue, JobStatus, MAX_ATTEMPTS,
 };
+use super::exhausted_message;
 use crate::error::{Error, Result};
 
 /// SQLite's text form of "now" in UTC with milliseconds; the tables store this form, so
@@ -198,31 +199,36 @@ impl JobQueue for SqliteDatabase {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(Error::sqlite("starting a claim"))?;
-        tx.execute(
-            &format!(
-                "UPDATE jobs SET status = 'failed', lease_until = NULL, updated_at = {NOW},
-                     error = 'lease expired on each of ' || attempts || ' attempts'
-                 WHERE status = 'running' AND lease_until < {NOW} AND attempts >= ?1"
-            ),
-            [MAX_ATTEMPTS],
-        )
-        .map_err(Error::sqlite("failing exhausted jobs"))?;
         let kind_list = vec!["?"; kinds.len()].join(", ");
-        let found: Option<(i64, String, u32, Option<String>)> = tx
-            .query_row(
-                &format!(
-                    "SELECT id, kind, attempts, payload FROM jobs
-                     WHERE kind IN ({kind_list})
-                       AND (status = 'pending' OR (status = 'running' AND lease_until < {NOW}))
-                     ORDER BY id LIMIT 1"
-                ),
-                params_from_iter(kinds.iter().map(|k| k.as_str())),
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .map_err(Error::sqlite("finding a job to claim"))?;
-        let Some((id, kind, attempts, payload)) = found else {
-            return Ok(None);
+        // The same loop as on MySQL: a job whose lease expired MAX_ATTEMPTS times is
+        // marked failed, and the next candidate is tried.
+        let (id, kind, attempts, payload) = loop {
+            let found: Option<(i64, String, String, u32, Option<String>)> = tx
+                .query_row(
+                    &format!(
+                        "SELECT id, kind, status, attempts, payload FROM jobs
+                         WHERE kind IN ({kind_list})
+                           AND (status = 'pending' OR (status = 'running' AND lease_until < {NOW}))
+                         ORDER BY id LIMIT 1"
+                    ),
+                    params_from_iter(kinds.iter().map(|k| k.as_str())),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()
+                .map_err(Error::sqlite("finding a job to claim"))?;
+            let Some((id, kind, status, attempts, payload)) = found else {
+                tx.commit().map_err(Error::sqlite("ending a claim"))?;
+                return Ok(None);
+            };
+            if status == "running" && attempts >= MAX_ATTEMPTS {
+                tx.execute(
+                    &format!("UPDATE jobs SET status = 'failed', lease_until = NULL, error = ?1, updated_at = {NOW} WHERE id = ?2"),
+                    params![exhausted_message(attempts), id],
+                )
+                .map_err(Error::sqlite("failing an exhausted job"))?;
+                continue;
+            }
+            break (id, kind, attempts, payload);
         };
         let lease_modifier = format!("+{:.6} seconds", lease.as_secs_f64());
         tx.execute(

@@ -1,0 +1,134 @@
+//! The job-queue contract: claims with leases, fencing, dedupe keys, and two workers
+//! that never get the same job. Run on SQLite and on MySQL/MariaDB.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use driftloop_pipeline::db::{JobKind, JobStatus, MAX_ATTEMPTS};
+use driftloop_pipeline::Error;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestDb};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_job_is_claimed_run_and_finished_once,
+    claims_take_only_the_asked_kinds_oldest_first,
+    an_expired_lease_is_reclaimed_and_fences_the_old_holder,
+    a_job_whose_lease_keeps_expiring_fails,
+    a_dedupe_key_enqueues_once,
+    concurrent_workers_never_share_a_job,
+);
+
+const LEASE: Duration = Duration::from_secs(300);
+
+fn a_job_is_claimed_run_and_finished_once(backend: Backend) {
+    let t = TestDb::new(backend, "job_life");
+    assert_eq!(t.db.claim(&[JobKind::Drift], LEASE).unwrap(), None);
+    let enqueued = t.db.enqueue(JobKind::Drift, &json!({"reason": "manual"}), None).unwrap();
+    assert!(enqueued.created);
+    let job = t.db.claim(&[JobKind::Drift, JobKind::Train], LEASE).unwrap().expect("a pending job");
+    assert_eq!((job.id, job.kind, job.attempt), (enqueued.id, JobKind::Drift, 1));
+    assert_eq!(job.payload, Some(json!({"reason": "manual"})));
+    assert_eq!(t.db.claim(&[JobKind::Drift], LEASE).unwrap(), None, "a held job is not handed out again");
+    t.db.complete(&job).unwrap();
+    let err = t.db.complete(&job).unwrap_err();
+    assert!(matches!(err, Error::LeaseLost { .. }), "{err}");
+    let stored = t.db.jobs(Some(JobStatus::Done)).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].attempts, 1);
+
+    t.db.enqueue(JobKind::Train, &json!(null), None).unwrap();
+    let job = t.db.claim(&[JobKind::Train], LEASE).unwrap().unwrap();
+    assert_eq!(job.payload, None);
+    t.db.fail(&job, "training data has one class").unwrap();
+    let failed = t.db.jobs(Some(JobStatus::Failed)).unwrap();
+    assert_eq!(failed[0].error.as_deref(), Some("training data has one class"));
+    assert_eq!(t.db.claim(&[JobKind::Train], LEASE).unwrap(), None, "a failed job stays failed");
+}
+
+fn claims_take_only_the_asked_kinds_oldest_first(backend: Backend) {
+    let t = TestDb::new(backend, "job_kinds");
+    let first_train = t.db.enqueue(JobKind::Train, &json!({"n": 1}), None).unwrap().id;
+    let drift = t.db.enqueue(JobKind::Drift, &json!({"n": 2}), None).unwrap().id;
+    let second_train = t.db.enqueue(JobKind::Train, &json!({"n": 3}), None).unwrap().id;
+    assert_eq!(t.db.claim(&[JobKind::Drift], LEASE).unwrap().unwrap().id, drift);
+    assert_eq!(t.db.claim(&[JobKind::Drift], LEASE).unwrap(), None);
+    assert_eq!(t.db.claim(&[JobKind::Train], LEASE).unwrap().unwrap().id, first_train);
+    assert_eq!(t.db.claim(&[JobKind::Train, JobKind::Drift], LEASE).unwrap().unwrap().id, second_train);
+    assert_eq!(t.db.claim(&[], LEASE).unwrap(), None);
+}
+
+fn an_expired_lease_is_reclaimed_and_fences_the_old_holder(backend: Backend) {
+    let t = TestDb::new(backend, "job_lease");
+    let id = t.db.enqueue(JobKind::Drift, &json!({}), None).unwrap().id;
+    let crashed = t.db.claim(&[JobKind::Drift], Duration::from_millis(50)).unwrap().unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    let other = t.reopen();
+    let retry = other.claim(&[JobKind::Drift], LEASE).unwrap().expect("the expired job is claimable again");
+    assert_eq!((retry.id, retry.attempt), (id, 2));
+    let err = t.db.complete(&crashed).unwrap_err();
+    assert!(matches!(err, Error::LeaseLost { job_id, attempt: 1 } if job_id == id), "{err}");
+    other.complete(&retry).unwrap();
+    assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap()[0].attempts, 2);
+}
+
+fn a_job_whose_lease_keeps_expiring_fails(backend: Backend) {
+    let t = TestDb::new(backend, "job_exhausted");
+    t.db.enqueue(JobKind::Train, &json!({}), None).unwrap();
+    for attempt in 1..=MAX_ATTEMPTS {
+        let job = t.db.claim(&[JobKind::Train], Duration::from_millis(20)).unwrap().unwrap();
+        assert_eq!(job.attempt, attempt);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    assert_eq!(t.db.claim(&[JobKind::Train], LEASE).unwrap(), None);
+    let failed = t.db.jobs(Some(JobStatus::Failed)).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].error.as_deref(), Some(format!("lease expired on each of {MAX_ATTEMPTS} attempts").as_str()));
+}
+
+fn a_dedupe_key_enqueues_once(backend: Backend) {
+    let t = TestDb::new(backend, "job_dedupe");
+    let first = t.db.enqueue(JobKind::Train, &json!({"from_drift_job": 7}), Some("train-after-drift-7")).unwrap();
+    let again = t.db.enqueue(JobKind::Train, &json!({"from_drift_job": 7}), Some("train-after-drift-7")).unwrap();
+    assert!(first.created && !again.created);
+    assert_eq!(first.id, again.id);
+    let other = t.db.enqueue(JobKind::Train, &json!({}), Some("train-after-drift-8")).unwrap();
+    assert!(other.created && other.id != first.id);
+    assert_eq!(t.db.jobs(None).unwrap().len(), 2);
+    assert_eq!(t.db.jobs(None).unwrap()[0].dedupe_key.as_deref(), Some("train-after-drift-7"));
+}
+
+fn concurrent_workers_never_share_a_job(backend: Backend) {
+    const N_JOBS: usize = 200;
+    const N_WORKERS: usize = 4;
+    let t = TestDb::new(backend, "job_race");
+    for i in 0..N_JOBS {
+        t.db.enqueue(JobKind::Drift, &json!({"i": i}), None).unwrap();
+    }
+    let barrier = std::sync::Barrier::new(N_WORKERS);
+    let claimed: Vec<Vec<i64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N_WORKERS)
+            .map(|_| {
+                let db = t.reopen();
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let mut mine = Vec::new();
+                    while let Some(job) = db.claim(&[JobKind::Drift], LEASE).unwrap() {
+                        mine.push(job.id);
+                        db.complete(&job).unwrap();
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let all: Vec<i64> = claimed.iter().flatten().copied().collect();
+    let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), N_JOBS, "every job claimed exactly once: {:?}", claimed.iter().map(Vec::len).collect::<Vec<_>>());
+    assert_eq!(distinct.len(), N_JOBS);
+    assert!(claimed.iter().filter(|c| !c.is_empty()).count() >= 2, "more than one worker got work");
+    assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap().len(), N_JOBS);
+}

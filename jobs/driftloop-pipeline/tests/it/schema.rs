@@ -1,0 +1,89 @@
+//! The SQL DDL agrees with the dataset spec: same columns in the same order, every
+//! spec value accepted, every value outside the spec refused, on both backends.
+
+use driftloop_core::{spec, ColumnKind};
+
+use crate::helpers::{Backend, TestDb};
+use crate::on_both_backends;
+
+on_both_backends!(feature_table_columns_follow_the_spec, the_table_accepts_exactly_the_spec_values);
+
+fn expected_columns() -> Vec<String> {
+    let s = spec();
+    let mut columns = vec!["id".to_string()];
+    columns.extend(s.features.iter().map(|c| c.name.to_string()));
+    columns.extend([s.label, "label_source", "model_version", "request_id", "created_at"].map(String::from));
+    columns
+}
+
+fn feature_table_columns_follow_the_spec(backend: Backend) {
+    let t = TestDb::new(backend, "ddl_columns");
+    let s = spec();
+    match backend {
+        Backend::Sqlite => {
+            let names: Vec<String> =
+                t.query("SELECT name FROM pragma_table_info('features') ORDER BY cid").into_iter().map(|r| r[0].clone().unwrap()).collect();
+            assert_eq!(names, expected_columns());
+        }
+        Backend::Mysql => {
+            let rows = t.query(
+                "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'features' ORDER BY ORDINAL_POSITION",
+            );
+            let names: Vec<String> = rows.iter().map(|r| r[0].clone().unwrap()).collect();
+            assert_eq!(names, expected_columns());
+            let enum_type = |levels: &[&str]| format!("enum({})", levels.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(","));
+            for (column, row) in s.features.iter().zip(&rows[1..]) {
+                let column_type = row[1].clone().unwrap();
+                match column.kind.levels() {
+                    Some(levels) => assert_eq!(column_type, enum_type(levels), "{}", column.name),
+                    None => assert!(column_type.starts_with("tinyint") && column_type.ends_with("unsigned"), "{}: {column_type}", column.name),
+                }
+            }
+            assert_eq!(rows[18][1].clone().unwrap(), enum_type(s.classes));
+            assert_eq!(rows[19][1].clone().unwrap(), "enum('expert','model')");
+        }
+    }
+}
+
+fn the_table_accepts_exactly_the_spec_values(backend: Backend) {
+    let t = TestDb::new(backend, "ddl_values");
+    let s = spec();
+    let mut columns: Vec<&str> = s.features.iter().map(|c| c.name).collect();
+    columns.extend(["diagnosis", "label_source"]);
+    let sql = format!("INSERT INTO features ({}) VALUES ({})", columns.join(", "), vec!["?"; columns.len()].join(", "));
+    let valid: Vec<String> = s
+        .features
+        .iter()
+        .map(|c| c.kind.levels().map_or("5".to_string(), |levels| levels[0].to_string()))
+        .chain(["Normal".to_string(), "expert".to_string()])
+        .collect();
+    let insert = |values: &[String]| t.exec(&sql, &values.iter().map(|v| Some(v.as_str())).collect::<Vec<_>>());
+
+    let mut accepted = 0;
+    for (col_idx, column) in s.features.iter().enumerate() {
+        let (good, bad): (Vec<String>, Vec<&str>) = match column.kind {
+            ColumnKind::Frequency | ColumnKind::YesNo => {
+                (column.kind.levels().unwrap().iter().map(|l| l.to_string()).collect(), vec!["Never", "maybe", ""])
+            }
+            ColumnKind::Score => ((1..=10).map(|n| n.to_string()).collect(), vec!["0", "11", "255"]),
+        };
+        for value in good {
+            let mut values = valid.clone();
+            values[col_idx] = value.clone();
+            insert(&values).unwrap_or_else(|e| panic!("{} = {value:?} refused: {e}", column.name));
+            accepted += 1;
+        }
+        for value in bad {
+            let mut values = valid.clone();
+            values[col_idx] = value.to_string();
+            assert!(insert(&values).is_err(), "{} = {value:?} was accepted", column.name);
+        }
+    }
+    for (label_idx, bad) in [(17, "Anxiety"), (18, "crowd")] {
+        let mut values = valid.clone();
+        values[label_idx] = bad.to_string();
+        assert!(insert(&values).is_err(), "{bad:?} was accepted");
+    }
+    assert_eq!(t.db.count_rows().unwrap(), accepted);
+}

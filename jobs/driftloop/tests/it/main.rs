@@ -1,0 +1,108 @@
+//! Tests of the `driftloop` binary as users run it, on the embedded SQLite default.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `driftloop` in `dir` with a clean driftloop environment.
+fn driftloop(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_driftloop"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DRIFTLOOP_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run driftloop")
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn committed_fixtures_regenerate_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    for (scenario, rows, seed) in [("baseline", "120", "42"), ("covariate-shift", "1000", "43"), ("label-shift", "1000", "44")] {
+        let name = format!("{scenario}-{rows}.csv");
+        let out = dir.path().join(&name);
+        let answer = json_of(&driftloop(
+            dir.path(),
+            &["fixtures", "generate", "--rows", rows, "--seed", seed, "--scenario", scenario, "--out", out.to_str().unwrap(), "--json"],
+        ));
+        assert_eq!(answer["rows"], rows.parse::<u64>().unwrap());
+        let committed = std::fs::read(repo_root().join("data-fixtures").join(&name)).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), committed, "{name} differs from a fresh generation");
+    }
+}
+
+#[test]
+fn embedded_default_migrates_imports_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
+    assert_eq!(first["applied"].as_array().unwrap().len(), 3);
+    assert!(dir.path().join(".driftloop/driftloop.db").exists(), "the default is an SQLite file under .driftloop/");
+    let second = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
+    assert_eq!(second["applied"].as_array().unwrap().len(), 0);
+    assert_eq!(second["already_applied"], 3);
+
+    let original = repo_root().join("../shared/data/mental-disorders-120.csv");
+    let imported = json_of(&driftloop(dir.path(), &["import", original.to_str().unwrap(), "--json"]));
+    assert_eq!(imported["rows"], 120);
+    assert_eq!(imported["drift_jobs_queued"], 1);
+    let fixture = repo_root().join("data-fixtures/covariate-shift-1000.csv");
+    let imported = json_of(&driftloop(dir.path(), &["import", fixture.to_str().unwrap(), "--json"]));
+    assert_eq!(imported["drift_jobs_queued"], 10);
+
+    let status = json_of(&driftloop(dir.path(), &["db", "status", "--json"]));
+    assert_eq!(status["rows"], 1120);
+    assert_eq!(status["drift_counter"]["n"], 20);
+    assert_eq!(status["jobs"]["pending"], 11);
+    let read = json_of(&driftloop(dir.path(), &["db", "read", "--after-id", "1000", "--json"]));
+    assert_eq!(read["rows"], 120);
+    assert_eq!(read["columns"], 23);
+    let jobs = json_of(&driftloop(dir.path(), &["jobs", "list", "--status", "pending", "--json"]));
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 11);
+    assert_eq!(jobs["jobs"][0]["kind"], "drift");
+}
+
+#[test]
+fn a_malformed_import_names_line_and_column_and_imports_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
+    let text = std::fs::read_to_string(repo_root().join("data-fixtures/baseline-120.csv")).unwrap();
+    let broken: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| if i == 6 { line.replacen("YES", "PERHAPS", 1) } else { line.to_string() })
+        .collect();
+    let path = dir.path().join("broken.csv");
+    std::fs::write(&path, broken.join("\n")).unwrap();
+    let output = driftloop(dir.path(), &["import", path.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 7, column") && stderr.contains("\"PERHAPS\" is not one of NO, YES"), "{stderr}");
+    assert!(stderr.contains("nothing imported"), "{stderr}");
+    let status = json_of(&driftloop(dir.path(), &["db", "status", "--json"]));
+    assert_eq!(status["rows"], 0);
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = driftloop(dir.path(), &["--database-url", "postgres://x/y", "db", "migrate"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--database-url") && stderr.contains("mysql://USER:PASSWORD@HOST:PORT/DATABASE"), "{stderr}");
+
+    let output = driftloop(dir.path(), &["--database-url", "mysql://root:secret@127.0.0.1:1/nope", "db", "status"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach the database at mysql://root:***@127.0.0.1:1/nope"), "{stderr}");
+    assert!(!stderr.contains("secret"), "{stderr}");
+}
