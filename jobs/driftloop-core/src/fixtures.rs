@@ -68,7 +68,13 @@ pub fn generate(scenario: Scenario, n_rows: usize, seed: u64) -> Vec<FeatureRow>
     let overrides: Vec<Option<&[f64]>> = s
         .features
         .iter()
-        .map(|c| scenario.overrides().iter().find(|(name, _)| *name == c.name).map(|(_, w)| *w))
+        .map(|c| {
+            scenario
+                .overrides()
+                .iter()
+                .find(|(name, _)| *name == c.name)
+                .map(|(_, w)| *w)
+        })
         .collect();
     classes
         .into_iter()
@@ -93,12 +99,20 @@ fn allot_classes(weights: &[f64], n_rows: usize) -> Vec<u8> {
     let exact: Vec<f64> = weights.iter().map(|w| w / total * n_rows as f64).collect();
     let mut counts: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
     let mut by_remainder: Vec<usize> = (0..weights.len()).collect();
-    by_remainder.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
+    by_remainder.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
     let missing = n_rows - counts.iter().sum::<usize>();
     for &class in by_remainder.iter().take(missing) {
         counts[class] += 1;
     }
-    counts.iter().enumerate().flat_map(|(class, &n)| std::iter::repeat_n(class as u8, n)).collect()
+    counts
+        .iter()
+        .enumerate()
+        .flat_map(|(class, &n)| std::iter::repeat_n(class as u8, n))
+        .collect()
 }
 
 // Class-conditional weights per feature column, in spec order: the counts of each value
@@ -214,7 +228,9 @@ mod tests {
         let s = spec();
         let base = generate(Scenario::Baseline, 4000, 5);
         let shifted = generate(Scenario::CovariateShift, 4000, 5);
-        let mean = |rows: &[FeatureRow], col: usize| rows.iter().map(|r| r.features[col] as f64).sum::<f64>() / rows.len() as f64;
+        let mean = |rows: &[FeatureRow], col: usize| {
+            rows.iter().map(|r| r.features[col] as f64).sum::<f64>() / rows.len() as f64
+        };
         for (col_idx, column) in s.features.iter().enumerate() {
             let delta = (mean(&shifted, col_idx) - mean(&base, col_idx)).abs();
             let moved = ["sadness", "sleep_disorder", "optimism"].contains(&column.name);

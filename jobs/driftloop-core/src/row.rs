@@ -25,7 +25,10 @@ impl LabelSource {
         match raw.trim().to_ascii_lowercase().as_str() {
             "expert" => Ok(LabelSource::Expert),
             "model" => Ok(LabelSource::Model),
-            _ => Err(CellError { given: raw.to_string(), expected: "one of expert, model".into() }),
+            _ => Err(CellError {
+                given: raw.to_string(),
+                expected: "one of expert, model".into(),
+            }),
         }
     }
 }
@@ -62,7 +65,13 @@ impl FeatureRow {
                 expected: format!("a class index below {}", s.classes.len()),
             });
         }
-        Ok(FeatureRow { features, diagnosis, label_source, model_version: None, request_id: None })
+        Ok(FeatureRow {
+            features,
+            diagnosis,
+            label_source,
+            model_version: None,
+            request_id: None,
+        })
     }
 
     /// The diagnosis as text.

@@ -38,9 +38,7 @@ impl ColumnKind {
     pub fn expected(self) -> String {
         match self.levels() {
             Some(levels) => format!("one of {}", levels.join(", ")),
-            None => format!(
-                "an integer from {SCORE_MIN} to {SCORE_MAX} (\"7\" or \"7 From 10\")"
-            ),
+            None => format!("an integer from {SCORE_MIN} to {SCORE_MAX} (\"7\" or \"7 From 10\")"),
         }
     }
 }
@@ -77,7 +75,11 @@ pub struct DatasetSpec {
 }
 
 const fn col(name: &'static str, source_header: &'static str, kind: ColumnKind) -> FeatureColumn {
-    FeatureColumn { name, source_header, kind }
+    FeatureColumn {
+        name,
+        source_header,
+        kind,
+    }
 }
 
 static FEATURES: &[FeatureColumn] = &[
@@ -134,7 +136,10 @@ impl DatasetSpec {
             Some(levels) => level_index(levels, value),
             None => parse_score(value),
         };
-        parsed.ok_or_else(|| CellError { given: raw.to_string(), expected: column.kind.expected() })
+        parsed.ok_or_else(|| CellError {
+            given: raw.to_string(),
+            expected: column.kind.expected(),
+        })
     }
 
     /// Parses a diagnosis into its class index (trimmed, case-insensitive).
@@ -155,7 +160,10 @@ impl DatasetSpec {
         if ok {
             Ok(code)
         } else {
-            Err(CellError { given: code.to_string(), expected: column.kind.expected() })
+            Err(CellError {
+                given: code.to_string(),
+                expected: column.kind.expected(),
+            })
         }
     }
 
@@ -191,7 +199,10 @@ impl DatasetSpec {
 }
 
 fn level_index(levels: &[&str], value: &str) -> Option<u8> {
-    levels.iter().position(|level| level.eq_ignore_ascii_case(value)).map(|i| i as u8)
+    levels
+        .iter()
+        .position(|level| level.eq_ignore_ascii_case(value))
+        .map(|i| i as u8)
 }
 
 /// Accepts "7" and "7 From 10" (any case, any spacing around "from").
@@ -233,12 +244,18 @@ mod tests {
         let s = spec();
         let optimism = s.feature_index("optimism").unwrap();
         let err = s.parse_feature(optimism, "11").unwrap_err();
-        assert_eq!(err.to_string(), "\"11\" is not an integer from 1 to 10 (\"7\" or \"7 From 10\")");
+        assert_eq!(
+            err.to_string(),
+            "\"11\" is not an integer from 1 to 10 (\"7\" or \"7 From 10\")"
+        );
         assert!(s.parse_feature(optimism, "0").is_err());
         assert!(s.parse_feature(optimism, "7 From 9").is_err());
         assert!(s.parse_feature(optimism, "").is_err());
         let err = s.parse_feature(0, "Never").unwrap_err();
-        assert_eq!(err.to_string(), "\"Never\" is not one of Seldom, Sometimes, Usually, Most-Often");
+        assert_eq!(
+            err.to_string(),
+            "\"Never\" is not one of Seldom, Sometimes, Usually, Most-Often"
+        );
         assert!(s.parse_class("Anxiety").is_err());
     }
 

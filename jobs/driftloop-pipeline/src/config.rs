@@ -46,11 +46,13 @@ impl DatabaseUrl {
             if path.is_empty() {
                 return Err(Error::Config(format!("{raw:?} names no file: use sqlite://PATH")));
             }
-            return Ok(DatabaseUrl::Sqlite { path: PathBuf::from(path) });
+            return Ok(DatabaseUrl::Sqlite {
+                path: PathBuf::from(path),
+            });
         }
         if raw.starts_with("mysql://") {
-            let parsed = url::Url::parse(raw)
-                .map_err(|e| Error::Config(format!("database url {}: {e}", redact(raw))))?;
+            let parsed =
+                url::Url::parse(raw).map_err(|e| Error::Config(format!("database url {}: {e}", redact(raw))))?;
             let database = parsed.path().trim_start_matches('/');
             if database.is_empty() || parsed.host_str().is_none() {
                 return Err(Error::Config(format!(
@@ -104,11 +106,66 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// The object store used when nothing is configured: a folder beside the working folder.
+pub const DEFAULT_STORE: &str = ".driftloop/store";
+
+/// Where snapshots, models and reports go, parsed from `DRIFTLOOP_STORE` / `--store`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// A local folder: a plain path or `file:///ABSOLUTE/PATH`.
+    Local { root: PathBuf },
+    /// `s3://BUCKET/PREFIX` (the prefix may be empty).
+    S3 { bucket: String, prefix: String },
+}
+
+impl StoreUrl {
+    pub fn parse(raw: &str) -> Result<StoreUrl> {
+        let raw = raw.trim();
+        if let Some(rest) = raw.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let valid_bucket = (3..=63).contains(&bucket.len())
+                && bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+            if !valid_bucket {
+                return Err(Error::Config(format!(
+                    "store {raw:?}: {bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, '-' or '.')"
+                )));
+            }
+            return Ok(StoreUrl::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
+        let path = raw.strip_prefix("file://").unwrap_or(raw);
+        if path.is_empty() || raw.contains("://") && !raw.starts_with("file://") {
+            return Err(Error::Config(format!(
+                "store {raw:?} is neither a folder, file:///PATH nor s3://BUCKET/PREFIX"
+            )));
+        }
+        Ok(StoreUrl::Local {
+            root: PathBuf::from(path),
+        })
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Local { root } => write!(f, "{}", root.display()),
+            StoreUrl::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            StoreUrl::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
 /// Everything driftloop reads from its environment, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `DRIFTLOOP_DATABASE_URL`; default [`DEFAULT_DATABASE_URL`].
     pub database_url: DatabaseUrl,
+    /// `DRIFTLOOP_STORE`; default [`DEFAULT_STORE`].
+    pub store: StoreUrl,
     /// `RUST_LOG`: which log lines to print (tracing's filter syntax); default `info`.
     pub log_filter: String,
 }
@@ -123,16 +180,33 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings> {
         let mut problems = Vec::new();
         let database_url = match lookup("DRIFTLOOP_DATABASE_URL").filter(|v| !v.trim().is_empty()) {
-            Some(raw) => DatabaseUrl::parse(&raw).map_err(|e| problems.push(format!("DRIFTLOOP_DATABASE_URL: {e}"))).ok(),
+            Some(raw) => DatabaseUrl::parse(&raw)
+                .map_err(|e| problems.push(format!("DRIFTLOOP_DATABASE_URL: {e}")))
+                .ok(),
             None => Some(DatabaseUrl::parse(DEFAULT_DATABASE_URL).expect("the default url parses")),
         };
-        match (problems.is_empty(), database_url) {
-            (true, Some(database_url)) => Ok(Settings {
+        let store = match lookup("DRIFTLOOP_STORE").filter(|v| !v.trim().is_empty()) {
+            Some(raw) => StoreUrl::parse(&raw)
+                .map_err(|e| problems.push(format!("DRIFTLOOP_STORE: {}", bare(e))))
+                .ok(),
+            None => Some(StoreUrl::parse(DEFAULT_STORE).expect("the default store parses")),
+        };
+        match (problems.is_empty(), database_url, store) {
+            (true, Some(database_url), Some(store)) => Ok(Settings {
                 database_url,
+                store,
                 log_filter: lookup("RUST_LOG").unwrap_or_else(|| "info".to_string()),
             }),
             _ => Err(Error::Config(problems.join("; "))),
         }
+    }
+}
+
+/// A configuration error's message without its "invalid configuration" prefix.
+fn bare(error: Error) -> String {
+    match error {
+        Error::Config(message) => message,
+        other => other.to_string(),
     }
 }
 
@@ -143,7 +217,12 @@ mod tests {
     #[test]
     fn default_is_the_embedded_sqlite_file() {
         let settings = Settings::from_lookup(|_| None).unwrap();
-        assert_eq!(settings.database_url, DatabaseUrl::Sqlite { path: ".driftloop/driftloop.db".into() });
+        assert_eq!(
+            settings.database_url,
+            DatabaseUrl::Sqlite {
+                path: ".driftloop/driftloop.db".into()
+            }
+        );
     }
 
     #[test]
@@ -159,12 +238,50 @@ mod tests {
     }
 
     #[test]
+    fn store_urls() {
+        assert_eq!(
+            Settings::from_lookup(|_| None).unwrap().store,
+            StoreUrl::Local {
+                root: ".driftloop/store".into()
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("s3://my-bucket/some/prefix/").unwrap(),
+            StoreUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "some/prefix".into()
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("s3://my-bucket").unwrap(),
+            StoreUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "".into()
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("file:///tmp/x").unwrap(),
+            StoreUrl::Local { root: "/tmp/x".into() }
+        );
+        assert!(StoreUrl::parse("s3://Bad_Bucket/x").is_err());
+        assert!(StoreUrl::parse("gs://bucket").is_err());
+    }
+
+    #[test]
     fn bad_urls_say_what_is_expected() {
         let err = DatabaseUrl::parse("postgres://x/y").unwrap_err().to_string();
         assert!(err.contains("sqlite://PATH") && err.contains("mysql://"), "{err}");
         let err = DatabaseUrl::parse("mysql://root:pw@localhost").unwrap_err().to_string();
-        assert!(err.contains("must name a host and a database") && !err.contains("pw@"), "{err}");
-        let err = Settings::from_lookup(|_| Some("nope".into())).unwrap_err().to_string();
-        assert!(err.contains("DRIFTLOOP_DATABASE_URL"), "{err}");
+        assert!(
+            err.contains("must name a host and a database") && !err.contains("pw@"),
+            "{err}"
+        );
+        let err = Settings::from_lookup(|_| Some("gs://somewhere".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("DRIFTLOOP_DATABASE_URL") && err.contains("DRIFTLOOP_STORE"),
+            "every bad variable in one error: {err}"
+        );
     }
 }

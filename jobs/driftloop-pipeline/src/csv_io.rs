@@ -12,12 +12,21 @@ use crate::error::{CsvProblem, Error, Result};
 /// Parses a whole CSV of feature rows. Every cell is checked; if any is bad, the answer
 /// lists every bad cell with its line and column and no row is returned, so an import
 /// is all or nothing. Rows without a `label_source` column take `default_source`.
-pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::result::Result<Vec<FeatureRow>, Vec<CsvProblem>> {
+pub fn read_feature_rows(
+    input: impl Read,
+    default_source: LabelSource,
+) -> std::result::Result<Vec<FeatureRow>, Vec<CsvProblem>> {
     let s = spec();
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let headers = match reader.headers() {
         Ok(headers) => headers.clone(),
-        Err(e) => return Err(vec![CsvProblem { line: 1, column: String::new(), message: e.to_string() }]),
+        Err(e) => {
+            return Err(vec![CsvProblem {
+                line: 1,
+                column: String::new(),
+                message: e.to_string(),
+            }])
+        }
     };
     let mut problems = Vec::new();
     let mut feature_at: Vec<Option<usize>> = vec![None; s.n_features()];
@@ -31,7 +40,11 @@ pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::
             HeaderTarget::Other => continue,
         };
         if slot.is_some() {
-            problems.push(CsvProblem { line: 1, column: header.to_string(), message: "names a column that an earlier header already names".into() });
+            problems.push(CsvProblem {
+                line: 1,
+                column: header.to_string(),
+                message: "names a column that an earlier header already names".into(),
+            });
         }
         *slot = Some(position);
     }
@@ -41,7 +54,10 @@ pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::
             problems.push(CsvProblem {
                 line: 1,
                 column: column.name.into(),
-                message: format!("missing: the header needs {:?} (or {:?})", column.name, column.source_header),
+                message: format!(
+                    "missing: the header needs {:?} (or {:?})",
+                    column.name, column.source_header
+                ),
             });
         }
     }
@@ -49,7 +65,10 @@ pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::
         problems.push(CsvProblem {
             line: 1,
             column: s.label.into(),
-            message: format!("missing: the header needs {:?} (or {:?})", s.label, s.label_source_header),
+            message: format!(
+                "missing: the header needs {:?} (or {:?})",
+                s.label, s.label_source_header
+            ),
         });
     }
     if !problems.is_empty() {
@@ -62,7 +81,11 @@ pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::
             Ok(record) => record,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                problems.push(CsvProblem { line, column: String::new(), message: e.to_string() });
+                problems.push(CsvProblem {
+                    line,
+                    column: String::new(),
+                    message: e.to_string(),
+                });
                 continue;
             }
         };
@@ -76,7 +99,11 @@ pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::
             continue;
         }
         let mut cell_problem = |position: usize, message: String| {
-            problems.push(CsvProblem { line, column: headers[position].to_string(), message });
+            problems.push(CsvProblem {
+                line,
+                column: headers[position].to_string(),
+                message,
+            });
         };
         let mut features = Vec::with_capacity(s.n_features());
         for (col_idx, at) in feature_at.iter().enumerate() {
@@ -87,9 +114,14 @@ pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::
             }
         }
         let label_at = label_at.expect("checked above");
-        let diagnosis = s.parse_class(&record[label_at]).map_err(|e| cell_problem(label_at, e.to_string())).ok();
+        let diagnosis = s
+            .parse_class(&record[label_at])
+            .map_err(|e| cell_problem(label_at, e.to_string()))
+            .ok();
         let source = match source_at {
-            Some(at) => LabelSource::parse(&record[at]).map_err(|e| cell_problem(at, e.to_string())).ok(),
+            Some(at) => LabelSource::parse(&record[at])
+                .map_err(|e| cell_problem(at, e.to_string()))
+                .ok(),
             None => Some(default_source),
         };
         if let (Some(diagnosis), Some(source), true) = (diagnosis, source, features.len() == s.n_features()) {
@@ -97,7 +129,11 @@ pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::
         }
     }
     if rows.is_empty() && problems.is_empty() {
-        problems.push(CsvProblem { line: 2, column: String::new(), message: "the file has a header but no rows".into() });
+        problems.push(CsvProblem {
+            line: 2,
+            column: String::new(),
+            message: "the file has a header but no rows".into(),
+        });
     }
     if problems.is_empty() {
         Ok(rows)
@@ -108,9 +144,14 @@ pub fn read_feature_rows(input: impl Read, default_source: LabelSource) -> std::
 
 /// Reads a CSV file of feature rows; see [`read_feature_rows`].
 pub fn read_feature_csv(path: &Path, default_source: LabelSource) -> Result<Vec<FeatureRow>> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    read_feature_rows(std::io::BufReader::new(file), default_source)
-        .map_err(|problems| Error::InvalidCsv { path: path.to_path_buf(), problems })
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_feature_rows(std::io::BufReader::new(file), default_source).map_err(|problems| Error::InvalidCsv {
+        path: path.to_path_buf(),
+        problems,
+    })
 }
 
 /// Writes rows with the public column names: the 17 features, then `diagnosis`.
@@ -121,7 +162,9 @@ pub fn write_feature_rows(rows: &[FeatureRow], output: impl Write) -> std::io::R
     header.push(s.label);
     writer.write_record(&header)?;
     for row in rows {
-        let mut record: Vec<String> = (0..s.n_features()).map(|col_idx| s.feature_text(col_idx, row.features[col_idx])).collect();
+        let mut record: Vec<String> = (0..s.n_features())
+            .map(|col_idx| s.feature_text(col_idx, row.features[col_idx]))
+            .collect();
         record.push(row.diagnosis_text().to_string());
         writer.write_record(&record)?;
     }
@@ -153,13 +196,21 @@ mod tests {
         let csv = lines.iter().map(|l| l.join(",")).collect::<Vec<_>>().join("\n");
         let problems = read_feature_rows(csv.as_bytes(), LabelSource::Expert).unwrap_err();
         let found: Vec<(u64, &str)> = problems.iter().map(|p| (p.line, p.column.as_str())).collect();
-        assert_eq!(found, [(3, "sadness"), (3, "optimism"), (4, "diagnosis")], "{problems:?}");
-        assert!(problems[0].message.contains("\"Never\" is not one of Seldom"), "{problems:?}");
+        assert_eq!(
+            found,
+            [(3, "sadness"), (3, "optimism"), (4, "diagnosis")],
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].message.contains("\"Never\" is not one of Seldom"),
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn missing_columns_are_named() {
-        let problems = read_feature_rows("sadness,diagnosis\nSeldom,Normal\n".as_bytes(), LabelSource::Expert).unwrap_err();
+        let problems =
+            read_feature_rows("sadness,diagnosis\nSeldom,Normal\n".as_bytes(), LabelSource::Expert).unwrap_err();
         assert_eq!(problems.len(), 16, "{problems:?}");
         assert!(problems.iter().all(|p| p.line == 1 && p.message.starts_with("missing")));
     }

@@ -51,7 +51,9 @@ pub enum Error {
     #[error("request_id {0:?} is already stored")]
     DuplicateRequestId(String),
 
-    #[error("job {job_id} attempt {attempt} no longer holds its lease: another worker claimed it after the lease expired")]
+    #[error(
+        "job {job_id} attempt {attempt} no longer holds its lease: another worker claimed it after the lease expired"
+    )]
     LeaseLost { job_id: i64, attempt: u32 },
 
     #[error("stored data does not fit the spec: {0}")]
@@ -63,6 +65,21 @@ pub enum Error {
     #[cfg(feature = "frames")]
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
+
+    #[error("there are no rows to snapshot")]
+    EmptySnapshot,
+
+    #[error("snapshot {uri} cannot be trusted: {reason}")]
+    CorruptSnapshot { uri: String, reason: String },
+
+    #[error("no object at {0}")]
+    NotFound(String),
+
+    #[error("{0:?} is not a valid object key (a relative path of non-empty parts without . or ..)")]
+    InvalidKey(String),
+
+    #[error("object store {uri}: {reason}")]
+    Store { uri: String, reason: String },
 
     #[error("{}: {source}", path.display())]
     Io {

@@ -47,6 +47,15 @@ pub fn feature_schema() -> Schema {
 /// The WHERE clause of a filter. connectorx takes no bound parameters, so this is the
 /// one place SQL carries values: an `i64` formatted as a number and a closed enum
 /// rendered from constants, never text that came from outside.
+/// The SQL that selects a filter's rows, as recorded with snapshots.
+pub fn describe_query(filter: &RowFilter) -> String {
+    format!(
+        "SELECT {} FROM features WHERE {} ORDER BY id",
+        select_list("created_at"),
+        where_clause(filter)
+    )
+}
+
 fn where_clause(filter: &RowFilter) -> String {
     let mut conditions = vec![format!("id > {}", filter.after_id.unwrap_or(0))];
     if let Some(source) = filter.label_source {
@@ -58,14 +67,20 @@ fn where_clause(filter: &RowFilter) -> String {
 fn select_list(created_at: &str) -> String {
     let names: Vec<String> = feature_schema()
         .iter_names()
-        .map(|name| if name == "created_at" { created_at.to_string() } else { name.to_string() })
+        .map(|name| {
+            if name == "created_at" {
+                created_at.to_string()
+            } else {
+                name.to_string()
+            }
+        })
         .collect();
     names.join(", ")
 }
 
 /// Casts every column to its type in [`feature_schema`] (a value outside the spec's
 /// levels is an error, not a null) and sorts by `id`.
-fn canonicalize(frame: DataFrame) -> Result<DataFrame> {
+pub(crate) fn canonicalize(frame: DataFrame) -> Result<DataFrame> {
     let columns = feature_schema()
         .iter()
         .map(|(name, dtype)| {
@@ -84,7 +99,10 @@ fn canonicalize(frame: DataFrame) -> Result<DataFrame> {
 }
 
 fn empty_frame() -> DataFrame {
-    let columns = feature_schema().iter().map(|(name, dtype)| Column::new_empty(name.clone(), dtype)).collect();
+    let columns = feature_schema()
+        .iter()
+        .map(|(name, dtype)| Column::new_empty(name.clone(), dtype))
+        .collect();
     DataFrame::new_infer_height(columns).expect("empty columns have one height")
 }
 
@@ -123,9 +141,16 @@ fn arrow_to_polars(array: &dyn arrow::array::Array) -> Result<Box<dyn polars_arr
 
 /// Reads feature rows from MySQL with connectorx.
 pub(crate) fn read_mysql(url: &Secret, shown_url: &str, filter: &RowFilter) -> Result<DataFrame> {
-    let bulk_error = |reason: String| Error::BulkRead { url: shown_url.to_string(), reason };
+    let bulk_error = |reason: String| Error::BulkRead {
+        url: shown_url.to_string(),
+        reason,
+    };
     let source = SourceConn::try_from(url.expose()).map_err(|e| bulk_error(e.to_string()))?;
-    let query = format!("SELECT {} FROM features WHERE {}", select_list("created_at"), where_clause(filter));
+    let query = format!(
+        "SELECT {} FROM features WHERE {}",
+        select_list("created_at"),
+        where_clause(filter)
+    );
     let (min_id, max_id) = id_range(url, filter).map_err(|e| bulk_error(e.to_string()))?;
     if max_id < min_id {
         return Ok(empty_frame());
@@ -139,7 +164,8 @@ pub(crate) fn read_mysql(url: &Secret, shown_url: &str, filter: &RowFilter) -> R
         vec![CXQuery::naked(query.clone())]
     } else {
         // Ranges over `id`, known already, so connectorx skips its own MIN/MAX query.
-        let partition = connectorx::partition::PartitionQuery::new(&query, "id", Some(min_id), Some(max_id), n_partitions);
+        let partition =
+            connectorx::partition::PartitionQuery::new(&query, "id", Some(min_id), Some(max_id), n_partitions);
         connectorx::partition::partition(&partition, &source).map_err(|e| bulk_error(e.to_string()))?
     };
     let pre_execution: Vec<String> = crate::db::MYSQL_SESSION_INIT.iter().map(|s| s.to_string()).collect();
@@ -158,8 +184,10 @@ pub(crate) fn read_mysql(url: &Secret, shown_url: &str, filter: &RowFilter) -> R
 fn id_range(url: &Secret, filter: &RowFilter) -> std::result::Result<(i64, i64), mysql::Error> {
     use mysql::prelude::Queryable;
     let mut conn = mysql::Conn::new(mysql::Opts::from_url(url.expose()).map_err(mysql::Error::UrlError)?)?;
-    let range: Option<(Option<i64>, Option<i64>)> =
-        conn.query_first(format!("SELECT MIN(id), MAX(id) FROM features WHERE {}", where_clause(filter)))?;
+    let range: Option<(Option<i64>, Option<i64>)> = conn.query_first(format!(
+        "SELECT MIN(id), MAX(id) FROM features WHERE {}",
+        where_clause(filter)
+    ))?;
     Ok(match range {
         Some((Some(min), Some(max))) => (min, max),
         _ => (0, -1),
@@ -174,15 +202,20 @@ pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter) -> Re
         select_list("CAST(ROUND(unixepoch(created_at, 'subsec') * 1000) AS INTEGER)"),
         where_clause(filter)
     );
-    let sqlite_error = |e| Error::Sqlite { context: "reading feature rows".into(), source: e };
+    let sqlite_error = |e| Error::Sqlite {
+        context: "reading feature rows".into(),
+        source: e,
+    };
     let mut stmt = conn.prepare(&sql).map_err(sqlite_error)?;
     let n_columns = stmt.column_count();
     let mut ids: Vec<i64> = Vec::new();
     let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); n_columns];
     let mut numbers: Vec<Vec<Option<i64>>> = vec![Vec::new(); n_columns];
     let schema = feature_schema();
-    let is_text: Vec<bool> =
-        schema.iter_values().map(|dtype| matches!(dtype, DataType::Enum(..) | DataType::String)).collect();
+    let is_text: Vec<bool> = schema
+        .iter_values()
+        .map(|dtype| matches!(dtype, DataType::Enum(..) | DataType::String))
+        .collect();
     let mut rows = stmt.query([]).map_err(sqlite_error)?;
     while let Some(row) = rows.next().map_err(sqlite_error)? {
         ids.push(row.get(0).map_err(sqlite_error)?);

@@ -8,7 +8,11 @@ pub mod db;
 pub mod error;
 #[cfg(feature = "frames")]
 pub mod frames;
+#[cfg(feature = "frames")]
+pub mod snapshot;
+pub mod store;
 
-pub use config::{DatabaseUrl, Secret, Settings};
+pub use config::{DatabaseUrl, Secret, Settings, StoreUrl};
 pub use db::{open_database, Database, FeatureStore, JobQueue};
 pub use error::{Error, Result};
+pub use store::{open_store, ObjectStore};

@@ -10,16 +10,27 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::LabelSource;
 use driftloop_pipeline::db::{JobStatus, RowFilter};
-use driftloop_pipeline::{csv_io, open_database, Database, DatabaseUrl, Settings};
+use driftloop_pipeline::frames::describe_query;
+use driftloop_pipeline::snapshot::{self, LabelSelection};
+use driftloop_pipeline::{csv_io, open_database, open_store, Database, DatabaseUrl, Settings, StoreUrl};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "driftloop", version, about = "A closed MLOps loop for a tabular classifier: predict, count, detect drift, retrain")]
+#[command(
+    name = "driftloop",
+    version,
+    about = "A closed MLOps loop for a tabular classifier: predict, count, detect drift, retrain"
+)]
 struct Cli {
     /// Feature database: sqlite://PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE
     /// [env: DRIFTLOOP_DATABASE_URL] [default: sqlite://.driftloop/driftloop.db]
     #[arg(long, global = true)]
     database_url: Option<String>,
+
+    /// Object store for snapshots, models and reports: a folder, file:///PATH or
+    /// s3://BUCKET/PREFIX [env: DRIFTLOOP_STORE] [default: .driftloop/store]
+    #[arg(long, global = true)]
+    store: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -46,6 +57,54 @@ enum Command {
     /// The job outbox.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Writes a Parquet snapshot of the feature table to the object store (nothing is
+    /// uploaded when the same rows are stored already); `list` and `show` read them.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SnapshotArgs {
+    #[command(subcommand)]
+    action: Option<SnapshotAction>,
+    /// Which rows: expert-labelled, model-labelled, or all.
+    #[arg(long, value_enum, default_value_t = SelectionArg::All)]
+    label_source: SelectionArg,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Subcommand)]
+enum SnapshotAction {
+    /// Lists the snapshots in the store, oldest data first.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Loads a snapshot, verifies its hashes and shows its manifest and first rows.
+    Show {
+        /// The snapshot's URI (as `snapshot` printed it) or its key in the store.
+        uri: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SelectionArg {
+    Expert,
+    Model,
+    All,
+}
+
+impl From<SelectionArg> for LabelSelection {
+    fn from(arg: SelectionArg) -> LabelSelection {
+        match arg {
+            SelectionArg::Expert => LabelSelection::Expert,
+            SelectionArg::Model => LabelSelection::Model,
+            SelectionArg::All => LabelSelection::All,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -160,16 +219,25 @@ impl From<StatusArg> for JobStatus {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = Settings::from_env().map_err(anyhow::Error::from).and_then(|mut settings| {
-        if let Some(raw) = &cli.database_url {
-            settings.database_url = DatabaseUrl::parse(raw).context("--database-url")?;
-        }
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
-            .with_writer(std::io::stderr)
-            .init();
-        run(cli.command, &settings)
-    });
+    let result = Settings::from_env()
+        .map_err(anyhow::Error::from)
+        .and_then(|mut settings| {
+            if let Some(raw) = &cli.database_url {
+                settings.database_url = DatabaseUrl::parse(raw).context("--database-url")?;
+            }
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
+                .with_writer(std::io::stderr)
+                .init();
+            if let Some(raw) = &cli.store {
+                settings.store = StoreUrl::parse(raw).context("--store")?;
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting tokio")?;
+            runtime.block_on(run(cli.command, &settings))
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -191,14 +259,18 @@ fn print(json_mode: bool, value: serde_json::Value, text: impl FnOnce() -> Strin
     }
 }
 
-fn run(command: Command, settings: &Settings) -> Result<()> {
+async fn run(command: Command, settings: &Settings) -> Result<()> {
     match command {
         Command::Db(DbCommand::Migrate { out }) => {
             let db = open(settings)?;
             let report = db.migrate()?;
             print(out.json, json!(report), || {
                 if report.applied.is_empty() {
-                    format!("{}: up to date ({} migrations applied before)", db.url(), report.already_applied)
+                    format!(
+                        "{}: up to date ({} migrations applied before)",
+                        db.url(),
+                        report.already_applied
+                    )
                 } else {
                     format!("{}: applied {}", db.url(), report.applied.join(", "))
                 }
@@ -211,56 +283,176 @@ fn run(command: Command, settings: &Settings) -> Result<()> {
             let jobs = db.jobs(None)?;
             let by_status: serde_json::Map<String, serde_json::Value> = JobStatus::ALL
                 .iter()
-                .map(|s| (s.as_str().to_string(), json!(jobs.iter().filter(|j| j.status == *s).count())))
+                .map(|s| {
+                    (
+                        s.as_str().to_string(),
+                        json!(jobs.iter().filter(|j| j.status == *s).count()),
+                    )
+                })
                 .collect();
-            print(out.json, json!({"database": db.url(), "rows": rows, "drift_counter": counter, "jobs": by_status}), || {
-                format!(
-                    "{}\n  rows: {rows}\n  drift counter: {} of {}\n  jobs: {}",
-                    db.url(),
-                    counter.n,
-                    counter.drift_every,
-                    serde_json::Value::Object(by_status.clone())
-                )
-            });
+            print(
+                out.json,
+                json!({"database": db.url(), "rows": rows, "drift_counter": counter, "jobs": by_status}),
+                || {
+                    format!(
+                        "{}\n  rows: {rows}\n  drift counter: {} of {}\n  jobs: {}",
+                        db.url(),
+                        counter.n,
+                        counter.drift_every,
+                        serde_json::Value::Object(by_status.clone())
+                    )
+                },
+            );
         }
-        Command::Db(DbCommand::Read { after_id, label_source, out }) => {
+        Command::Db(DbCommand::Read {
+            after_id,
+            label_source,
+            out,
+        }) => {
             let db = open(settings)?;
             let started = Instant::now();
-            let frame = db.read_frame(&RowFilter { after_id, label_source: label_source.map(Into::into) })?;
+            let frame = db.read_frame(&RowFilter {
+                after_id,
+                label_source: label_source.map(Into::into),
+            })?;
             let seconds = started.elapsed().as_secs_f64();
             let rows = frame.height();
             print(
                 out.json,
                 json!({"rows": rows, "columns": frame.width(), "seconds": seconds, "rows_per_second": rows as f64 / seconds.max(1e-9)}),
-                || format!("{frame}\n{rows} rows in {seconds:.3} s ({:.0} rows/s)", rows as f64 / seconds.max(1e-9)),
+                || {
+                    format!(
+                        "{}\n{rows} rows in {seconds:.3} s ({:.0} rows/s)",
+                        frame.head(Some(5)),
+                        rows as f64 / seconds.max(1e-9)
+                    )
+                },
             );
         }
         Command::Import { csv, label_source, out } => {
             let rows = csv_io::read_feature_csv(&csv, label_source.into())?;
             let db = open(settings)?;
             let outcome = db.insert_rows(&rows)?;
-            print(out.json, json!({"file": csv, "rows": outcome.n_rows, "last_id": outcome.last_id, "drift_jobs_queued": outcome.drift_jobs_queued}), || {
-                format!("{}: imported {} rows; {} drift job(s) queued", csv.display(), outcome.n_rows, outcome.drift_jobs_queued)
-            });
+            print(
+                out.json,
+                json!({"file": csv, "rows": outcome.n_rows, "last_id": outcome.last_id, "drift_jobs_queued": outcome.drift_jobs_queued}),
+                || {
+                    format!(
+                        "{}: imported {} rows; {} drift job(s) queued",
+                        csv.display(),
+                        outcome.n_rows,
+                        outcome.drift_jobs_queued
+                    )
+                },
+            );
         }
-        Command::Fixtures(FixturesCommand::Generate { rows, seed, scenario, out, out_format }) => {
+        Command::Fixtures(FixturesCommand::Generate {
+            rows,
+            seed,
+            scenario,
+            out,
+            out_format,
+        }) => {
             let scenario: Scenario = scenario.into();
             let generated = generate(scenario, rows, seed);
             let file = std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
-            csv_io::write_feature_rows(&generated, std::io::BufWriter::new(file)).with_context(|| format!("writing {}", out.display()))?;
-            print(out_format.json, json!({"file": out, "rows": rows, "seed": seed, "scenario": scenario.name()}), || {
-                format!("{}: {rows} {} rows (seed {seed})", out.display(), scenario.name())
-            });
+            csv_io::write_feature_rows(&generated, std::io::BufWriter::new(file))
+                .with_context(|| format!("writing {}", out.display()))?;
+            print(
+                out_format.json,
+                json!({"file": out, "rows": rows, "seed": seed, "scenario": scenario.name()}),
+                || format!("{}: {rows} {} rows (seed {seed})", out.display(), scenario.name()),
+            );
         }
         Command::Jobs(JobsCommand::List { status, out }) => {
             let db = open(settings)?;
             let jobs = db.jobs(status.map(Into::into))?;
             print(out.json, json!({"jobs": jobs}), || {
                 jobs.iter()
-                    .map(|j| format!("{:>6}  {:<5}  {:<7}  attempts {}  {}", j.id, j.kind, j.status, j.attempts, j.error.as_deref().unwrap_or("")))
+                    .map(|j| {
+                        format!(
+                            "{:>6}  {:<5}  {:<7}  attempts {}  {}",
+                            j.id,
+                            j.kind,
+                            j.status,
+                            j.attempts,
+                            j.error.as_deref().unwrap_or("")
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+        Command::Snapshot(SnapshotArgs {
+            action: None,
+            label_source,
+            out,
+        }) => {
+            let db = open(settings)?;
+            let store = open_store(&settings.store).await?;
+            let selection: LabelSelection = label_source.into();
+            let filter = selection.row_filter();
+            let started = Instant::now();
+            let frame = db.read_frame(&filter)?;
+            let read_seconds = started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            let written = snapshot::write_snapshot(store.as_ref(), &frame, selection, &describe_query(&filter)).await?;
+            let write_seconds = started.elapsed().as_secs_f64();
+            let m = &written.manifest;
+            let mut answer = json!(written);
+            answer["read_seconds"] = json!(read_seconds);
+            answer["write_seconds"] = json!(write_seconds);
+            print(out.json, answer, || {
+                let verb = if written.uploaded {
+                    "wrote"
+                } else {
+                    "already stored, nothing uploaded:"
+                };
+                format!(
+                    "{verb} {}
+  {} rows, ids {}..={}, sha256 {}",
+                    m.uri, m.rows, m.min_id, m.max_id, m.sha256
+                )
+            });
+        }
+        Command::Snapshot(SnapshotArgs {
+            action: Some(SnapshotAction::List { out }),
+            ..
+        }) => {
+            let store = open_store(&settings.store).await?;
+            let manifests = snapshot::list_snapshots(store.as_ref()).await?;
+            print(out.json, json!({"snapshots": manifests}), || {
+                manifests
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "{}  {:>8} rows  ids {}..={}  {}",
+                            m.created_at, m.rows, m.min_id, m.max_id, m.uri
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Snapshot(SnapshotArgs {
+            action: Some(SnapshotAction::Show { uri, out }),
+            ..
+        }) => {
+            let store = open_store(&settings.store).await?;
+            let (frame, manifest) = snapshot::load_snapshot(store.as_ref(), &uri).await?;
+            print(
+                out.json,
+                json!({"manifest": manifest, "verified": true, "columns": snapshot::snapshot_columns()}),
+                || {
+                    format!(
+                        "{}\n{}\nverified: file sha256 {} and data sha256 {}",
+                        serde_json::to_string_pretty(&manifest).unwrap_or_default(),
+                        frame.head(Some(5)),
+                        manifest.file_sha256,
+                        manifest.sha256
+                    )
+                },
+            );
         }
     }
     Ok(())

@@ -61,7 +61,10 @@ pub(crate) fn split_mysql_statements(script: &str) -> Vec<String> {
     let mut current = String::new();
     for line in script.lines() {
         let trimmed = line.trim();
-        if let Some(rest) = trimmed.strip_prefix("DELIMITER ").or_else(|| trimmed.strip_prefix("delimiter ")) {
+        if let Some(rest) = trimmed
+            .strip_prefix("DELIMITER ")
+            .or_else(|| trimmed.strip_prefix("delimiter "))
+        {
             delimiter = rest.trim().to_string();
             continue;
         }

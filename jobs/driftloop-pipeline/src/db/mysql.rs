@@ -9,13 +9,13 @@ use driftloop_core::{spec, FeatureRow};
 use mysql::prelude::Queryable;
 use mysql::{IsolationLevel, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts, Value};
 
+use super::exhausted_message;
 use super::migrate::{split_mysql_statements, MigrationReport, MYSQL_MIGRATIONS};
 use super::sqlite::queued;
 use super::{
     insert_columns, payload_text, ClaimedJob, Database, DriftCounter, Enqueued, FeatureStore, InsertOutcome, Job,
     JobKind, JobQueue, JobStatus, MAX_ATTEMPTS,
 };
-use super::exhausted_message;
 use crate::config::DatabaseUrl;
 use crate::error::{Error, Result};
 
@@ -61,10 +61,14 @@ impl MysqlDatabase {
 
 fn connect_error(url: &DatabaseUrl, e: mysql::Error) -> Error {
     match &e {
-        mysql::Error::MySqlError(m) if m.code == ER_BAD_DB_ERROR => {
-            Error::NoSuchDatabase { url: url.to_string(), database: url.database_name() }
-        }
-        _ => Error::Unreachable { url: url.to_string(), reason: e.to_string() },
+        mysql::Error::MySqlError(m) if m.code == ER_BAD_DB_ERROR => Error::NoSuchDatabase {
+            url: url.to_string(),
+            database: url.database_name(),
+        },
+        _ => Error::Unreachable {
+            url: url.to_string(),
+            reason: e.to_string(),
+        },
     }
 }
 
@@ -85,10 +89,15 @@ fn row_values(row: &FeatureRow, values: &mut Vec<Value>) {
 fn insert_sql(n_rows: usize) -> String {
     let columns = insert_columns();
     let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
-    format!("INSERT INTO features ({}) VALUES {}", columns.join(", "), vec![tuple.as_str(); n_rows].join(", "))
+    format!(
+        "INSERT INTO features ({}) VALUES {}",
+        columns.join(", "),
+        vec![tuple.as_str(); n_rows].join(", ")
+    )
 }
 
-const COUNTER_SQL: &str = "SELECT c.n, s.drift_every FROM drift_counter AS c, drift_settings AS s WHERE c.id = 1 AND s.id = 1";
+const COUNTER_SQL: &str =
+    "SELECT c.n, s.drift_every FROM drift_counter AS c, drift_settings AS s WHERE c.id = 1 AND s.id = 1";
 
 fn read_counter(conn: &mut impl Queryable) -> Result<DriftCounter> {
     counter_query(conn, COUNTER_SQL)
@@ -101,9 +110,9 @@ fn lock_counter(conn: &mut impl Queryable) -> Result<DriftCounter> {
 }
 
 fn counter_query(conn: &mut impl Queryable, sql: &str) -> Result<DriftCounter> {
-    let row: Option<(i64, i64)> = conn
-        .query_first(sql)
-        .map_err(Error::mysql("reading the drift counter (has `driftloop db migrate` run?)"))?;
+    let row: Option<(i64, i64)> = conn.query_first(sql).map_err(Error::mysql(
+        "reading the drift counter (has `driftloop db migrate` run?)",
+    ))?;
     let (n, drift_every) = row.ok_or_else(|| Error::Corrupt("drift_counter or drift_settings has no row 1".into()))?;
     Ok(DriftCounter { n, drift_every })
 }
@@ -111,7 +120,9 @@ fn counter_query(conn: &mut impl Queryable, sql: &str) -> Result<DriftCounter> {
 impl MysqlDatabase {
     fn insert(&self, rows: &[FeatureRow]) -> Result<InsertOutcome> {
         let mut conn = self.conn()?;
-        let mut tx = conn.start_transaction(TxOpts::default()).map_err(Error::mysql("starting an insert"))?;
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .map_err(Error::mysql("starting an insert"))?;
         let before = lock_counter(&mut tx)?;
         let mut last_id = 0;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -119,13 +130,20 @@ impl MysqlDatabase {
             for row in chunk {
                 row_values(row, &mut values);
             }
-            tx.exec_drop(insert_sql(chunk.len()), Params::Positional(values)).map_err(|e| match &e {
-                mysql::Error::MySqlError(m) if m.code == ER_DUP_ENTRY && m.message.contains("request_id") => {
-                    let duplicate = chunk.iter().filter_map(|r| r.request_id.as_deref()).find(|id| m.message.contains(id));
-                    Error::DuplicateRequestId(duplicate.unwrap_or_default().to_string())
-                }
-                _ => Error::Mysql { context: "inserting feature rows".into(), source: e },
-            })?;
+            tx.exec_drop(insert_sql(chunk.len()), Params::Positional(values))
+                .map_err(|e| match &e {
+                    mysql::Error::MySqlError(m) if m.code == ER_DUP_ENTRY && m.message.contains("request_id") => {
+                        let duplicate = chunk
+                            .iter()
+                            .filter_map(|r| r.request_id.as_deref())
+                            .find(|id| m.message.contains(id));
+                        Error::DuplicateRequestId(duplicate.unwrap_or_default().to_string())
+                    }
+                    _ => Error::Mysql {
+                        context: "inserting feature rows".into(),
+                        source: e,
+                    },
+                })?;
             // LAST_INSERT_ID() is the first id of a multi-row insert; within one
             // statement InnoDB hands out consecutive ids.
             let first = tx.last_insert_id().unwrap_or(0) as i64;
@@ -134,7 +152,11 @@ impl MysqlDatabase {
         let after = read_counter(&mut tx)?;
         tx.commit().map_err(Error::mysql("committing an insert"))?;
         let n_rows = rows.len() as u64;
-        Ok(InsertOutcome { last_id, n_rows, drift_jobs_queued: queued(before, after, n_rows) })
+        Ok(InsertOutcome {
+            last_id,
+            n_rows,
+            drift_jobs_queued: queued(before, after, n_rows),
+        })
     }
 }
 
@@ -148,7 +170,10 @@ impl FeatureStore for MysqlDatabase {
     }
 
     fn count_rows(&self) -> Result<u64> {
-        let n: Option<u64> = self.conn()?.query_first("SELECT COUNT(*) FROM features").map_err(Error::mysql("counting feature rows"))?;
+        let n: Option<u64> = self
+            .conn()?
+            .query_first("SELECT COUNT(*) FROM features")
+            .map_err(Error::mysql("counting feature rows"))?;
         Ok(n.unwrap_or(0))
     }
 
@@ -158,7 +183,9 @@ impl FeatureStore for MysqlDatabase {
 
     fn set_drift_every(&self, drift_every: i64) -> Result<()> {
         if drift_every < 1 {
-            return Err(Error::Config(format!("drift_every must be at least 1, not {drift_every}")));
+            return Err(Error::Config(format!(
+                "drift_every must be at least 1, not {drift_every}"
+            )));
         }
         self.conn()?
             .exec_drop("UPDATE drift_settings SET drift_every = ? WHERE id = 1", (drift_every,))
@@ -167,14 +194,23 @@ impl FeatureStore for MysqlDatabase {
 
     #[cfg(feature = "frames")]
     fn read_frame(&self, filter: &super::RowFilter) -> Result<polars::prelude::DataFrame> {
-        let DatabaseUrl::Mysql { url } = &self.url else { unreachable!("a MysqlDatabase holds a mysql url") };
+        let DatabaseUrl::Mysql { url } = &self.url else {
+            unreachable!("a MysqlDatabase holds a mysql url")
+        };
         crate::frames::read_mysql(url, &self.url.to_string(), filter)
     }
 }
 
 fn job_from_row(row: mysql::Row) -> Result<Job> {
-    let (id, kind, status, attempts, payload, error, dedupe_key): (i64, String, String, u32, Option<Vec<u8>>, Option<String>, Option<String>) =
-        mysql::from_row_opt(row).map_err(|e| Error::Corrupt(format!("job row: {e}")))?;
+    let (id, kind, status, attempts, payload, error, dedupe_key): (
+        i64,
+        String,
+        String,
+        u32,
+        Option<Vec<u8>>,
+        Option<String>,
+        Option<String>,
+    ) = mysql::from_row_opt(row).map_err(|e| Error::Corrupt(format!("job row: {e}")))?;
     Ok(Job {
         id,
         kind: JobKind::parse(&kind).ok_or_else(|| Error::Corrupt(format!("job {id} has kind {kind:?}")))?,
@@ -253,7 +289,10 @@ fn finish(conn: &mut PooledConn, job: &ClaimedJob, status: JobStatus, error: Opt
     if conn.affected_rows() == 1 {
         Ok(())
     } else {
-        Err(Error::LeaseLost { job_id: job.id, attempt: job.attempt })
+        Err(Error::LeaseLost {
+            job_id: job.id,
+            attempt: job.attempt,
+        })
     }
 }
 
@@ -268,7 +307,10 @@ impl JobQueue for MysqlDatabase {
         );
         inserted.map_err(Error::mysql("enqueueing a job"))?;
         if conn.affected_rows() == 1 {
-            return Ok(Enqueued { id: conn.last_insert_id() as i64, created: true });
+            return Ok(Enqueued {
+                id: conn.last_insert_id() as i64,
+                created: true,
+            });
         }
         let id: Option<i64> = conn
             .exec_first("SELECT id FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
@@ -286,9 +328,10 @@ impl JobQueue for MysqlDatabase {
         let mut tries = 0;
         loop {
             match claim_in_tx(&mut conn, kinds, lease) {
-                Err(Error::Mysql { source: mysql::Error::MySqlError(e), .. })
-                    if (e.code == ER_LOCK_DEADLOCK || e.code == ER_LOCK_WAIT_TIMEOUT) && tries < 5 =>
-                {
+                Err(Error::Mysql {
+                    source: mysql::Error::MySqlError(e),
+                    ..
+                }) if (e.code == ER_LOCK_DEADLOCK || e.code == ER_LOCK_WAIT_TIMEOUT) && tries < 5 => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(10 * tries));
                 }
@@ -328,7 +371,10 @@ impl Database for MysqlDatabase {
             .query_first("SELECT GET_LOCK('driftloop_migrate', 60)")
             .map_err(Error::mysql("taking the migration lock"))?;
         if locked != Some(1) {
-            return Err(Error::Migration { name: "(lock)".into(), reason: "another migration held the lock for 60 s".into() });
+            return Err(Error::Migration {
+                name: "(lock)".into(),
+                reason: "another migration held the lock for 60 s".into(),
+            });
         }
         let result = apply_migrations(&mut conn);
         let released = conn.query_drop("SELECT RELEASE_LOCK('driftloop_migrate')");
@@ -350,17 +396,24 @@ fn apply_migrations(conn: &mut PooledConn) -> Result<MigrationReport> {
          ) ENGINE = InnoDB",
     )
     .map_err(Error::mysql("creating schema_migrations"))?;
-    let mut report = MigrationReport { applied: Vec::new(), already_applied: 0 };
+    let mut report = MigrationReport {
+        applied: Vec::new(),
+        already_applied: 0,
+    };
     for migration in MYSQL_MIGRATIONS {
         let recorded: Option<String> = conn
-            .exec_first("SELECT checksum FROM schema_migrations WHERE version = ?", (migration.version,))
+            .exec_first(
+                "SELECT checksum FROM schema_migrations WHERE version = ?",
+                (migration.version,),
+            )
             .map_err(Error::mysql("reading schema_migrations"))?;
         match recorded {
             Some(checksum) if checksum == migration.checksum() => report.already_applied += 1,
             Some(_) => {
                 return Err(Error::Migration {
                     name: migration.name.into(),
-                    reason: "was applied with other contents; add a new migration instead of editing an applied one".into(),
+                    reason: "was applied with other contents; add a new migration instead of editing an applied one"
+                        .into(),
                 })
             }
             None => {

@@ -9,12 +9,12 @@ use std::time::Duration;
 use driftloop_core::{spec, FeatureRow};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
+use super::exhausted_message;
 use super::migrate::{MigrationReport, SQLITE_MIGRATIONS};
 use super::{
     insert_columns, payload_text, ClaimedJob, Database, DriftCounter, Enqueued, FeatureStore, InsertOutcome, Job,
     JobKind, JobQueue, JobStatus, MAX_ATTEMPTS,
 };
-use super::exhausted_message;
 use crate::error::{Error, Result};
 
 /// SQLite's text form of "now" in UTC with milliseconds; the tables store this form, so
@@ -29,14 +29,21 @@ pub struct SqliteDatabase {
 impl SqliteDatabase {
     pub fn open(path: &Path) -> Result<SqliteDatabase> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
         let context = format!("opening {}", path.display());
         let conn = Connection::open(path).map_err(Error::sqlite(context.clone()))?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(Error::sqlite(context.clone()))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(Error::sqlite(context.clone()))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(Error::sqlite(context))?;
-        Ok(SqliteDatabase { path: path.to_path_buf(), conn: Mutex::new(conn) })
+        Ok(SqliteDatabase {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -78,7 +85,10 @@ fn insert_error(row: &FeatureRow) -> impl FnOnce(rusqlite::Error) -> Error + '_ 
         {
             Error::DuplicateRequestId(request_id.clone())
         }
-        _ => Error::Sqlite { context: "inserting a feature row".into(), source },
+        _ => Error::Sqlite {
+            context: "inserting a feature row".into(),
+            source,
+        },
     }
 }
 
@@ -86,9 +96,16 @@ fn read_counter(conn: &Connection) -> Result<DriftCounter> {
     conn.query_row(
         "SELECT c.n, s.drift_every FROM drift_counter AS c, drift_settings AS s WHERE c.id = 1 AND s.id = 1",
         [],
-        |r| Ok(DriftCounter { n: r.get(0)?, drift_every: r.get(1)? }),
+        |r| {
+            Ok(DriftCounter {
+                n: r.get(0)?,
+                drift_every: r.get(1)?,
+            })
+        },
     )
-    .map_err(Error::sqlite("reading the drift counter (has `driftloop db migrate` run?)"))
+    .map_err(Error::sqlite(
+        "reading the drift counter (has `driftloop db migrate` run?)",
+    ))
 }
 
 fn insert_in_tx(conn: &mut Connection, rows: &[FeatureRow]) -> Result<InsertOutcome> {
@@ -98,16 +115,23 @@ fn insert_in_tx(conn: &mut Connection, rows: &[FeatureRow]) -> Result<InsertOutc
     let before = read_counter(&tx)?;
     let mut last_id = 0;
     {
-        let mut stmt = tx.prepare_cached(&insert_sql()).map_err(Error::sqlite("preparing the insert"))?;
+        let mut stmt = tx
+            .prepare_cached(&insert_sql())
+            .map_err(Error::sqlite("preparing the insert"))?;
         for row in rows {
-            stmt.execute(params_from_iter(row_values(row))).map_err(insert_error(row))?;
+            stmt.execute(params_from_iter(row_values(row)))
+                .map_err(insert_error(row))?;
             last_id = tx.last_insert_rowid();
         }
     }
     let after = read_counter(&tx)?;
     tx.commit().map_err(Error::sqlite("committing an insert"))?;
     let n_rows = rows.len() as u64;
-    Ok(InsertOutcome { last_id, n_rows, drift_jobs_queued: queued(before, after, n_rows) })
+    Ok(InsertOutcome {
+        last_id,
+        n_rows,
+        drift_jobs_queued: queued(before, after, n_rows),
+    })
 }
 
 /// Drift jobs queued while `n_rows` rows moved the counter from `before` to `after`.
@@ -137,7 +161,9 @@ impl FeatureStore for SqliteDatabase {
 
     fn set_drift_every(&self, drift_every: i64) -> Result<()> {
         if drift_every < 1 {
-            return Err(Error::Config(format!("drift_every must be at least 1, not {drift_every}")));
+            return Err(Error::Config(format!(
+                "drift_every must be at least 1, not {drift_every}"
+            )));
         }
         self.conn()
             .execute("UPDATE drift_settings SET drift_every = ?1 WHERE id = 1", [drift_every])
@@ -245,7 +271,10 @@ impl JobQueue for SqliteDatabase {
             id,
             kind: JobKind::parse(&kind).ok_or_else(|| Error::Corrupt(format!("job {id} has kind {kind:?}")))?,
             attempt: attempts + 1,
-            payload: payload.map(|p| serde_json::from_str(&p)).transpose().map_err(|e| Error::Corrupt(format!("job {id} payload: {e}")))?,
+            payload: payload
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(|e| Error::Corrupt(format!("job {id} payload: {e}")))?,
         }))
     }
 
@@ -260,7 +289,14 @@ impl JobQueue for SqliteDatabase {
                 params![job.id, job.attempt],
             )
             .map_err(Error::sqlite("completing a job"))?;
-        if changed == 1 { Ok(()) } else { Err(Error::LeaseLost { job_id: job.id, attempt: job.attempt }) }
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(Error::LeaseLost {
+                job_id: job.id,
+                attempt: job.attempt,
+            })
+        }
     }
 
     fn fail(&self, job: &ClaimedJob, error: &str) -> Result<()> {
@@ -274,7 +310,14 @@ impl JobQueue for SqliteDatabase {
                 params![job.id, job.attempt, error],
             )
             .map_err(Error::sqlite("failing a job"))?;
-        if changed == 1 { Ok(()) } else { Err(Error::LeaseLost { job_id: job.id, attempt: job.attempt }) }
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(Error::LeaseLost {
+                job_id: job.id,
+                attempt: job.attempt,
+            })
+        }
     }
 
     fn jobs(&self, status: Option<JobStatus>) -> Result<Vec<Job>> {
@@ -305,10 +348,17 @@ impl Database for SqliteDatabase {
                  applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')))",
         )
         .map_err(Error::sqlite("creating schema_migrations"))?;
-        let mut report = MigrationReport { applied: Vec::new(), already_applied: 0 };
+        let mut report = MigrationReport {
+            applied: Vec::new(),
+            already_applied: 0,
+        };
         for migration in SQLITE_MIGRATIONS {
             let recorded: Option<String> = tx
-                .query_row("SELECT checksum FROM schema_migrations WHERE version = ?1", [migration.version], |r| r.get(0))
+                .query_row(
+                    "SELECT checksum FROM schema_migrations WHERE version = ?1",
+                    [migration.version],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(Error::sqlite("reading schema_migrations"))?;
             match recorded {
@@ -316,7 +366,9 @@ impl Database for SqliteDatabase {
                 Some(_) => {
                     return Err(Error::Migration {
                         name: migration.name.into(),
-                        reason: "was applied with other contents; add a new migration instead of editing an applied one".into(),
+                        reason:
+                            "was applied with other contents; add a new migration instead of editing an applied one"
+                                .into(),
                     })
                 }
                 None => {

@@ -27,7 +27,11 @@ fn run_writers(backend: Backend, name: &str, rows_per_tx: usize) {
                     barrier.wait();
                     let mut queued = 0;
                     for chunk in rows.chunks(rows_per_tx) {
-                        let outcome = if rows_per_tx == 1 { db.insert_row(&chunk[0]) } else { db.insert_rows(chunk) };
+                        let outcome = if rows_per_tx == 1 {
+                            db.insert_row(&chunk[0])
+                        } else {
+                            db.insert_rows(chunk)
+                        };
                         queued += outcome.unwrap().drift_jobs_queued;
                     }
                     queued

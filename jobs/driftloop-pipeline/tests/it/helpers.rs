@@ -71,16 +71,32 @@ impl TestDb {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = DatabaseUrl::parse(&format!("sqlite://{}/features.db", dir.path().display())).unwrap();
                 let db = open_database(&url).expect("open sqlite");
-                TestDb { url, db, backend, mysql_name: None, _dir: Some(dir) }
+                TestDb {
+                    url,
+                    db,
+                    backend,
+                    mysql_name: None,
+                    _dir: Some(dir),
+                }
             }
             Backend::Mysql => {
-                let name = format!("dl_{}_{}_{n}", test_name.chars().take(30).collect::<String>(), std::process::id());
+                let name = format!(
+                    "dl_{}_{}_{n}",
+                    test_name.chars().take(30).collect::<String>(),
+                    std::process::id()
+                );
                 let mut admin = mysql_admin();
                 admin.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).unwrap();
                 admin.query_drop(format!("CREATE DATABASE `{name}`")).unwrap();
                 let url = DatabaseUrl::parse(&format!("{}/{name}", mysql_server_url().trim_end_matches('/'))).unwrap();
                 let db = open_database(&url).expect("open mysql");
-                TestDb { url, db, backend, mysql_name: Some(name), _dir: None }
+                TestDb {
+                    url,
+                    db,
+                    backend,
+                    mysql_name: Some(name),
+                    _dir: None,
+                }
             }
         }
     }
@@ -103,12 +119,18 @@ impl TestDb {
         match self.backend {
             Backend::Sqlite => {
                 let conn = rusqlite::Connection::open(self.sqlite_path()).unwrap();
-                conn.execute(sql, rusqlite::params_from_iter(params.iter())).map(drop).map_err(|e| e.to_string())
+                conn.execute(sql, rusqlite::params_from_iter(params.iter()))
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             }
             Backend::Mysql => {
                 let mut conn = self.mysql_conn();
-                let values: Vec<mysql::Value> = params.iter().map(|p| p.map_or(mysql::Value::NULL, mysql::Value::from)).collect();
-                conn.exec_drop(sql, mysql::Params::Positional(values)).map_err(|e| e.to_string())
+                let values: Vec<mysql::Value> = params
+                    .iter()
+                    .map(|p| p.map_or(mysql::Value::NULL, mysql::Value::from))
+                    .collect();
+                conn.exec_drop(sql, mysql::Params::Positional(values))
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -157,8 +179,13 @@ impl TestDb {
     }
 
     fn mysql_conn(&self) -> mysql::Conn {
-        let DatabaseUrl::Mysql { url } = &self.url else { panic!("not a mysql database") };
-        mysql::Conn::new(mysql::OptsBuilder::from_opts(mysql::Opts::from_url(url.expose()).unwrap()).prefer_socket(false)).unwrap()
+        let DatabaseUrl::Mysql { url } = &self.url else {
+            panic!("not a mysql database")
+        };
+        mysql::Conn::new(
+            mysql::OptsBuilder::from_opts(mysql::Opts::from_url(url.expose()).unwrap()).prefer_socket(false),
+        )
+        .unwrap()
     }
 }
 
@@ -181,4 +208,98 @@ pub fn original_dataset() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Which object-store adapter a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend {
+    Local,
+    S3,
+}
+
+/// Runs each named async test function (taking a `StoreBackend`) once per adapter.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod local {
+            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::StoreBackend::Local).await })*
+        }
+        mod s3 {
+            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::StoreBackend::S3).await })*
+        }
+    };
+}
+
+/// An empty store of its own: a temporary folder, or a new bucket on the S3 server.
+pub struct TestStore {
+    pub store: Arc<dyn driftloop_pipeline::ObjectStore>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The S3-compatible server the tests use; the test command starts moto and sets it.
+pub fn s3_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set: the S3 tests need an S3-compatible server. Run the README's test \
+             command (./scripts/test), which starts moto, or start one with \
+             `moto_server -H 127.0.0.1 -p 5055` (pip install 'moto[server]') and export \
+             AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1"
+        )
+    })
+}
+
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(s3_endpoint())
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+impl TestStore {
+    pub async fn new(backend: StoreBackend, test_name: &str) -> TestStore {
+        match backend {
+            StoreBackend::Local => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = driftloop_pipeline::StoreUrl::Local {
+                    root: dir.path().join("store"),
+                };
+                let store = driftloop_pipeline::open_store(&url).await.unwrap();
+                TestStore { store, _dir: Some(dir) }
+            }
+            StoreBackend::S3 => {
+                let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+                let bucket = format!(
+                    "dl-{}-{}-{n}",
+                    test_name.replace('_', "-").chars().take(30).collect::<String>(),
+                    std::process::id()
+                );
+                let endpoint = s3_endpoint();
+                s3_client()
+                    .await
+                    .create_bucket()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "cannot create bucket {bucket} at {endpoint}: {}. Is the S3 server running? \
+                         (./scripts/test starts moto)",
+                            aws_sdk_s3::error::DisplayErrorContext(e)
+                        )
+                    });
+                let url = driftloop_pipeline::StoreUrl::S3 {
+                    bucket,
+                    prefix: "driftloop".into(),
+                };
+                let store = driftloop_pipeline::open_store(&url).await.unwrap();
+                TestStore { store, _dir: None }
+            }
+        }
+    }
 }

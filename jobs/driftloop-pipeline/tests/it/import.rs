@@ -6,11 +6,14 @@ use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::RowFilter;
 use driftloop_pipeline::Error;
 
+use crate::features::frame_rows;
 use crate::helpers::{original_dataset, Backend, TestDb};
 use crate::on_both_backends;
-use crate::store::frame_rows;
 
-on_both_backends!(the_original_dataset_imports_completely, a_malformed_file_changes_nothing);
+on_both_backends!(
+    the_original_dataset_imports_completely,
+    a_malformed_file_changes_nothing
+);
 
 fn the_original_dataset_imports_completely(backend: Backend) {
     let t = TestDb::new(backend, "import_original");
@@ -24,7 +27,15 @@ fn the_original_dataset_imports_completely(backend: Backend) {
     for row in &stored {
         *per_class.entry(row.diagnosis_text()).or_insert(0) += 1;
     }
-    assert_eq!(per_class.into_iter().collect::<Vec<_>>(), [("Bipolar Type-1", 28), ("Bipolar Type-2", 31), ("Depression", 31), ("Normal", 30)]);
+    assert_eq!(
+        per_class.into_iter().collect::<Vec<_>>(),
+        [
+            ("Bipolar Type-1", 28),
+            ("Bipolar Type-2", 31),
+            ("Depression", 31),
+            ("Normal", 30)
+        ]
+    );
     // Patient-01: "YES " with its trailing space, and "3 From 10" / "4 From 10".
     let first = &stored[0];
     assert_eq!(first.features[5], 1, "suicidal_thoughts \"YES \" is YES");
@@ -44,9 +55,21 @@ fn a_malformed_file_changes_nothing(backend: Backend) {
     let path = dir.path().join("broken.csv");
     std::fs::write(&path, lines.join("\n")).unwrap();
     let err = read_feature_csv(&path, LabelSource::Expert).unwrap_err();
-    let Error::InvalidCsv { problems, .. } = &err else { panic!("{err}") };
-    assert!(problems.iter().any(|p| p.line == 50 && p.column == "Sexual Activity" && p.message.contains("From 12")), "{err}");
-    assert!(problems.iter().any(|p| p.line == 100 && p.message.contains("\"Always\"")), "{err}");
+    let Error::InvalidCsv { problems, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.line == 50 && p.column == "Sexual Activity" && p.message.contains("From 12")),
+        "{err}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.line == 100 && p.message.contains("\"Always\"")),
+        "{err}"
+    );
     assert!(err.to_string().contains("nothing imported"), "{err}");
     assert_eq!(t.db.count_rows().unwrap(), 10, "the table is unchanged");
 }

@@ -25,12 +25,21 @@ const LEASE: Duration = Duration::from_secs(300);
 fn a_job_is_claimed_run_and_finished_once(backend: Backend) {
     let t = TestDb::new(backend, "job_life");
     assert_eq!(t.db.claim(&[JobKind::Drift], LEASE).unwrap(), None);
-    let enqueued = t.db.enqueue(JobKind::Drift, &json!({"reason": "manual"}), None).unwrap();
+    let enqueued =
+        t.db.enqueue(JobKind::Drift, &json!({"reason": "manual"}), None)
+            .unwrap();
     assert!(enqueued.created);
-    let job = t.db.claim(&[JobKind::Drift, JobKind::Train], LEASE).unwrap().expect("a pending job");
+    let job =
+        t.db.claim(&[JobKind::Drift, JobKind::Train], LEASE)
+            .unwrap()
+            .expect("a pending job");
     assert_eq!((job.id, job.kind, job.attempt), (enqueued.id, JobKind::Drift, 1));
     assert_eq!(job.payload, Some(json!({"reason": "manual"})));
-    assert_eq!(t.db.claim(&[JobKind::Drift], LEASE).unwrap(), None, "a held job is not handed out again");
+    assert_eq!(
+        t.db.claim(&[JobKind::Drift], LEASE).unwrap(),
+        None,
+        "a held job is not handed out again"
+    );
     t.db.complete(&job).unwrap();
     let err = t.db.complete(&job).unwrap_err();
     assert!(matches!(err, Error::LeaseLost { .. }), "{err}");
@@ -44,7 +53,11 @@ fn a_job_is_claimed_run_and_finished_once(backend: Backend) {
     t.db.fail(&job, "training data has one class").unwrap();
     let failed = t.db.jobs(Some(JobStatus::Failed)).unwrap();
     assert_eq!(failed[0].error.as_deref(), Some("training data has one class"));
-    assert_eq!(t.db.claim(&[JobKind::Train], LEASE).unwrap(), None, "a failed job stays failed");
+    assert_eq!(
+        t.db.claim(&[JobKind::Train], LEASE).unwrap(),
+        None,
+        "a failed job stays failed"
+    );
 }
 
 fn claims_take_only_the_asked_kinds_oldest_first(backend: Backend) {
@@ -55,20 +68,35 @@ fn claims_take_only_the_asked_kinds_oldest_first(backend: Backend) {
     assert_eq!(t.db.claim(&[JobKind::Drift], LEASE).unwrap().unwrap().id, drift);
     assert_eq!(t.db.claim(&[JobKind::Drift], LEASE).unwrap(), None);
     assert_eq!(t.db.claim(&[JobKind::Train], LEASE).unwrap().unwrap().id, first_train);
-    assert_eq!(t.db.claim(&[JobKind::Train, JobKind::Drift], LEASE).unwrap().unwrap().id, second_train);
+    assert_eq!(
+        t.db.claim(&[JobKind::Train, JobKind::Drift], LEASE)
+            .unwrap()
+            .unwrap()
+            .id,
+        second_train
+    );
     assert_eq!(t.db.claim(&[], LEASE).unwrap(), None);
 }
 
 fn an_expired_lease_is_reclaimed_and_fences_the_old_holder(backend: Backend) {
     let t = TestDb::new(backend, "job_lease");
     let id = t.db.enqueue(JobKind::Drift, &json!({}), None).unwrap().id;
-    let crashed = t.db.claim(&[JobKind::Drift], Duration::from_millis(50)).unwrap().unwrap();
+    let crashed =
+        t.db.claim(&[JobKind::Drift], Duration::from_millis(50))
+            .unwrap()
+            .unwrap();
     std::thread::sleep(Duration::from_millis(120));
     let other = t.reopen();
-    let retry = other.claim(&[JobKind::Drift], LEASE).unwrap().expect("the expired job is claimable again");
+    let retry = other
+        .claim(&[JobKind::Drift], LEASE)
+        .unwrap()
+        .expect("the expired job is claimable again");
     assert_eq!((retry.id, retry.attempt), (id, 2));
     let err = t.db.complete(&crashed).unwrap_err();
-    assert!(matches!(err, Error::LeaseLost { job_id, attempt: 1 } if job_id == id), "{err}");
+    assert!(
+        matches!(err, Error::LeaseLost { job_id, attempt: 1 } if job_id == id),
+        "{err}"
+    );
     other.complete(&retry).unwrap();
     assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap()[0].attempts, 2);
 }
@@ -77,26 +105,49 @@ fn a_job_whose_lease_keeps_expiring_fails(backend: Backend) {
     let t = TestDb::new(backend, "job_exhausted");
     t.db.enqueue(JobKind::Train, &json!({}), None).unwrap();
     for attempt in 1..=MAX_ATTEMPTS {
-        let job = t.db.claim(&[JobKind::Train], Duration::from_millis(20)).unwrap().unwrap();
+        let job =
+            t.db.claim(&[JobKind::Train], Duration::from_millis(20))
+                .unwrap()
+                .unwrap();
         assert_eq!(job.attempt, attempt);
         std::thread::sleep(Duration::from_millis(60));
     }
     assert_eq!(t.db.claim(&[JobKind::Train], LEASE).unwrap(), None);
     let failed = t.db.jobs(Some(JobStatus::Failed)).unwrap();
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].error.as_deref(), Some(format!("lease expired on each of {MAX_ATTEMPTS} attempts").as_str()));
+    assert_eq!(
+        failed[0].error.as_deref(),
+        Some(format!("lease expired on each of {MAX_ATTEMPTS} attempts").as_str())
+    );
 }
 
 fn a_dedupe_key_enqueues_once(backend: Backend) {
     let t = TestDb::new(backend, "job_dedupe");
-    let first = t.db.enqueue(JobKind::Train, &json!({"from_drift_job": 7}), Some("train-after-drift-7")).unwrap();
-    let again = t.db.enqueue(JobKind::Train, &json!({"from_drift_job": 7}), Some("train-after-drift-7")).unwrap();
+    let first =
+        t.db.enqueue(
+            JobKind::Train,
+            &json!({"from_drift_job": 7}),
+            Some("train-after-drift-7"),
+        )
+        .unwrap();
+    let again =
+        t.db.enqueue(
+            JobKind::Train,
+            &json!({"from_drift_job": 7}),
+            Some("train-after-drift-7"),
+        )
+        .unwrap();
     assert!(first.created && !again.created);
     assert_eq!(first.id, again.id);
-    let other = t.db.enqueue(JobKind::Train, &json!({}), Some("train-after-drift-8")).unwrap();
+    let other =
+        t.db.enqueue(JobKind::Train, &json!({}), Some("train-after-drift-8"))
+            .unwrap();
     assert!(other.created && other.id != first.id);
     assert_eq!(t.db.jobs(None).unwrap().len(), 2);
-    assert_eq!(t.db.jobs(None).unwrap()[0].dedupe_key.as_deref(), Some("train-after-drift-7"));
+    assert_eq!(
+        t.db.jobs(None).unwrap()[0].dedupe_key.as_deref(),
+        Some("train-after-drift-7")
+    );
 }
 
 fn concurrent_workers_never_share_a_job(backend: Backend) {
@@ -127,8 +178,16 @@ fn concurrent_workers_never_share_a_job(backend: Backend) {
     });
     let all: Vec<i64> = claimed.iter().flatten().copied().collect();
     let distinct: HashSet<i64> = all.iter().copied().collect();
-    assert_eq!(all.len(), N_JOBS, "every job claimed exactly once: {:?}", claimed.iter().map(Vec::len).collect::<Vec<_>>());
+    assert_eq!(
+        all.len(),
+        N_JOBS,
+        "every job claimed exactly once: {:?}",
+        claimed.iter().map(Vec::len).collect::<Vec<_>>()
+    );
     assert_eq!(distinct.len(), N_JOBS);
-    assert!(claimed.iter().filter(|c| !c.is_empty()).count() >= 2, "more than one worker got work");
+    assert!(
+        claimed.iter().filter(|c| !c.is_empty()).count() >= 2,
+        "more than one worker got work"
+    );
     assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap().len(), N_JOBS);
 }

@@ -1,11 +1,14 @@
-//! Integration tests of the pipeline against real databases: SQLite files and the
-//! MariaDB/MySQL server at DRIFTLOOP_TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306).
-//! Each test gets its own database, migrated with the real migrations.
+//! Integration tests of the pipeline against real services: SQLite files and the
+//! MariaDB/MySQL server at DRIFTLOOP_TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306);
+//! local folders and the S3-compatible server at AWS_ENDPOINT_URL (moto, started by the
+//! test command). Each test gets its own database or bucket.
 
 mod concurrency;
+mod features;
 mod helpers;
 mod import;
 mod jobs;
 mod migrate;
+mod objects;
 mod schema;
-mod store;
+mod snapshots;

@@ -3,7 +3,10 @@
 use crate::helpers::{Backend, TestDb};
 use crate::on_both_backends;
 
-on_both_backends!(migrating_twice_changes_nothing_the_second_time, an_edited_applied_migration_is_refused);
+on_both_backends!(
+    migrating_twice_changes_nothing_the_second_time,
+    an_edited_applied_migration_is_refused
+);
 
 /// Everything the migrations create, as text: tables and columns, routines, triggers.
 fn schema_dump(t: &TestDb) -> Vec<Vec<Option<String>>> {
@@ -28,7 +31,10 @@ fn schema_dump(t: &TestDb) -> Vec<Vec<Option<String>>> {
 fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
     let t = TestDb::unmigrated(backend, "migrate_twice");
     let first = t.db.migrate().unwrap();
-    assert_eq!(first.applied, ["0001_features.sql", "0002_jobs.sql", "0003_drift_counter.sql"]);
+    assert_eq!(
+        first.applied,
+        ["0001_features.sql", "0002_jobs.sql", "0003_drift_counter.sql"]
+    );
     assert_eq!(first.already_applied, 0);
     t.db.set_drift_every(7).unwrap();
     let before = schema_dump(&t);
@@ -37,13 +43,43 @@ fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
     assert!(second.applied.is_empty());
     assert_eq!(second.already_applied, 3);
     assert_eq!(schema_dump(&t), before);
-    assert_eq!(t.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"), recorded);
-    assert_eq!(t.db.drift_counter().unwrap().drift_every, 7, "a second migrate keeps the settings");
+    assert_eq!(
+        t.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"),
+        recorded
+    );
+    assert_eq!(
+        t.db.drift_counter().unwrap().drift_every,
+        7,
+        "a second migrate keeps the settings"
+    );
 }
 
 fn an_edited_applied_migration_is_refused(backend: Backend) {
     let t = TestDb::new(backend, "migrate_edited");
-    t.exec("UPDATE schema_migrations SET checksum = ? WHERE version = 2", &[Some("0000")]).unwrap();
+    t.exec(
+        "UPDATE schema_migrations SET checksum = ? WHERE version = 2",
+        &[Some("0000")],
+    )
+    .unwrap();
     let err = t.db.migrate().unwrap_err().to_string();
-    assert!(err.contains("0002_jobs.sql") && err.contains("applied with other contents"), "{err}");
+    assert!(
+        err.contains("0002_jobs.sql") && err.contains("applied with other contents"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_mysql_database_says_how_to_create_it() {
+    let url = format!(
+        "{}/driftloop_no_such_database",
+        crate::helpers::mysql_server_url().trim_end_matches('/')
+    );
+    let err = driftloop_pipeline::open_database(&driftloop_pipeline::DatabaseUrl::parse(&url).unwrap())
+        .err()
+        .expect("opening a missing database fails")
+        .to_string();
+    assert!(
+        err.contains("does not exist") && err.contains("CREATE DATABASE `driftloop_no_such_database`"),
+        "{err}"
+    );
 }

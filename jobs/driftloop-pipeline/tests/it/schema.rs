@@ -6,7 +6,10 @@ use driftloop_core::{spec, ColumnKind};
 use crate::helpers::{Backend, TestDb};
 use crate::on_both_backends;
 
-on_both_backends!(feature_table_columns_follow_the_spec, the_table_accepts_exactly_the_spec_values);
+on_both_backends!(
+    feature_table_columns_follow_the_spec,
+    the_table_accepts_exactly_the_spec_values
+);
 
 fn expected_columns() -> Vec<String> {
     let s = spec();
@@ -21,8 +24,11 @@ fn feature_table_columns_follow_the_spec(backend: Backend) {
     let s = spec();
     match backend {
         Backend::Sqlite => {
-            let names: Vec<String> =
-                t.query("SELECT name FROM pragma_table_info('features') ORDER BY cid").into_iter().map(|r| r[0].clone().unwrap()).collect();
+            let names: Vec<String> = t
+                .query("SELECT name FROM pragma_table_info('features') ORDER BY cid")
+                .into_iter()
+                .map(|r| r[0].clone().unwrap())
+                .collect();
             assert_eq!(names, expected_columns());
         }
         Backend::Mysql => {
@@ -32,12 +38,21 @@ fn feature_table_columns_follow_the_spec(backend: Backend) {
             );
             let names: Vec<String> = rows.iter().map(|r| r[0].clone().unwrap()).collect();
             assert_eq!(names, expected_columns());
-            let enum_type = |levels: &[&str]| format!("enum({})", levels.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(","));
+            let enum_type = |levels: &[&str]| {
+                format!(
+                    "enum({})",
+                    levels.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(",")
+                )
+            };
             for (column, row) in s.features.iter().zip(&rows[1..]) {
                 let column_type = row[1].clone().unwrap();
                 match column.kind.levels() {
                     Some(levels) => assert_eq!(column_type, enum_type(levels), "{}", column.name),
-                    None => assert!(column_type.starts_with("tinyint") && column_type.ends_with("unsigned"), "{}: {column_type}", column.name),
+                    None => assert!(
+                        column_type.starts_with("tinyint") && column_type.ends_with("unsigned"),
+                        "{}: {column_type}",
+                        column.name
+                    ),
                 }
             }
             assert_eq!(rows[18][1].clone().unwrap(), enum_type(s.classes));
@@ -51,7 +66,11 @@ fn the_table_accepts_exactly_the_spec_values(backend: Backend) {
     let s = spec();
     let mut columns: Vec<&str> = s.features.iter().map(|c| c.name).collect();
     columns.extend(["diagnosis", "label_source"]);
-    let sql = format!("INSERT INTO features ({}) VALUES ({})", columns.join(", "), vec!["?"; columns.len()].join(", "));
+    let sql = format!(
+        "INSERT INTO features ({}) VALUES ({})",
+        columns.join(", "),
+        vec!["?"; columns.len()].join(", ")
+    );
     let valid: Vec<String> = s
         .features
         .iter()
@@ -63,9 +82,10 @@ fn the_table_accepts_exactly_the_spec_values(backend: Backend) {
     let mut accepted = 0;
     for (col_idx, column) in s.features.iter().enumerate() {
         let (good, bad): (Vec<String>, Vec<&str>) = match column.kind {
-            ColumnKind::Frequency | ColumnKind::YesNo => {
-                (column.kind.levels().unwrap().iter().map(|l| l.to_string()).collect(), vec!["Never", "maybe", ""])
-            }
+            ColumnKind::Frequency | ColumnKind::YesNo => (
+                column.kind.levels().unwrap().iter().map(|l| l.to_string()).collect(),
+                vec!["Never", "maybe", ""],
+            ),
             ColumnKind::Score => ((1..=10).map(|n| n.to_string()).collect(), vec!["0", "11", "255"]),
         };
         for value in good {

@@ -21,23 +21,48 @@ fn driftloop(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn json_of(output: &Output) -> Value {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 #[test]
 fn committed_fixtures_regenerate_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
-    for (scenario, rows, seed) in [("baseline", "120", "42"), ("covariate-shift", "1000", "43"), ("label-shift", "1000", "44")] {
+    for (scenario, rows, seed) in [
+        ("baseline", "120", "42"),
+        ("covariate-shift", "1000", "43"),
+        ("label-shift", "1000", "44"),
+    ] {
         let name = format!("{scenario}-{rows}.csv");
         let out = dir.path().join(&name);
         let answer = json_of(&driftloop(
             dir.path(),
-            &["fixtures", "generate", "--rows", rows, "--seed", seed, "--scenario", scenario, "--out", out.to_str().unwrap(), "--json"],
+            &[
+                "fixtures",
+                "generate",
+                "--rows",
+                rows,
+                "--seed",
+                seed,
+                "--scenario",
+                scenario,
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+            ],
         ));
         assert_eq!(answer["rows"], rows.parse::<u64>().unwrap());
         let committed = std::fs::read(repo_root().join("data-fixtures").join(&name)).unwrap();
-        assert_eq!(std::fs::read(&out).unwrap(), committed, "{name} differs from a fresh generation");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            committed,
+            "{name} differs from a fresh generation"
+        );
     }
 }
 
@@ -46,13 +71,19 @@ fn embedded_default_migrates_imports_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let first = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
     assert_eq!(first["applied"].as_array().unwrap().len(), 3);
-    assert!(dir.path().join(".driftloop/driftloop.db").exists(), "the default is an SQLite file under .driftloop/");
+    assert!(
+        dir.path().join(".driftloop/driftloop.db").exists(),
+        "the default is an SQLite file under .driftloop/"
+    );
     let second = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
     assert_eq!(second["applied"].as_array().unwrap().len(), 0);
     assert_eq!(second["already_applied"], 3);
 
     let original = repo_root().join("../shared/data/mental-disorders-120.csv");
-    let imported = json_of(&driftloop(dir.path(), &["import", original.to_str().unwrap(), "--json"]));
+    let imported = json_of(&driftloop(
+        dir.path(),
+        &["import", original.to_str().unwrap(), "--json"],
+    ));
     assert_eq!(imported["rows"], 120);
     assert_eq!(imported["drift_jobs_queued"], 1);
     let fixture = repo_root().join("data-fixtures/covariate-shift-1000.csv");
@@ -66,7 +97,10 @@ fn embedded_default_migrates_imports_and_reports() {
     let read = json_of(&driftloop(dir.path(), &["db", "read", "--after-id", "1000", "--json"]));
     assert_eq!(read["rows"], 120);
     assert_eq!(read["columns"], 23);
-    let jobs = json_of(&driftloop(dir.path(), &["jobs", "list", "--status", "pending", "--json"]));
+    let jobs = json_of(&driftloop(
+        dir.path(),
+        &["jobs", "list", "--status", "pending", "--json"],
+    ));
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 11);
     assert_eq!(jobs["jobs"][0]["kind"], "drift");
 }
@@ -79,14 +113,23 @@ fn a_malformed_import_names_line_and_column_and_imports_nothing() {
     let broken: Vec<String> = text
         .lines()
         .enumerate()
-        .map(|(i, line)| if i == 6 { line.replacen("YES", "PERHAPS", 1) } else { line.to_string() })
+        .map(|(i, line)| {
+            if i == 6 {
+                line.replacen("YES", "PERHAPS", 1)
+            } else {
+                line.to_string()
+            }
+        })
         .collect();
     let path = dir.path().join("broken.csv");
     std::fs::write(&path, broken.join("\n")).unwrap();
     let output = driftloop(dir.path(), &["import", path.to_str().unwrap()]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("line 7, column") && stderr.contains("\"PERHAPS\" is not one of NO, YES"), "{stderr}");
+    assert!(
+        stderr.contains("line 7, column") && stderr.contains("\"PERHAPS\" is not one of NO, YES"),
+        "{stderr}"
+    );
     assert!(stderr.contains("nothing imported"), "{stderr}");
     let status = json_of(&driftloop(dir.path(), &["db", "status", "--json"]));
     assert_eq!(status["rows"], 0);
@@ -98,11 +141,61 @@ fn a_bad_database_url_is_a_clear_error() {
     let output = driftloop(dir.path(), &["--database-url", "postgres://x/y", "db", "migrate"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--database-url") && stderr.contains("mysql://USER:PASSWORD@HOST:PORT/DATABASE"), "{stderr}");
+    assert!(
+        stderr.contains("--database-url") && stderr.contains("mysql://USER:PASSWORD@HOST:PORT/DATABASE"),
+        "{stderr}"
+    );
 
-    let output = driftloop(dir.path(), &["--database-url", "mysql://root:secret@127.0.0.1:1/nope", "db", "status"]);
+    let output = driftloop(
+        dir.path(),
+        &["--database-url", "mysql://root:secret@127.0.0.1:1/nope", "db", "status"],
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot reach the database at mysql://root:***@127.0.0.1:1/nope"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the database at mysql://root:***@127.0.0.1:1/nope"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("secret"), "{stderr}");
+}
+
+#[test]
+fn snapshot_writes_once_lists_and_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
+    let fixture = repo_root().join("data-fixtures/baseline-120.csv");
+    json_of(&driftloop(dir.path(), &["import", fixture.to_str().unwrap(), "--json"]));
+    let first = json_of(&driftloop(dir.path(), &["snapshot", "--json"]));
+    for field in ["uri", "sha256", "rows", "min_id", "max_id"] {
+        assert!(first.get(field).is_some(), "{field} missing from {first}");
+    }
+    assert_eq!(
+        (
+            first["rows"].as_u64(),
+            first["min_id"].as_i64(),
+            first["max_id"].as_i64()
+        ),
+        (Some(120), Some(1), Some(120))
+    );
+    assert_eq!(first["uploaded"], true);
+    let uri = first["uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("file://") && uri.contains("/.driftloop/store/snapshots/dataset=mental_health/date="),
+        "{uri}"
+    );
+    let again = json_of(&driftloop(dir.path(), &["snapshot", "--json"]));
+    assert_eq!(again["uploaded"], false);
+    assert_eq!(again["uri"], first["uri"]);
+
+    let listed = json_of(&driftloop(dir.path(), &["snapshot", "list", "--json"]));
+    assert_eq!(listed["snapshots"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["snapshots"][0]["sha256"], first["sha256"]);
+    let shown = json_of(&driftloop(dir.path(), &["snapshot", "show", uri, "--json"]));
+    assert_eq!(shown["verified"], true);
+    assert_eq!(shown["manifest"]["rows"], 120);
+
+    let output = driftloop(dir.path(), &["snapshot", "--label-source", "model"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("there are no rows to snapshot"), "{stderr}");
 }

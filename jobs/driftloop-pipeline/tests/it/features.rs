@@ -32,8 +32,18 @@ pub fn frame_rows(frame: &DataFrame) -> Vec<FeatureRow> {
         .iter()
         .enumerate()
         .map(|(col_idx, c)| match c.kind.levels() {
-            Some(_) => text(c.name).iter().map(|v| s.parse_feature(col_idx, v.as_deref().unwrap()).unwrap()).collect(),
-            None => frame.column(c.name).unwrap().u8().unwrap().iter().map(|v| v.unwrap()).collect(),
+            Some(_) => text(c.name)
+                .iter()
+                .map(|v| s.parse_feature(col_idx, v.as_deref().unwrap()).unwrap())
+                .collect(),
+            None => frame
+                .column(c.name)
+                .unwrap()
+                .u8()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap())
+                .collect(),
         })
         .collect();
     let diagnosis = text("diagnosis");
@@ -56,7 +66,14 @@ pub fn frame_rows(frame: &DataFrame) -> Vec<FeatureRow> {
 }
 
 fn ids(frame: &DataFrame) -> Vec<i64> {
-    frame.column("id").unwrap().i64().unwrap().iter().map(|v| v.unwrap()).collect()
+    frame
+        .column("id")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect()
 }
 
 /// Baseline rows, every third one scored by a model with a request id.
@@ -98,14 +115,37 @@ fn read_filters_by_watermark_and_label_source(backend: Backend) {
     let t = TestDb::new(backend, "read_filter");
     let rows = mixed_rows(90, 2);
     t.db.insert_rows(&rows).unwrap();
-    let after = t.db.read_frame(&RowFilter { after_id: Some(60), label_source: None }).unwrap();
+    let after =
+        t.db.read_frame(&RowFilter {
+            after_id: Some(60),
+            label_source: None,
+        })
+        .unwrap();
     assert_eq!(ids(&after), (61..=90).collect::<Vec<i64>>());
     assert_eq!(frame_rows(&after), rows[60..]);
-    let experts = t.db.read_frame(&RowFilter { after_id: None, label_source: Some(LabelSource::Expert) }).unwrap();
-    let expected: Vec<FeatureRow> = rows.iter().filter(|r| r.label_source == LabelSource::Expert).cloned().collect();
+    let experts =
+        t.db.read_frame(&RowFilter {
+            after_id: None,
+            label_source: Some(LabelSource::Expert),
+        })
+        .unwrap();
+    let expected: Vec<FeatureRow> = rows
+        .iter()
+        .filter(|r| r.label_source == LabelSource::Expert)
+        .cloned()
+        .collect();
     assert_eq!(frame_rows(&experts), expected);
-    let model_after = t.db.read_frame(&RowFilter { after_id: Some(45), label_source: Some(LabelSource::Model) }).unwrap();
-    assert!(ids(&model_after).iter().all(|&id| id > 45 && (id - 1) % 3 == 0), "{:?}", ids(&model_after));
+    let model_after =
+        t.db.read_frame(&RowFilter {
+            after_id: Some(45),
+            label_source: Some(LabelSource::Model),
+        })
+        .unwrap();
+    assert!(
+        ids(&model_after).iter().all(|&id| id > 45 && (id - 1) % 3 == 0),
+        "{:?}",
+        ids(&model_after)
+    );
     assert_eq!(model_after.height(), 15);
 }
 
@@ -116,10 +156,16 @@ fn a_batch_is_stored_whole_or_not_at_all(backend: Backend) {
     // The last row repeats the first row's request id: the whole batch must fail.
     rows[2499].request_id = rows[0].request_id.clone();
     let err = t.db.insert_rows(&rows).unwrap_err();
-    assert!(matches!(&err, Error::DuplicateRequestId(id) if id == "req-3-0"), "{err}");
+    assert!(
+        matches!(&err, Error::DuplicateRequestId(id) if id == "req-3-0"),
+        "{err}"
+    );
     assert_eq!(t.db.count_rows().unwrap(), 0);
     assert_eq!(t.db.drift_counter().unwrap().n, 0);
-    assert!(t.db.jobs(None).unwrap().is_empty(), "no drift job may survive a rolled-back batch");
+    assert!(
+        t.db.jobs(None).unwrap().is_empty(),
+        "no drift job may survive a rolled-back batch"
+    );
 }
 
 fn a_request_id_is_stored_once(backend: Backend) {
@@ -127,7 +173,10 @@ fn a_request_id_is_stored_once(backend: Backend) {
     let rows = mixed_rows(1, 4);
     t.db.insert_row(&rows[0]).unwrap();
     let err = t.db.insert_row(&rows[0]).unwrap_err();
-    assert!(matches!(&err, Error::DuplicateRequestId(id) if id == "req-4-0"), "{err}");
+    assert!(
+        matches!(&err, Error::DuplicateRequestId(id) if id == "req-4-0"),
+        "{err}"
+    );
     assert_eq!(err.to_string(), "request_id \"req-4-0\" is already stored");
     assert_eq!(t.db.count_rows().unwrap(), 1);
     assert_eq!(t.db.drift_counter().unwrap().n, 1);
@@ -138,16 +187,32 @@ fn the_trigger_queues_a_drift_job_every_n_rows(backend: Backend) {
     assert_eq!(t.db.drift_counter().unwrap().drift_every, 100, "N defaults to 100");
     t.db.set_drift_every(10).unwrap();
     let rows = generate(Scenario::Baseline, 60, 5);
-    let queued: Vec<u64> = rows[..25].iter().map(|r| t.db.insert_row(r).unwrap().drift_jobs_queued).collect();
-    let due_at: Vec<usize> = queued.iter().enumerate().filter(|(_, &q)| q == 1).map(|(i, _)| i + 1).collect();
+    let queued: Vec<u64> = rows[..25]
+        .iter()
+        .map(|r| t.db.insert_row(r).unwrap().drift_jobs_queued)
+        .collect();
+    let due_at: Vec<usize> = queued
+        .iter()
+        .enumerate()
+        .filter(|(_, &q)| q == 1)
+        .map(|(i, _)| i + 1)
+        .collect();
     assert_eq!(due_at, [10, 20], "the 10th and 20th insert each queue one job");
     assert_eq!(t.db.drift_counter().unwrap().n, 5);
     let outcome = t.db.insert_rows(&rows[25..]).unwrap();
-    assert_eq!(outcome.drift_jobs_queued, 4, "rows 26 to 60 reach the counts 30, 40, 50 and 60");
+    assert_eq!(
+        outcome.drift_jobs_queued, 4,
+        "rows 26 to 60 reach the counts 30, 40, 50 and 60"
+    );
     let jobs = t.db.jobs(None).unwrap();
     assert_eq!(jobs.len(), 6);
-    assert!(jobs.iter().all(|j| j.kind.as_str() == "drift" && j.status.as_str() == "pending"));
-    let last_row_ids: Vec<i64> = jobs.iter().map(|j| j.payload.as_ref().unwrap()["last_row_id"].as_i64().unwrap()).collect();
+    assert!(jobs
+        .iter()
+        .all(|j| j.kind.as_str() == "drift" && j.status.as_str() == "pending"));
+    let last_row_ids: Vec<i64> = jobs
+        .iter()
+        .map(|j| j.payload.as_ref().unwrap()["last_row_id"].as_i64().unwrap())
+        .collect();
     assert_eq!(last_row_ids, [10, 20, 30, 40, 50, 60]);
     assert_eq!(t.db.drift_counter().unwrap().n, 0);
     assert!(t.db.set_drift_every(0).is_err());
@@ -159,7 +224,11 @@ fn plain_sql_inserts_are_counted_too(backend: Backend) {
     let s = spec();
     let mut columns: Vec<&str> = s.features.iter().map(|c| c.name).collect();
     columns.extend(["diagnosis", "label_source"]);
-    let sql = format!("INSERT INTO features ({}) VALUES ({})", columns.join(", "), vec!["?"; columns.len()].join(", "));
+    let sql = format!(
+        "INSERT INTO features ({}) VALUES ({})",
+        columns.join(", "),
+        vec!["?"; columns.len()].join(", ")
+    );
     let mut values: Vec<&str> = vec!["Usually", "Seldom", "Sometimes", "Most-Often"];
     values.extend(["YES"; 10]);
     values.extend(["7", "3", "10", "Depression", "expert"]);

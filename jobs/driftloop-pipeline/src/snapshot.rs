@@ -1,0 +1,336 @@
+//! Parquet snapshots of feature rows in the object store, content-addressed by the sha256
+//! of their data: the same rows give the same bytes and the same key, so a second write
+//! uploads nothing. Layout, Hive-style so Polars, DuckDB and Spark read it directly:
+//!
+//! ```text
+//! snapshots/dataset=<name>/date=<YYYY-MM-DD of the newest row>/<data sha256>.parquet
+//! snapshots/dataset=<name>/date=<...>/<data sha256>.json      (the manifest)
+//! ```
+//!
+//! The Parquet file carries its data hash and provenance as key-value metadata; the
+//! manifest beside it adds the file's own sha256, which a file cannot hold about itself.
+//! Loading checks both, so a changed file is an error that says so.
+
+use std::io::Cursor;
+
+use bytes::Bytes;
+use driftloop_core::{spec, LabelSource};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::db::RowFilter;
+use crate::error::{Error, Result};
+use crate::frames::{canonicalize, feature_schema};
+use crate::store::ObjectStore;
+
+/// Version of the snapshot layout and columns; bumped when either changes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Rows per Parquet row group: about 1 MB per column chunk before compression, small
+/// enough for readers to skip groups by their statistics.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+const META_PREFIX: &str = "driftloop.";
+
+/// Which labelled rows a snapshot takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelSelection {
+    Expert,
+    Model,
+    All,
+}
+
+impl LabelSelection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelSelection::Expert => "expert",
+            LabelSelection::Model => "model",
+            LabelSelection::All => "all",
+        }
+    }
+
+    pub fn row_filter(self) -> RowFilter {
+        let label_source = match self {
+            LabelSelection::Expert => Some(LabelSource::Expert),
+            LabelSelection::Model => Some(LabelSource::Model),
+            LabelSelection::All => None,
+        };
+        RowFilter {
+            after_id: None,
+            label_source,
+        }
+    }
+}
+
+/// Everything known about one snapshot; stored as its manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotManifest {
+    pub uri: String,
+    pub key: String,
+    pub dataset: String,
+    pub spec_hash: String,
+    pub schema_version: u32,
+    /// sha256 of the data, column by column (see [`data_sha256`]); also the file name.
+    pub sha256: String,
+    /// sha256 of the Parquet file's bytes.
+    pub file_sha256: String,
+    pub size_bytes: u64,
+    pub rows: u64,
+    /// The smallest and largest feature-row `id` in the snapshot; `max_id` is the
+    /// watermark after which rows are "new" for drift checks.
+    pub min_id: i64,
+    pub max_id: i64,
+    pub label_source: LabelSelection,
+    /// The query that selected the rows.
+    pub query: String,
+    /// When the newest row was stored (UTC, RFC 3339): the data's "as of" time. Taken
+    /// from the data, not the clock, so the same rows always give the same bytes.
+    pub created_at: String,
+}
+
+/// What writing a snapshot did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotWritten {
+    #[serde(flatten)]
+    pub manifest: SnapshotManifest,
+    /// False when the same data was already stored and nothing was uploaded.
+    pub uploaded: bool,
+}
+
+/// A stable hash of a frame's data: for every column in order, its name, a type tag and
+/// its values, typed and null-aware (a validity byte per value), so it does not depend on
+/// how Arrow or Parquet lay the buffers out.
+pub fn data_sha256(frame: &DataFrame) -> Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf: Vec<u8> = Vec::new();
+    for column in frame.columns() {
+        let series = column.as_materialized_series();
+        let tag = match series.dtype() {
+            DataType::Enum(categories, _) => {
+                let levels: Vec<&str> = categories.categories().values_iter().collect();
+                format!("enum[{}]", levels.join("|"))
+            }
+            other => other.to_string(),
+        };
+        for part in [series.name().as_str(), tag.as_str()] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        buf.clear();
+        let physical = series.to_physical_repr();
+        match physical.dtype() {
+            DataType::Int64 => hash_values(&mut buf, physical.i64()?.iter(), |v, b| b.extend(v.to_le_bytes())),
+            DataType::UInt8 => hash_values(&mut buf, physical.u8()?.iter(), |v, b| b.push(v)),
+            DataType::UInt16 => hash_values(&mut buf, physical.u16()?.iter(), |v, b| b.extend(v.to_le_bytes())),
+            DataType::UInt32 => hash_values(&mut buf, physical.u32()?.iter(), |v, b| b.extend(v.to_le_bytes())),
+            DataType::String => hash_values(&mut buf, physical.str()?.iter(), |v, b| {
+                b.extend((v.len() as u64).to_le_bytes());
+                b.extend(v.as_bytes());
+            }),
+            other => {
+                return Err(Error::Corrupt(format!(
+                    "column {} has type {other}, which snapshots do not hold",
+                    series.name()
+                )))
+            }
+        }
+        hasher.update((frame.height() as u64).to_le_bytes());
+        hasher.update(&buf);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn hash_values<T>(buf: &mut Vec<u8>, values: impl Iterator<Item = Option<T>>, mut push: impl FnMut(T, &mut Vec<u8>)) {
+    for value in values {
+        match value {
+            Some(v) => {
+                buf.push(1);
+                push(v, buf);
+            }
+            None => buf.push(0),
+        }
+    }
+}
+
+fn newest_created_at(frame: &DataFrame) -> Result<String> {
+    let millis = frame
+        .column("created_at")?
+        .as_materialized_series()
+        .to_physical_repr()
+        .i64()?
+        .max();
+    let millis = millis.ok_or_else(|| Error::Corrupt("created_at has no value".into()))?;
+    let at = chrono::DateTime::from_timestamp_millis(millis)
+        .ok_or_else(|| Error::Corrupt(format!("created_at {millis} ms")))?;
+    Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn id_bound(frame: &DataFrame, max: bool) -> Result<i64> {
+    let ids = frame.column("id")?.i64()?;
+    let bound = if max { ids.max() } else { ids.min() };
+    bound.ok_or_else(|| Error::Corrupt("id has no value".into()))
+}
+
+/// Encodes a frame of feature rows (the [`feature_schema`]) as a snapshot: the Parquet
+/// bytes and the manifest, with `uri` left for the store to fill.
+pub fn encode_snapshot(
+    frame: &DataFrame,
+    label_source: LabelSelection,
+    query: &str,
+) -> Result<(Vec<u8>, SnapshotManifest)> {
+    if frame.height() == 0 {
+        return Err(Error::EmptySnapshot);
+    }
+    let s = spec();
+    let sha256 = data_sha256(frame)?;
+    let created_at = newest_created_at(frame)?;
+    let mut manifest = SnapshotManifest {
+        uri: String::new(),
+        key: format!(
+            "snapshots/dataset={}/date={}/{sha256}.parquet",
+            s.name,
+            &created_at[..10]
+        ),
+        dataset: s.name.to_string(),
+        spec_hash: s.spec_hash(),
+        schema_version: SCHEMA_VERSION,
+        sha256,
+        file_sha256: String::new(),
+        size_bytes: 0,
+        rows: frame.height() as u64,
+        min_id: id_bound(frame, false)?,
+        max_id: id_bound(frame, true)?,
+        label_source,
+        query: query.to_string(),
+        created_at,
+    };
+    let metadata: Vec<(String, String)> = [
+        ("dataset", manifest.dataset.clone()),
+        ("spec_hash", manifest.spec_hash.clone()),
+        ("schema_version", manifest.schema_version.to_string()),
+        ("sha256", manifest.sha256.clone()),
+        ("rows", manifest.rows.to_string()),
+        ("min_id", manifest.min_id.to_string()),
+        ("max_id", manifest.max_id.to_string()),
+        ("label_source", label_source.as_str().to_string()),
+        ("query", manifest.query.clone()),
+        ("created_at", manifest.created_at.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("{META_PREFIX}{k}"), v))
+    .collect();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .with_row_group_size(Some(ROW_GROUP_ROWS))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
+        .finish(&mut frame.clone())?;
+    manifest.file_sha256 = hex::encode(Sha256::digest(&bytes));
+    manifest.size_bytes = bytes.len() as u64;
+    Ok((bytes, manifest))
+}
+
+fn manifest_key(parquet_key: &str) -> String {
+    format!("{}.json", parquet_key.trim_end_matches(".parquet"))
+}
+
+/// Writes a snapshot of `frame` unless the same data is stored already.
+pub async fn write_snapshot(
+    store: &dyn ObjectStore,
+    frame: &DataFrame,
+    label_source: LabelSelection,
+    query: &str,
+) -> Result<SnapshotWritten> {
+    let (bytes, mut manifest) = encode_snapshot(frame, label_source, query)?;
+    manifest.uri = store.uri(&manifest.key);
+    let json_key = manifest_key(&manifest.key);
+    let stored = store.head(&manifest.key).await?;
+    let uploaded = stored.is_none();
+    if uploaded {
+        store.put(&manifest.key, Bytes::from(bytes)).await?;
+    }
+    // The manifest goes last: a snapshot without one was not completely written, and
+    // writing it again finishes it.
+    if uploaded || store.head(&json_key).await?.is_none() {
+        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+        store.put(&json_key, Bytes::from(json)).await?;
+    }
+    Ok(SnapshotWritten { manifest, uploaded })
+}
+
+/// Loads a snapshot by URI (or key) into a frame with the [`feature_schema`], checking
+/// the file against its manifest and the data against its hash.
+pub async fn load_snapshot(store: &dyn ObjectStore, uri: &str) -> Result<(DataFrame, SnapshotManifest)> {
+    let key = store.key_of(uri).unwrap_or_else(|| uri.to_string());
+    let shown = store.uri(&key);
+    let bytes = store.get(&key).await?;
+    let manifest_bytes = store.get(&manifest_key(&key)).await.map_err(|e| match e {
+        Error::NotFound(_) => Error::CorruptSnapshot {
+            uri: shown.clone(),
+            reason: "it has no manifest beside it: it was not completely written".into(),
+        },
+        other => other,
+    })?;
+    let manifest: SnapshotManifest = serde_json::from_slice(&manifest_bytes).map_err(|e| Error::CorruptSnapshot {
+        uri: shown.clone(),
+        reason: format!("its manifest does not parse: {e}"),
+    })?;
+    let file_sha256 = hex::encode(Sha256::digest(&bytes));
+    if file_sha256 != manifest.file_sha256 {
+        return Err(Error::CorruptSnapshot {
+            uri: shown,
+            reason: format!(
+                "the file's sha256 is {file_sha256}, its manifest says {}",
+                manifest.file_sha256
+            ),
+        });
+    }
+    let frame = tokio::task::spawn_blocking(move || decode_snapshot(bytes))
+        .await
+        .expect("decoding does not panic")
+        .map_err(|e| Error::CorruptSnapshot {
+            uri: shown.clone(),
+            reason: e.to_string(),
+        })?;
+    let sha256 = data_sha256(&frame)?;
+    if sha256 != manifest.sha256 || !key.ends_with(&format!("{sha256}.parquet")) {
+        return Err(Error::CorruptSnapshot {
+            uri: store.uri(&key),
+            reason: format!(
+                "its data hashes to {sha256}, its name and manifest say {}",
+                manifest.sha256
+            ),
+        });
+    }
+    Ok((frame, manifest))
+}
+
+/// Parquet bytes to a frame with the feature schema.
+pub fn decode_snapshot(bytes: Bytes) -> Result<DataFrame> {
+    let frame = ParquetReader::new(Cursor::new(bytes)).finish()?;
+    canonicalize(frame)
+}
+
+/// Every snapshot of the shipped dataset, oldest data first.
+pub async fn list_snapshots(store: &dyn ObjectStore) -> Result<Vec<SnapshotManifest>> {
+    let prefix = format!("snapshots/dataset={}/", spec().name);
+    let mut manifests = Vec::new();
+    for object in store.list(&prefix).await? {
+        if object.key.ends_with(".json") {
+            let bytes = store.get(&object.key).await?;
+            let manifest: SnapshotManifest = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptSnapshot {
+                uri: store.uri(&object.key),
+                reason: format!("manifest does not parse: {e}"),
+            })?;
+            manifests.push(manifest);
+        }
+    }
+    manifests.sort_by(|a, b| (a.max_id, &a.created_at, &a.key).cmp(&(b.max_id, &b.created_at, &b.key)));
+    Ok(manifests)
+}
+
+/// The columns a snapshot holds, in order.
+pub fn snapshot_columns() -> Vec<String> {
+    feature_schema().iter_names().map(|n| n.to_string()).collect()
+}
