@@ -8,7 +8,7 @@
 
 use arrow::array::RecordBatch;
 use connectorx::prelude::{get_arrow, CXQuery, SourceConn};
-use driftloop_core::{spec, LabelSource};
+use driftloop_core::{spec, FeatureRow, LabelSource};
 use polars::prelude::*;
 
 use crate::config::Secret;
@@ -96,6 +96,43 @@ pub(crate) fn canonicalize(frame: DataFrame) -> Result<DataFrame> {
         .collect::<Result<Vec<Column>>>()?;
     let frame = DataFrame::new_infer_height(columns)?;
     Ok(frame.sort(["id"], SortMultipleOptions::default().with_multithreaded(true))?)
+}
+
+/// The spec columns of rows that come from outside the feature table (a CSV file): the
+/// features, `diagnosis` and `label_source`, with the types of [`feature_schema`].
+pub fn rows_frame(rows: &[FeatureRow]) -> Result<DataFrame> {
+    let s = spec();
+    let schema = feature_schema();
+    let mut columns = Vec::with_capacity(s.n_features() + 2);
+    for (col_idx, column) in s.features.iter().enumerate() {
+        let series = match column.kind.levels() {
+            Some(levels) => {
+                let texts: Vec<&str> = rows.iter().map(|r| levels[r.features[col_idx] as usize]).collect();
+                Series::new(column.name.into(), texts)
+            }
+            None => Series::new(
+                column.name.into(),
+                rows.iter().map(|r| r.features[col_idx]).collect::<Vec<u8>>(),
+            ),
+        };
+        columns.push(series);
+    }
+    columns.push(Series::new(
+        s.label.into(),
+        rows.iter().map(|r| r.diagnosis_text()).collect::<Vec<&str>>(),
+    ));
+    columns.push(Series::new(
+        "label_source".into(),
+        rows.iter().map(|r| r.label_source.as_str()).collect::<Vec<&str>>(),
+    ));
+    let columns = columns
+        .into_iter()
+        .map(|series| {
+            let dtype = schema.get(series.name()).expect("a schema column");
+            Ok(series.strict_cast(dtype)?.into_column())
+        })
+        .collect::<Result<Vec<Column>>>()?;
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
 fn empty_frame() -> DataFrame {

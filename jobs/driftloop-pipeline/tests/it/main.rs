@@ -4,6 +4,7 @@
 //! test command). Each test gets its own database or bucket.
 
 mod concurrency;
+mod drift;
 mod features;
 mod helpers;
 mod import;

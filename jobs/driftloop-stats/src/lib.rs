@@ -1,0 +1,351 @@
+//! Drift statistics, pure: two frames of feature rows in (reference and current), a drift
+//! report out. Per categorical column, over the union of categories seen in either frame:
+//! counts, the population stability index (PSI) and a chi-square test of homogeneity on the
+//! 2×k table; then the decision for each column and for the dataset. The label column is
+//! tested the same way and reported on its own.
+//!
+//! Counts come from one lazy Polars query per frame that computes every column's counts at
+//! once. The p-value is the chi-square survival function from statrs.
+
+use driftloop_core::spec::{SCORE_MAX, SCORE_MIN};
+use driftloop_core::{spec, ColumnKind};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{frame} frame: column {column:?} is missing")]
+    MissingColumn { frame: &'static str, column: String },
+    #[error("{frame} frame: column {column:?} has type {dtype}, expected {expected}")]
+    WrongType {
+        frame: &'static str,
+        column: String,
+        dtype: String,
+        expected: String,
+    },
+    #[error("invalid drift configuration: {0}")]
+    Config(String),
+    #[error("polars: {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// What counts as drift. The defaults were chosen on the committed fixtures and on
+/// baseline samples (see the tests of this crate and the README):
+/// - `alpha` 0.05, Bonferroni-corrected over the 17 feature columns: a column's
+///   chi-square test flags it at p < 0.0029, so a sample from the reference distribution
+///   flags a column about once in 20 comparisons, not once per comparison.
+/// - `psi_threshold` 0.25, the usual "significant shift" level. Below a few hundred rows,
+///   PSI of a 10-level score column is noisy (an empty bin costs about 0.1 through the
+///   epsilon), which is why PSI alone needs this high a level.
+/// - `drift_share` 0.15: at least 3 of the 17 columns must drift. The covariate-shift
+///   fixture moves exactly 3 columns and is caught; a baseline sample rarely has 2 flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DriftConfig {
+    pub alpha: f64,
+    pub psi_threshold: f64,
+    pub drift_share: f64,
+    /// Replaces a zero proportion in PSI (Evidently's default).
+    pub psi_epsilon: f64,
+}
+
+impl Default for DriftConfig {
+    fn default() -> DriftConfig {
+        DriftConfig {
+            alpha: 0.05,
+            psi_threshold: 0.25,
+            drift_share: 0.15,
+            psi_epsilon: 1e-4,
+        }
+    }
+}
+
+impl DriftConfig {
+    pub fn validate(&self) -> Result<()> {
+        let in_unit = |x: f64| x > 0.0 && x <= 1.0;
+        if !in_unit(self.alpha)
+            || !in_unit(self.drift_share)
+            || !(self.psi_threshold > 0.0)
+            || !in_unit(self.psi_epsilon)
+        {
+            return Err(Error::Config(format!(
+                "alpha, drift_share and psi_epsilon must be in (0, 1], psi_threshold above 0: {self:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One category's counts in both frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryCount {
+    pub value: String,
+    pub reference_count: u64,
+    pub current_count: u64,
+}
+
+/// One column's comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnDrift {
+    pub name: String,
+    /// Non-null values in each frame.
+    pub n_reference: u64,
+    pub n_current: u64,
+    /// Categories seen in either frame, in the spec's order.
+    pub categories: Vec<CategoryCount>,
+    pub psi: f64,
+    pub chi2: f64,
+    pub dof: u32,
+    pub p_value: f64,
+    pub drifted: bool,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    /// Dataset drift: the share of drifted feature columns reached `drift_share`.
+    pub drift: bool,
+    /// Share of feature columns that drifted.
+    pub drift_share: f64,
+    pub n_reference: u64,
+    pub n_current: u64,
+    pub columns: Vec<ColumnDrift>,
+    /// The label (or prediction) column, tested at `alpha` and not counted in the share.
+    pub label: ColumnDrift,
+    pub config: DriftConfig,
+}
+
+impl DriftReport {
+    /// Names of the drifted feature columns.
+    pub fn drifted_columns(&self) -> Vec<&str> {
+        self.columns
+            .iter()
+            .filter(|c| c.drifted)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+}
+
+/// A column to compare: its name and its categories with the code each has in the frame.
+struct Levels {
+    name: &'static str,
+    values: Vec<String>,
+    /// Whether the column is an Enum compared by its physical code (else by its integer value).
+    is_enum: bool,
+    codes: Vec<u32>,
+}
+
+fn spec_levels() -> (Vec<Levels>, Levels) {
+    let s = spec();
+    let features = s
+        .features
+        .iter()
+        .map(|c| match c.kind {
+            ColumnKind::Frequency | ColumnKind::YesNo => {
+                let levels = c.kind.levels().expect("categorical kinds have levels");
+                Levels {
+                    name: c.name,
+                    values: levels.iter().map(|l| l.to_string()).collect(),
+                    is_enum: true,
+                    codes: (0..levels.len() as u32).collect(),
+                }
+            }
+            ColumnKind::Score => {
+                let scores: Vec<u32> = (SCORE_MIN as u32..=SCORE_MAX as u32).collect();
+                Levels {
+                    name: c.name,
+                    values: scores.iter().map(|v| v.to_string()).collect(),
+                    is_enum: false,
+                    codes: scores,
+                }
+            }
+        })
+        .collect();
+    let label = Levels {
+        name: s.label,
+        values: s.classes.iter().map(|c| c.to_string()).collect(),
+        is_enum: true,
+        codes: (0..s.classes.len() as u32).collect(),
+    };
+    (features, label)
+}
+
+/// Checks that `frame` has the column with the type the spec gives it: an Enum of exactly
+/// the spec's levels, or an unsigned integer score.
+fn check_column(frame: &DataFrame, which: &'static str, levels: &Levels) -> Result<()> {
+    let column = frame.column(levels.name).map_err(|_| Error::MissingColumn {
+        frame: which,
+        column: levels.name.into(),
+    })?;
+    let ok = match column.dtype() {
+        DataType::Enum(categories, _) => {
+            levels.is_enum
+                && categories
+                    .categories()
+                    .values_iter()
+                    .eq(levels.values.iter().map(String::as_str))
+        }
+        DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64 => !levels.is_enum,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        let expected = if levels.is_enum {
+            format!("Enum[{}]", levels.values.join(", "))
+        } else {
+            "an integer".into()
+        };
+        Err(Error::WrongType {
+            frame: which,
+            column: levels.name.into(),
+            dtype: column.dtype().to_string(),
+            expected,
+        })
+    }
+}
+
+/// Counts every category of every column in one lazy query: one output row with a
+/// `<column>#<i>` count per category and a `<column>#null` count.
+fn count_all(frame: &DataFrame, which: &'static str, columns: &[&Levels]) -> Result<Vec<(Vec<u64>, u64)>> {
+    let mut exprs = Vec::new();
+    for levels in columns {
+        check_column(frame, which, levels)?;
+        let base = if levels.is_enum {
+            col(levels.name).to_physical()
+        } else {
+            col(levels.name)
+        };
+        for (i, code) in levels.codes.iter().enumerate() {
+            let matches = base.clone().cast(DataType::UInt32).eq(lit(*code));
+            exprs.push(
+                matches
+                    .cast(DataType::UInt64)
+                    .sum()
+                    .alias(format!("{}#{i}", levels.name)),
+            );
+        }
+        exprs.push(
+            col(levels.name)
+                .null_count()
+                .cast(DataType::UInt64)
+                .alias(format!("{}#null", levels.name)),
+        );
+    }
+    let counted = frame.clone().lazy().select(exprs).collect()?;
+    let value = |name: String| -> Result<u64> { Ok(counted.column(&name)?.u64()?.get(0).unwrap_or(0)) };
+    columns
+        .iter()
+        .map(|levels| {
+            let counts = (0..levels.codes.len())
+                .map(|i| value(format!("{}#{i}", levels.name)))
+                .collect::<Result<Vec<u64>>>()?;
+            Ok((counts, value(format!("{}#null", levels.name))?))
+        })
+        .collect()
+}
+
+/// PSI, chi-square and verdict of one column from its counts. Defined for every input:
+/// an empty frame or a single category gives PSI 0, chi2 0, p 1 (no evidence of drift).
+pub fn column_drift(
+    name: &str,
+    values: &[String],
+    reference: &[u64],
+    current: &[u64],
+    config: &DriftConfig,
+    alpha: f64,
+) -> ColumnDrift {
+    let categories: Vec<CategoryCount> = values
+        .iter()
+        .zip(reference.iter().zip(current))
+        .filter(|(_, (r, c))| **r + **c > 0)
+        .map(|(value, (r, c))| CategoryCount {
+            value: value.clone(),
+            reference_count: *r,
+            current_count: *c,
+        })
+        .collect();
+    let n_reference: u64 = categories.iter().map(|c| c.reference_count).sum();
+    let n_current: u64 = categories.iter().map(|c| c.current_count).sum();
+    let mut result = ColumnDrift {
+        name: name.to_string(),
+        n_reference,
+        n_current,
+        categories,
+        psi: 0.0,
+        chi2: 0.0,
+        dof: 0,
+        p_value: 1.0,
+        drifted: false,
+    };
+    if n_reference == 0 || n_current == 0 || result.categories.len() < 2 {
+        return result;
+    }
+    let (n_ref, n_cur) = (n_reference as f64, n_current as f64);
+    let total = n_ref + n_cur;
+    for category in &result.categories {
+        let (r, c) = (category.reference_count as f64, category.current_count as f64);
+        let p_ref = if r > 0.0 { r / n_ref } else { config.psi_epsilon };
+        let p_cur = if c > 0.0 { c / n_cur } else { config.psi_epsilon };
+        result.psi += (p_cur - p_ref) * (p_cur / p_ref).ln();
+        let column_total = r + c;
+        let expected_ref = n_ref * column_total / total;
+        let expected_cur = n_cur * column_total / total;
+        result.chi2 += (r - expected_ref).powi(2) / expected_ref + (c - expected_cur).powi(2) / expected_cur;
+    }
+    result.dof = result.categories.len() as u32 - 1;
+    result.p_value = ChiSquared::new(result.dof as f64)
+        .map(|d| d.sf(result.chi2))
+        .unwrap_or(1.0);
+    result.drifted = result.p_value < alpha || result.psi >= config.psi_threshold;
+    result
+}
+
+/// Compares `current` with `reference`, column by column, for every feature column of the
+/// spec and the label. Both frames need the spec's columns with their canonical types
+/// (categories as Enums of the spec's levels, scores as integers); other columns are ignored.
+pub fn compare(reference: &DataFrame, current: &DataFrame, config: &DriftConfig) -> Result<DriftReport> {
+    config.validate()?;
+    let (features, label) = spec_levels();
+    let mut all: Vec<&Levels> = features.iter().collect();
+    all.push(&label);
+    let reference_counts = count_all(reference, "reference", &all)?;
+    let current_counts = count_all(current, "current", &all)?;
+    let corrected_alpha = config.alpha / features.len() as f64;
+    let mut columns: Vec<ColumnDrift> = all
+        .iter()
+        .zip(reference_counts.iter().zip(&current_counts))
+        .enumerate()
+        .map(|(i, (levels, ((r, _), (c, _))))| {
+            let alpha = if i < features.len() {
+                corrected_alpha
+            } else {
+                config.alpha
+            };
+            column_drift(levels.name, &levels.values, r, c, config, alpha)
+        })
+        .collect();
+    let label = columns.pop().expect("the label column is last");
+    let n_drifted = columns.iter().filter(|c| c.drifted).count();
+    let drift_share = n_drifted as f64 / columns.len() as f64;
+    Ok(DriftReport {
+        drift: drift_share >= config.drift_share,
+        drift_share,
+        n_reference: reference.height() as u64,
+        n_current: current.height() as u64,
+        columns,
+        label,
+        config: *config,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+//! Unit tests of the statistics on hand-made tables; the comparison with scipy on the
+//! fixtures lives in the pipeline's integration tests.
+
+use super::*;
+
+fn values(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("v{i}")).collect()
+}
+
+#[test]
+fn a_known_two_by_three_table() {
+    // Reference 10/20/30, current 30/20/10: chi2 = 20, dof 2, p = e^-10.
+    let d = column_drift(
+        "c",
+        &values(3),
+        &[10, 20, 30],
+        &[30, 20, 10],
+        &DriftConfig::default(),
+        0.05,
+    );
+    assert!((d.chi2 - 20.0).abs() < 1e-12, "{}", d.chi2);
+    assert_eq!(d.dof, 2);
+    assert!((d.p_value - (-10.0f64).exp()).abs() < 1e-15, "{}", d.p_value);
+    let expected_psi = 2.0 * (0.5 - 1.0 / 6.0) * (3.0f64).ln();
+    assert!((d.psi - expected_psi).abs() < 1e-12, "{}", d.psi);
+    assert!(d.drifted);
+}
+
+#[test]
+fn identical_distributions_do_not_drift() {
+    let d = column_drift(
+        "c",
+        &values(4),
+        &[5, 10, 15, 20],
+        &[10, 20, 30, 40],
+        &DriftConfig::default(),
+        0.05,
+    );
+    assert!(d.chi2.abs() < 1e-12 && d.psi.abs() < 1e-12);
+    assert!((d.p_value - 1.0).abs() < 1e-12);
+    assert!(!d.drifted);
+}
+
+#[test]
+fn degenerate_inputs_have_defined_answers() {
+    let config = DriftConfig::default();
+    // Empty current frame.
+    let d = column_drift("c", &values(2), &[3, 4], &[0, 0], &config, 0.05);
+    assert_eq!(
+        (d.n_current, d.psi, d.chi2, d.dof, d.p_value, d.drifted),
+        (0, 0.0, 0.0, 0, 1.0, false)
+    );
+    // A single category on both sides.
+    let d = column_drift("c", &values(3), &[0, 9, 0], &[0, 4, 0], &config, 0.05);
+    assert_eq!((d.categories.len(), d.psi, d.p_value, d.drifted), (1, 0.0, 1.0, false));
+    // A category unseen in the reference: epsilon keeps PSI finite.
+    let d = column_drift("c", &values(2), &[50, 0], &[25, 25], &config, 0.05);
+    assert!(d.psi.is_finite() && d.psi > 1.0 && d.drifted, "{d:?}");
+    assert_eq!(d.categories[1].reference_count, 0);
+    // All null: no counts at all.
+    let d = column_drift("c", &values(2), &[0, 0], &[0, 0], &config, 0.05);
+    assert!(d.categories.is_empty() && !d.drifted && d.p_value == 1.0);
+}
+
+#[test]
+fn invalid_configurations_are_refused() {
+    for config in [
+        DriftConfig {
+            alpha: 0.0,
+            ..Default::default()
+        },
+        DriftConfig {
+            drift_share: 1.5,
+            ..Default::default()
+        },
+        DriftConfig {
+            psi_threshold: -1.0,
+            ..Default::default()
+        },
+        DriftConfig {
+            psi_epsilon: f64::NAN,
+            ..Default::default()
+        },
+    ] {
+        assert!(config.validate().is_err(), "{config:?}");
+    }
+    assert!(DriftConfig::default().validate().is_ok());
+}
