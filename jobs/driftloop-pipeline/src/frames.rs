@@ -135,6 +135,45 @@ pub fn rows_frame(rows: &[FeatureRow]) -> Result<DataFrame> {
     Ok(DataFrame::new_infer_height(columns)?)
 }
 
+/// Reads the spec columns of a Parquet (`.parquet`) or CSV file of feature rows, with the
+/// types of [`feature_schema`]. CSV files are validated cell by cell like an import; a
+/// Parquet value outside the spec is an error too.
+pub fn read_rows_file(path: &std::path::Path) -> Result<DataFrame> {
+    let is_parquet = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if !is_parquet {
+        let rows = crate::csv_io::read_feature_csv(path, LabelSource::Expert)?;
+        return rows_frame(&rows);
+    }
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let frame = ParquetReader::new(file).finish()?;
+    let s = spec();
+    let schema = feature_schema();
+    let names = s.features.iter().map(|c| c.name).chain([s.label]);
+    let columns = names
+        .map(|name| {
+            let column = frame
+                .column(name)
+                .map_err(|_| Error::Corrupt(format!("{}: no column {name:?}", path.display())))?;
+            let dtype = schema.get(name).expect("a schema column");
+            let cast = column
+                .as_materialized_series()
+                .cast(&DataType::String)?
+                .strict_cast(dtype)
+                .map_err(|e| {
+                    Error::Corrupt(format!(
+                        "{}: column {name:?} has values outside the spec: {e}",
+                        path.display()
+                    ))
+                })?;
+            Ok(cast.into_column())
+        })
+        .collect::<Result<Vec<Column>>>()?;
+    Ok(DataFrame::new_infer_height(columns)?)
+}
+
 fn empty_frame() -> DataFrame {
     let columns = feature_schema()
         .iter()

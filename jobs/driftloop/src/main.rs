@@ -10,9 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::LabelSource;
 use driftloop_pipeline::db::{JobStatus, RowFilter};
-use driftloop_pipeline::frames::describe_query;
+use driftloop_pipeline::frames::{describe_query, read_rows_file};
 use driftloop_pipeline::snapshot::{self, LabelSelection};
 use driftloop_pipeline::{csv_io, open_database, open_store, Database, DatabaseUrl, Settings, StoreUrl};
+use driftloop_stats::{DriftConfig, DriftReport};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -57,9 +58,33 @@ enum Command {
     /// The job outbox.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Compares two files of feature rows (Parquet or CSV) column by column: PSI and
+    /// chi-square per column, and the drift decision.
+    Drift(DriftArgs),
     /// Writes a Parquet snapshot of the feature table to the object store (nothing is
     /// uploaded when the same rows are stored already); `list` and `show` read them.
     Snapshot(SnapshotArgs),
+}
+
+#[derive(Args)]
+struct DriftArgs {
+    /// The reference rows (e.g. what the model was trained on).
+    #[arg(long)]
+    reference: PathBuf,
+    /// The rows to check against the reference.
+    #[arg(long)]
+    current: PathBuf,
+    /// Family-wise significance level of the chi-square tests (Bonferroni over columns).
+    #[arg(long, default_value_t = DriftConfig::default().alpha)]
+    alpha: f64,
+    /// A column with PSI at or above this has drifted.
+    #[arg(long, default_value_t = DriftConfig::default().psi_threshold)]
+    psi_threshold: f64,
+    /// The dataset has drifted when at least this share of its columns has.
+    #[arg(long, default_value_t = DriftConfig::default().drift_share)]
+    drift_share: f64,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(Args)]
@@ -259,6 +284,35 @@ fn print(json_mode: bool, value: serde_json::Value, text: impl FnOnce() -> Strin
     }
 }
 
+fn drift_text(report: &DriftReport) -> String {
+    let mut lines = vec![format!(
+        "{}: {} of {} columns drifted (share {:.2}, threshold {:.2}); {} reference rows, {} current rows",
+        if report.drift { "DRIFT" } else { "no drift" },
+        report.drifted_columns().len(),
+        report.columns.len(),
+        report.drift_share,
+        report.config.drift_share,
+        report.n_reference,
+        report.n_current
+    )];
+    lines.push(format!(
+        "{:<22} {:>8} {:>10} {:>4} {:>10}  verdict",
+        "column", "psi", "chi2", "dof", "p"
+    ));
+    for c in report.columns.iter().chain(std::iter::once(&report.label)) {
+        lines.push(format!(
+            "{:<22} {:>8.4} {:>10.3} {:>4} {:>10.3e}  {}",
+            c.name,
+            c.psi,
+            c.chi2,
+            c.dof,
+            c.p_value,
+            if c.drifted { "drifted" } else { "-" }
+        ));
+    }
+    lines.join("\n")
+}
+
 async fn run(command: Command, settings: &Settings) -> Result<()> {
     match command {
         Command::Db(DbCommand::Migrate { out }) => {
@@ -382,6 +436,26 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+        Command::Drift(DriftArgs {
+            reference,
+            current,
+            alpha,
+            psi_threshold,
+            drift_share,
+            out,
+        }) => {
+            let config = DriftConfig {
+                alpha,
+                psi_threshold,
+                drift_share,
+                ..DriftConfig::default()
+            };
+            let reference_frame =
+                read_rows_file(&reference).with_context(|| format!("reading {}", reference.display()))?;
+            let current_frame = read_rows_file(&current).with_context(|| format!("reading {}", current.display()))?;
+            let report = driftloop_stats::compare(&reference_frame, &current_frame, &config)?;
+            print(out.json, json!(report), || drift_text(&report));
         }
         Command::Snapshot(SnapshotArgs {
             action: None,

@@ -199,3 +199,101 @@ fn snapshot_writes_once_lists_and_shows() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("there are no rows to snapshot"), "{stderr}");
 }
+
+#[test]
+fn drift_file_mode_compares_csv_and_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo_root().join("data-fixtures");
+    let reference = fixtures.join("baseline-120.csv");
+    let shifted = fixtures.join("covariate-shift-1000.csv");
+    let report = json_of(&driftloop(
+        dir.path(),
+        &[
+            "drift",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--current",
+            shifted.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(report["drift"], true);
+    let drifted: Vec<&str> = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["drifted"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(drifted, ["sadness", "sleep_disorder", "optimism"]);
+    let first = &report["columns"][0];
+    for field in [
+        "name",
+        "n_reference",
+        "n_current",
+        "categories",
+        "psi",
+        "chi2",
+        "dof",
+        "p_value",
+        "drifted",
+    ] {
+        assert!(first.get(field).is_some(), "{field} missing from {first}");
+    }
+    assert_eq!(
+        first["categories"][0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["current_count", "reference_count", "value"]
+    );
+    assert_eq!(report["label"]["name"], "diagnosis");
+
+    // A snapshot (Parquet) as the reference gives the same numbers as its CSV.
+    json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
+    json_of(&driftloop(
+        dir.path(),
+        &["import", reference.to_str().unwrap(), "--json"],
+    ));
+    let snapshot = json_of(&driftloop(dir.path(), &["snapshot", "--json"]));
+    let parquet = snapshot["uri"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("file://")
+        .to_string();
+    let from_parquet = json_of(&driftloop(
+        dir.path(),
+        &[
+            "drift",
+            "--reference",
+            &parquet,
+            "--current",
+            shifted.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(from_parquet["columns"], report["columns"]);
+
+    let same = json_of(&driftloop(
+        dir.path(),
+        &[
+            "drift",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--current",
+            fixtures.join("baseline-1000.csv").to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(same["drift"], false);
+
+    let output = driftloop(
+        dir.path(),
+        &[
+            "drift",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--current",
+            "/nonexistent.csv",
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent.csv"));
+}
