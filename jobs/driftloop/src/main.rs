@@ -451,11 +451,18 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
                 drift_share,
                 ..DriftConfig::default()
             };
+            let started = Instant::now();
             let reference_frame =
                 read_rows_file(&reference).with_context(|| format!("reading {}", reference.display()))?;
             let current_frame = read_rows_file(&current).with_context(|| format!("reading {}", current.display()))?;
+            let read_seconds = started.elapsed().as_secs_f64();
+            let started = Instant::now();
             let report = driftloop_stats::compare(&reference_frame, &current_frame, &config)?;
-            print(out.json, json!(report), || drift_text(&report));
+            let compare_seconds = started.elapsed().as_secs_f64();
+            let mut answer = json!(report);
+            answer["read_seconds"] = json!(read_seconds);
+            answer["compare_seconds"] = json!(compare_seconds);
+            print(out.json, answer, || drift_text(&report));
         }
         Command::Snapshot(SnapshotArgs {
             action: None,
