@@ -63,6 +63,10 @@ pub enum Error {
     BulkRead { url: String, reason: String },
 
     #[cfg(feature = "frames")]
+    #[error("drift statistics: {0}")]
+    Stats(#[from] driftloop_stats::Error),
+
+    #[cfg(feature = "frames")]
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 

@@ -5,9 +5,12 @@
 pub mod config;
 pub mod csv_io;
 pub mod db;
+#[cfg(feature = "frames")]
+pub mod drift_job;
 pub mod error;
 #[cfg(feature = "frames")]
 pub mod frames;
+pub mod notify;
 #[cfg(feature = "frames")]
 pub mod snapshot;
 pub mod store;

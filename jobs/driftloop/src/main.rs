@@ -9,8 +9,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::LabelSource;
-use driftloop_pipeline::db::{JobStatus, RowFilter};
+use driftloop_pipeline::db::{JobKind, JobStatus, RowFilter};
+use driftloop_pipeline::drift_job::{run_drift_job, DriftJobOutcome};
 use driftloop_pipeline::frames::{describe_query, read_rows_file};
+use driftloop_pipeline::notify::LogNotifier;
 use driftloop_pipeline::snapshot::{self, LabelSelection};
 use driftloop_pipeline::{csv_io, open_database, open_store, Database, DatabaseUrl, Settings, StoreUrl};
 use driftloop_stats::{DriftConfig, DriftReport};
@@ -58,8 +60,9 @@ enum Command {
     /// The job outbox.
     #[command(subcommand)]
     Jobs(JobsCommand),
-    /// Compares two files of feature rows (Parquet or CSV) column by column: PSI and
-    /// chi-square per column, and the drift decision.
+    /// Drift checks. With --reference and --current: compares two files of feature rows
+    /// (Parquet or CSV). Without: runs the pending drift jobs of the outbox, each comparing
+    /// the newest snapshot with the rows stored since it.
     Drift(DriftArgs),
     /// Writes a Parquet snapshot of the feature table to the object store (nothing is
     /// uploaded when the same rows are stored already); `list` and `show` read them.
@@ -69,11 +72,11 @@ enum Command {
 #[derive(Args)]
 struct DriftArgs {
     /// The reference rows (e.g. what the model was trained on).
-    #[arg(long)]
-    reference: PathBuf,
+    #[arg(long, requires = "current")]
+    reference: Option<PathBuf>,
     /// The rows to check against the reference.
-    #[arg(long)]
-    current: PathBuf,
+    #[arg(long, requires = "reference")]
+    current: Option<PathBuf>,
     /// Family-wise significance level of the chi-square tests (Bonferroni over columns).
     #[arg(long, default_value_t = DriftConfig::default().alpha)]
     alpha: f64,
@@ -284,6 +287,34 @@ fn print(json_mode: bool, value: serde_json::Value, text: impl FnOnce() -> Strin
     }
 }
 
+/// How long a drift job may run before another worker may take it over.
+const DRIFT_LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Claims and runs drift jobs until none is pending; a job that fails is marked failed with
+/// its error and the next one runs.
+async fn drain_drift_jobs(
+    db: &dyn Database,
+    store: &dyn driftloop_pipeline::ObjectStore,
+    config: &DriftConfig,
+) -> Result<(Vec<DriftJobOutcome>, Vec<serde_json::Value>)> {
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    while let Some(job) = db.claim(&[JobKind::Drift], DRIFT_LEASE)? {
+        match run_drift_job(db, store, &LogNotifier, &job, config).await {
+            Ok(outcome) => {
+                db.complete(&job)?;
+                done.push(outcome);
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(job_id = job.id, "drift job failed: {error}");
+                db.fail(&job, &error)?;
+                failed.push(json!({"job_id": job.id, "error": error}));
+            }
+        }
+    }
+    Ok((done, failed))
+}
+
 fn drift_text(report: &DriftReport) -> String {
     let mut lines = vec![format!(
         "{}: {} of {} columns drifted (share {:.2}, threshold {:.2}); {} reference rows, {} current rows",
@@ -438,8 +469,8 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             });
         }
         Command::Drift(DriftArgs {
-            reference,
-            current,
+            reference: Some(reference),
+            current: Some(current),
             alpha,
             psi_threshold,
             drift_share,
@@ -463,6 +494,52 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             answer["read_seconds"] = json!(read_seconds);
             answer["compare_seconds"] = json!(compare_seconds);
             print(out.json, answer, || drift_text(&report));
+        }
+        Command::Drift(DriftArgs {
+            alpha,
+            psi_threshold,
+            drift_share,
+            out,
+            ..
+        }) => {
+            let config = DriftConfig {
+                alpha,
+                psi_threshold,
+                drift_share,
+                ..DriftConfig::default()
+            };
+            config.validate()?;
+            let db = open(settings)?;
+            let store = open_store(&settings.store).await?;
+            let (done, failed) = drain_drift_jobs(db.as_ref(), store.as_ref(), &config).await?;
+            print(out.json, json!({"jobs": done, "failed": failed}), || {
+                let mut lines: Vec<String> = done
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "drift job {}: {} ({} rows since the reference; {}) report {}",
+                            o.job_id,
+                            if o.drift { "DRIFT" } else { "no drift" },
+                            o.n_current,
+                            if o.drifted_columns.is_empty() {
+                                "no column drifted".to_string()
+                            } else {
+                                o.drifted_columns.join(", ")
+                            },
+                            o.report_uri
+                        )
+                    })
+                    .collect();
+                lines.extend(
+                    failed
+                        .iter()
+                        .map(|f| format!("drift job {}: failed: {}", f["job_id"], f["error"])),
+                );
+                if lines.is_empty() {
+                    lines.push("no pending drift jobs".into());
+                }
+                lines.join("\n")
+            });
         }
         Command::Snapshot(SnapshotArgs {
             action: None,

@@ -34,6 +34,7 @@ pub static MYSQL_MIGRATIONS: &[Migration] = migrations!("mysql":
     1 "0001_features.sql",
     2 "0002_jobs.sql",
     3 "0003_drift_counter.sql",
+    4 "0004_drift_reports.sql",
 );
 
 /// SQLite, the embedded default.
@@ -41,6 +42,7 @@ pub static SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     1 "0001_features.sql",
     2 "0002_jobs.sql",
     3 "0003_drift_counter.sql",
+    4 "0004_drift_reports.sql",
 );
 
 /// What a migration run did.

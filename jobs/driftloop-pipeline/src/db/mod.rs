@@ -158,8 +158,33 @@ pub trait JobQueue: Send + Sync {
     fn jobs(&self, status: Option<JobStatus>) -> Result<Vec<Job>>;
 }
 
-/// A feature database: both ports, and its migrations.
-pub trait Database: FeatureStore + JobQueue {
+/// A drift check as recorded in `drift_reports`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftReportRecord {
+    pub job_id: Option<i64>,
+    pub reference_uri: String,
+    pub reference_sha256: String,
+    pub reference_max_id: i64,
+    pub current_max_id: i64,
+    pub n_current: i64,
+    pub drift: bool,
+    pub drift_share: f64,
+    /// Comma-separated names of the drifted feature columns.
+    pub drifted_columns: String,
+    pub report_uri: String,
+}
+
+/// The log of drift checks.
+pub trait DriftReportLog: Send + Sync {
+    /// Records a drift check. A second record for the same job keeps the first and
+    /// returns false.
+    fn record_drift_report(&self, record: &DriftReportRecord) -> Result<bool>;
+    /// Every recorded check, oldest first.
+    fn drift_reports(&self) -> Result<Vec<DriftReportRecord>>;
+}
+
+/// A feature database: the ports, and its migrations.
+pub trait Database: FeatureStore + JobQueue + DriftReportLog {
     /// Applies the migrations not yet applied, in order, and records them.
     fn migrate(&self) -> Result<MigrationReport>;
     /// The URL this database was opened with (password hidden).
@@ -173,6 +198,10 @@ pub fn open_database(url: &DatabaseUrl) -> Result<Arc<dyn Database>> {
         DatabaseUrl::Mysql { .. } => Ok(Arc::new(mysql::MysqlDatabase::open(url)?)),
     }
 }
+
+pub(crate) const DRIFT_REPORT_COLUMNS: &str =
+    "job_id, reference_uri, reference_sha256, reference_max_id, current_max_id, \
+     n_current, drift, drift_share, drifted_columns, report_uri";
 
 /// The feature table's columns in insert order: the spec's features, then the label
 /// and its provenance. Names only; values always travel as bound parameters.

@@ -13,8 +13,8 @@ use super::exhausted_message;
 use super::migrate::{split_mysql_statements, MigrationReport, MYSQL_MIGRATIONS};
 use super::sqlite::queued;
 use super::{
-    insert_columns, payload_text, ClaimedJob, Database, DriftCounter, Enqueued, FeatureStore, InsertOutcome, Job,
-    JobKind, JobQueue, JobStatus, MAX_ATTEMPTS,
+    insert_columns, payload_text, ClaimedJob, Database, DriftCounter, DriftReportLog, DriftReportRecord, Enqueued,
+    FeatureStore, InsertOutcome, Job, JobKind, JobQueue, JobStatus, DRIFT_REPORT_COLUMNS, MAX_ATTEMPTS,
 };
 use crate::config::DatabaseUrl;
 use crate::error::{Error, Result};
@@ -358,6 +358,56 @@ impl JobQueue for MysqlDatabase {
             )
             .map_err(Error::mysql("listing jobs"))?;
         rows.into_iter().map(job_from_row).collect()
+    }
+}
+
+impl DriftReportLog for MysqlDatabase {
+    fn record_drift_report(&self, r: &DriftReportRecord) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let values: Vec<Value> = vec![
+            r.job_id.into(),
+            r.reference_uri.as_str().into(),
+            r.reference_sha256.as_str().into(),
+            r.reference_max_id.into(),
+            r.current_max_id.into(),
+            r.n_current.into(),
+            r.drift.into(),
+            r.drift_share.into(),
+            r.drifted_columns.as_str().into(),
+            r.report_uri.as_str().into(),
+        ];
+        conn.exec_drop(
+            format!("INSERT IGNORE INTO drift_reports ({DRIFT_REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            Params::Positional(values),
+        )
+        .map_err(Error::mysql("recording a drift report"))?;
+        Ok(conn.affected_rows() == 1)
+    }
+
+    fn drift_reports(&self) -> Result<Vec<DriftReportRecord>> {
+        let rows: Vec<mysql::Row> = self
+            .conn()?
+            .query(format!("SELECT {DRIFT_REPORT_COLUMNS} FROM drift_reports ORDER BY id"))
+            .map_err(Error::mysql("listing drift reports"))?;
+        rows.into_iter()
+            .map(|row| {
+                type ReportRow = (Option<i64>, String, String, i64, i64, i64, bool, f64, String, String);
+                let r: ReportRow =
+                    mysql::from_row_opt(row).map_err(|e| Error::Corrupt(format!("drift report row: {e}")))?;
+                Ok(DriftReportRecord {
+                    job_id: r.0,
+                    reference_uri: r.1,
+                    reference_sha256: r.2,
+                    reference_max_id: r.3,
+                    current_max_id: r.4,
+                    n_current: r.5,
+                    drift: r.6,
+                    drift_share: r.7,
+                    drifted_columns: r.8,
+                    report_uri: r.9,
+                })
+            })
+            .collect()
     }
 }
 

@@ -12,8 +12,8 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 use super::exhausted_message;
 use super::migrate::{MigrationReport, SQLITE_MIGRATIONS};
 use super::{
-    insert_columns, payload_text, ClaimedJob, Database, DriftCounter, Enqueued, FeatureStore, InsertOutcome, Job,
-    JobKind, JobQueue, JobStatus, MAX_ATTEMPTS,
+    insert_columns, payload_text, ClaimedJob, Database, DriftCounter, DriftReportLog, DriftReportRecord, Enqueued,
+    FeatureStore, InsertOutcome, Job, JobKind, JobQueue, JobStatus, DRIFT_REPORT_COLUMNS, MAX_ATTEMPTS,
 };
 use crate::error::{Error, Result};
 
@@ -333,6 +333,55 @@ impl JobQueue for SqliteDatabase {
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<Job>>>())
             .map_err(Error::sqlite("listing jobs"))?;
         Ok(jobs)
+    }
+}
+
+impl DriftReportLog for SqliteDatabase {
+    fn record_drift_report(&self, r: &DriftReportRecord) -> Result<bool> {
+        let changed = self
+            .conn()
+            .execute(
+                &format!("INSERT OR IGNORE INTO drift_reports ({DRIFT_REPORT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    r.job_id,
+                    r.reference_uri,
+                    r.reference_sha256,
+                    r.reference_max_id,
+                    r.current_max_id,
+                    r.n_current,
+                    r.drift,
+                    r.drift_share,
+                    r.drifted_columns,
+                    r.report_uri
+                ],
+            )
+            .map_err(Error::sqlite("recording a drift report"))?;
+        Ok(changed == 1)
+    }
+
+    fn drift_reports(&self) -> Result<Vec<DriftReportRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!("SELECT {DRIFT_REPORT_COLUMNS} FROM drift_reports ORDER BY id"))
+            .map_err(Error::sqlite("listing drift reports"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(DriftReportRecord {
+                    job_id: r.get(0)?,
+                    reference_uri: r.get(1)?,
+                    reference_sha256: r.get(2)?,
+                    reference_max_id: r.get(3)?,
+                    current_max_id: r.get(4)?,
+                    n_current: r.get(5)?,
+                    drift: r.get(6)?,
+                    drift_share: r.get(7)?,
+                    drifted_columns: r.get(8)?,
+                    report_uri: r.get(9)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(Error::sqlite("listing drift reports"))?;
+        Ok(rows)
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod drift;
+mod drift_job;
 mod features;
 mod helpers;
 mod import;

@@ -70,14 +70,14 @@ fn committed_fixtures_regenerate_byte_for_byte() {
 fn embedded_default_migrates_imports_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let first = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
-    assert_eq!(first["applied"].as_array().unwrap().len(), 3);
+    assert_eq!(first["applied"].as_array().unwrap().len(), 4);
     assert!(
         dir.path().join(".driftloop/driftloop.db").exists(),
         "the default is an SQLite file under .driftloop/"
     );
     let second = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
     assert_eq!(second["applied"].as_array().unwrap().len(), 0);
-    assert_eq!(second["already_applied"], 3);
+    assert_eq!(second["already_applied"], 4);
 
     let original = repo_root().join("../shared/data/mental-disorders-120.csv");
     let imported = json_of(&driftloop(
@@ -296,4 +296,50 @@ fn drift_file_mode_compares_csv_and_parquet() {
     );
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent.csv"));
+}
+
+#[test]
+fn drift_job_mode_drains_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo_root().join("data-fixtures");
+    json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
+    json_of(&driftloop(
+        dir.path(),
+        &["import", fixtures.join("baseline-120.csv").to_str().unwrap(), "--json"],
+    ));
+    json_of(&driftloop(dir.path(), &["snapshot", "--json"]));
+    json_of(&driftloop(
+        dir.path(),
+        &[
+            "import",
+            fixtures.join("label-shift-1000.csv").to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let answer = json_of(&driftloop(dir.path(), &["drift", "--json"]));
+    let jobs = answer["jobs"].as_array().unwrap();
+    assert_eq!(
+        jobs.len(),
+        11,
+        "1 drift job from the baseline import, 10 from the shifted rows"
+    );
+    assert!(answer["failed"].as_array().unwrap().is_empty());
+    // The reference snapshot holds the 120 baseline rows; every job compares the 1,000 after it.
+    assert!(
+        jobs.iter().all(|j| j["drift"] == true && j["n_current"] == 1000),
+        "{jobs:?}"
+    );
+    let pending = json_of(&driftloop(
+        dir.path(),
+        &["jobs", "list", "--status", "pending", "--json"],
+    ));
+    let train: Vec<&serde_json::Value> = pending["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["kind"] == "train")
+        .collect();
+    assert_eq!(train.len(), 11, "one train job per drifting drift job");
+    let again = json_of(&driftloop(dir.path(), &["drift", "--json"]));
+    assert!(again["jobs"].as_array().unwrap().is_empty(), "nothing left to run");
 }

@@ -1,0 +1,128 @@
+//! The drift job: compare the reference snapshot with the feature rows stored since it,
+//! write a report, and queue retraining on drift. Load, compute, persist, notify, in that
+//! order; every step is safe to repeat, so a job that runs twice (a lost lease) records
+//! one report row and queues one train job.
+
+use bytes::Bytes;
+use driftloop_stats::{compare, DriftConfig, DriftReport};
+use polars::prelude::ChunkAgg;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::db::{ClaimedJob, Database, DriftReportRecord, Enqueued, JobKind, RowFilter};
+use crate::error::Result;
+use crate::frames::describe_query;
+use crate::notify::{Event, Notifier};
+use crate::snapshot::{list_snapshots, load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
+use crate::store::ObjectStore;
+
+/// What one drift job did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftJobOutcome {
+    pub job_id: i64,
+    pub reference_uri: String,
+    /// Rows compared: those with `id` above the reference's watermark.
+    pub n_current: u64,
+    pub drift: bool,
+    pub drift_share: f64,
+    pub drifted_columns: Vec<String>,
+    pub report_uri: String,
+    /// The train job queued because of this drift (the existing one on a re-run).
+    pub train_job: Option<Enqueued>,
+}
+
+/// The reference: the newest snapshot (the champion's training snapshot once models are
+/// registered). With none yet, a snapshot of every stored row becomes the reference.
+async fn reference(db: &dyn Database, store: &dyn ObjectStore) -> Result<SnapshotManifest> {
+    if let Some(newest) = list_snapshots(store).await?.pop() {
+        return Ok(newest);
+    }
+    let filter = LabelSelection::All.row_filter();
+    let frame = db.read_frame(&filter)?;
+    Ok(
+        write_snapshot(store, &frame, LabelSelection::All, &describe_query(&filter))
+            .await?
+            .manifest,
+    )
+}
+
+/// The key of a drift job's report.
+pub fn report_key(job_id: i64, date: &str) -> String {
+    format!("reports/drift/date={date}/job-{job_id}.json")
+}
+
+/// Runs one claimed drift job (completing or failing it is the caller's part).
+pub async fn run_drift_job(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    notifier: &dyn Notifier,
+    job: &ClaimedJob,
+    config: &DriftConfig,
+) -> Result<DriftJobOutcome> {
+    let reference = reference(db, store).await?;
+    let (reference_frame, _) = load_snapshot(store, &reference.uri).await?;
+    let current_frame = db.read_frame(&RowFilter {
+        after_id: Some(reference.max_id),
+        label_source: None,
+    })?;
+    let current_max_id = current_frame.column("id")?.i64()?.max().unwrap_or(reference.max_id);
+    let n_current = current_frame.height();
+    // Polars' lazy engine blocks on its own executor: run it off the async workers.
+    let config = *config;
+    let report: DriftReport = tokio::task::spawn_blocking(move || compare(&reference_frame, &current_frame, &config))
+        .await
+        .expect("the drift statistics do not panic")?;
+    let drifted_columns: Vec<String> = report.drifted_columns().into_iter().map(String::from).collect();
+
+    let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let key = report_key(job.id, &date);
+    let document = json!({
+        "job_id": job.id,
+        "reference": {"uri": reference.uri, "sha256": reference.sha256, "max_id": reference.max_id, "rows": reference.rows},
+        "current": {"after_id": reference.max_id, "max_id": current_max_id, "rows": n_current},
+        "report": report,
+    });
+    store
+        .put(
+            &key,
+            Bytes::from(serde_json::to_vec_pretty(&document).expect("a report serializes")),
+        )
+        .await?;
+    let report_uri = store.uri(&key);
+    db.record_drift_report(&DriftReportRecord {
+        job_id: Some(job.id),
+        reference_uri: reference.uri.clone(),
+        reference_sha256: reference.sha256.clone(),
+        reference_max_id: reference.max_id,
+        current_max_id,
+        n_current: n_current as i64,
+        drift: report.drift,
+        drift_share: report.drift_share,
+        drifted_columns: drifted_columns.join(","),
+        report_uri: report_uri.clone(),
+    })?;
+
+    let mut train_job = None;
+    if report.drift {
+        let payload = json!({"drift_job_id": job.id, "report_uri": report_uri, "reference_uri": reference.uri});
+        train_job = Some(db.enqueue(JobKind::Train, &payload, Some(&format!("train-after-drift-{}", job.id)))?);
+        notifier
+            .notify(&Event::DriftDetected {
+                job_id: job.id,
+                drift_share: report.drift_share,
+                drifted_columns: drifted_columns.clone(),
+                report_uri: report_uri.clone(),
+            })
+            .await;
+    }
+    Ok(DriftJobOutcome {
+        job_id: job.id,
+        reference_uri: reference.uri,
+        n_current: n_current as u64,
+        drift: report.drift,
+        drift_share: report.drift_share,
+        drifted_columns,
+        report_uri,
+        train_job,
+    })
+}
