@@ -158,16 +158,19 @@ pub fn read_rows_file(path: &std::path::Path) -> Result<DataFrame> {
                 .column(name)
                 .map_err(|_| Error::Corrupt(format!("{}: no column {name:?}", path.display())))?;
             let dtype = schema.get(name).expect("a schema column");
-            let cast = column
-                .as_materialized_series()
-                .cast(&DataType::String)?
-                .strict_cast(dtype)
-                .map_err(|e| {
-                    Error::Corrupt(format!(
-                        "{}: column {name:?} has values outside the spec: {e}",
-                        path.display()
-                    ))
-                })?;
+            let series = column.as_materialized_series();
+            // Already typed (a snapshot) or text (most other writers): cast once; other
+            // types (integer scores, categoricals) go through their text form.
+            let text = match series.dtype() {
+                t if t == dtype || *t == DataType::String => series.clone(),
+                _ => series.cast(&DataType::String)?,
+            };
+            let cast = text.strict_cast(dtype).map_err(|e| {
+                Error::Corrupt(format!(
+                    "{}: column {name:?} has values outside the spec: {e}",
+                    path.display()
+                ))
+            })?;
             Ok(cast.into_column())
         })
         .collect::<Result<Vec<Column>>>()?;

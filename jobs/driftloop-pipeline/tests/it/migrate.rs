@@ -33,7 +33,12 @@ fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
     let first = t.db.migrate().unwrap();
     assert_eq!(
         first.applied,
-        ["0001_features.sql", "0002_jobs.sql", "0003_drift_counter.sql", "0004_drift_reports.sql"]
+        [
+            "0001_features.sql",
+            "0002_jobs.sql",
+            "0003_drift_counter.sql",
+            "0004_drift_reports.sql"
+        ]
     );
     assert_eq!(first.already_applied, 0);
     t.db.set_drift_every(7).unwrap();
