@@ -4,6 +4,7 @@
 //! one report row and queues one train job.
 
 use bytes::Bytes;
+use driftloop_stats::html::{report_html, ReportContext};
 use driftloop_stats::{compare, DriftConfig, DriftReport};
 use polars::prelude::ChunkAgg;
 use serde::Serialize;
@@ -76,18 +77,25 @@ pub async fn run_drift_job(
 
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let key = report_key(job.id, &date);
+    let html_key = key.replace(".json", ".html");
+    let page = report_html(
+        &report,
+        &ReportContext {
+            title: &format!("driftloop drift job {}", job.id),
+            reference: &reference.uri,
+            current: &format!("feature rows {} to {current_max_id}", reference.max_id + 1),
+        },
+    );
+    store.put(&html_key, Bytes::from(page)).await?;
     let document = json!({
         "job_id": job.id,
         "reference": {"uri": reference.uri, "sha256": reference.sha256, "max_id": reference.max_id, "rows": reference.rows},
         "current": {"after_id": reference.max_id, "max_id": current_max_id, "rows": n_current},
+        "html_uri": store.uri(&html_key),
         "report": report,
     });
-    store
-        .put(
-            &key,
-            Bytes::from(serde_json::to_vec_pretty(&document).expect("a report serializes")),
-        )
-        .await?;
+    let json_bytes = serde_json::to_vec_pretty(&document).expect("a report serializes");
+    store.put(&key, Bytes::from(json_bytes)).await?;
     let report_uri = store.uri(&key);
     db.record_drift_report(&DriftReportRecord {
         job_id: Some(job.id),

@@ -7,6 +7,8 @@
 //! Counts come from one lazy Polars query per frame that computes every column's counts at
 //! once. The p-value is the chi-square survival function from statrs.
 
+pub mod html;
+
 use driftloop_core::spec::{SCORE_MAX, SCORE_MIN};
 use driftloop_core::{spec, ColumnKind};
 use polars::prelude::*;

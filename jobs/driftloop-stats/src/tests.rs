@@ -86,3 +86,45 @@ fn invalid_configurations_are_refused() {
     }
     assert!(DriftConfig::default().validate().is_ok());
 }
+
+#[test]
+fn the_html_report_is_self_contained_and_complete() {
+    let column = column_drift(
+        "sadness",
+        &values(3),
+        &[10, 20, 30],
+        &[30, 20, 10],
+        &DriftConfig::default(),
+        0.05,
+    );
+    let label = column_drift("diagnosis", &values(2), &[5, 5], &[5, 5], &DriftConfig::default(), 0.05);
+    let report = DriftReport {
+        drift: true,
+        drift_share: 1.0,
+        n_reference: 60,
+        n_current: 60,
+        columns: vec![column],
+        label,
+        config: DriftConfig::default(),
+    };
+    let page = html::report_html(
+        &report,
+        &html::ReportContext {
+            title: "Drift <check>",
+            reference: "a.parquet",
+            current: "b",
+        },
+    );
+    assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>"));
+    assert_eq!(page.matches("<svg").count(), 2, "one chart per column and the label");
+    assert!(page.matches("<rect").count() >= 2 * 3 + 2, "two bars per category");
+    assert!(page.contains("Drift detected: 1 of 1 columns drifted"));
+    assert!(page.contains("Drift &lt;check&gt;"), "text is escaped");
+    let namespaces = page.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
+    assert_eq!(
+        page.matches("http").count(),
+        namespaces,
+        "no links to fetch, only the SVG namespace"
+    );
+    assert!(!page.contains("<script"));
+}

@@ -86,6 +86,9 @@ struct DriftArgs {
     /// The dataset has drifted when at least this share of its columns has.
     #[arg(long, default_value_t = DriftConfig::default().drift_share)]
     drift_share: f64,
+    /// With --reference and --current: also write the report as an HTML page here.
+    #[arg(long, requires = "reference")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     out: Output,
 }
@@ -474,6 +477,7 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             alpha,
             psi_threshold,
             drift_share,
+            html,
             out,
         }) => {
             let config = DriftConfig {
@@ -490,6 +494,17 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             let started = Instant::now();
             let report = driftloop_stats::compare(&reference_frame, &current_frame, &config)?;
             let compare_seconds = started.elapsed().as_secs_f64();
+            if let Some(html) = &html {
+                let page = driftloop_stats::html::report_html(
+                    &report,
+                    &driftloop_stats::html::ReportContext {
+                        title: "driftloop drift report",
+                        reference: &reference.display().to_string(),
+                        current: &current.display().to_string(),
+                    },
+                );
+                std::fs::write(html, page).with_context(|| format!("writing {}", html.display()))?;
+            }
             let mut answer = json!(report);
             answer["read_seconds"] = json!(read_seconds);
             answer["compare_seconds"] = json!(compare_seconds);

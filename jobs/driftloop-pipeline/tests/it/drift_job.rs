@@ -82,6 +82,14 @@ async fn drift_job_end_to_end(backend: Backend) {
     assert_eq!(document["report"]["drift"], true);
     assert_eq!(document["current"]["after_id"], 120);
     assert_eq!(document["current"]["max_id"], 1120);
+    let html_key = store.key_of(document["html_uri"].as_str().unwrap()).unwrap();
+    let page = String::from_utf8(store.get(&html_key).await.unwrap().to_vec()).unwrap();
+    assert!(
+        page.contains("Drift detected: 3 of 17 columns drifted"),
+        "{}",
+        &page[..400]
+    );
+    assert_eq!(page.matches("<svg").count(), 18);
 
     // The same job again (a lost lease): one report row, one train job.
     let again = run_drift_job(t.db.as_ref(), store, &recorder, &job, &DriftConfig::default())

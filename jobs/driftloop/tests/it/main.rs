@@ -283,6 +283,22 @@ fn drift_file_mode_compares_csv_and_parquet() {
         ],
     ));
     assert_eq!(same["drift"], false);
+    let page = dir.path().join("report.html");
+    json_of(&driftloop(
+        dir.path(),
+        &[
+            "drift",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--current",
+            shifted.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Drift detected: 3 of 17 columns drifted") && html.matches("<svg").count() == 18);
 
     let output = driftloop(
         dir.path(),
