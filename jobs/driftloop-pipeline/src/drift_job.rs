@@ -134,3 +134,56 @@ pub async fn run_drift_job(
         train_job,
     })
 }
+
+/// What a drain of the drift jobs did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DrainSummary {
+    pub jobs: Vec<DriftJobOutcome>,
+    pub failed: Vec<FailedJob>,
+    /// True when the drain stopped at its deadline with jobs possibly left.
+    pub stopped_at_deadline: bool,
+}
+
+/// A job that failed, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedJob {
+    pub job_id: i64,
+    pub error: String,
+}
+
+/// How long a drift job may run before another worker may take it over.
+pub const DRIFT_LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Claims and runs drift jobs until none is pending or `deadline` has passed; a job that
+/// fails is marked failed with its error and the next one runs. Only claiming and
+/// finishing jobs (the database itself failing) ends the drain with an error.
+pub async fn drain_drift_jobs(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    notifier: &dyn Notifier,
+    config: &DriftConfig,
+    deadline: Option<std::time::Instant>,
+) -> Result<DrainSummary> {
+    let mut summary = DrainSummary::default();
+    loop {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            summary.stopped_at_deadline = true;
+            return Ok(summary);
+        }
+        let Some(job) = db.claim(&[JobKind::Drift], DRIFT_LEASE)? else {
+            return Ok(summary);
+        };
+        match run_drift_job(db, store, notifier, &job, config).await {
+            Ok(outcome) => {
+                db.complete(&job)?;
+                summary.jobs.push(outcome);
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(job_id = job.id, "drift job failed: {error}");
+                db.fail(&job, &error)?;
+                summary.failed.push(FailedJob { job_id: job.id, error });
+            }
+        }
+    }
+}

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::LabelSource;
-use driftloop_pipeline::db::{JobKind, JobStatus, RowFilter};
-use driftloop_pipeline::drift_job::{run_drift_job, DriftJobOutcome};
+use driftloop_pipeline::db::{JobStatus, RowFilter};
+use driftloop_pipeline::drift_job::drain_drift_jobs;
 use driftloop_pipeline::frames::{describe_query, read_rows_file};
 use driftloop_pipeline::notify::LogNotifier;
 use driftloop_pipeline::snapshot::{self, LabelSelection};
@@ -290,34 +290,6 @@ fn print(json_mode: bool, value: serde_json::Value, text: impl FnOnce() -> Strin
     }
 }
 
-/// How long a drift job may run before another worker may take it over.
-const DRIFT_LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// Claims and runs drift jobs until none is pending; a job that fails is marked failed with
-/// its error and the next one runs.
-async fn drain_drift_jobs(
-    db: &dyn Database,
-    store: &dyn driftloop_pipeline::ObjectStore,
-    config: &DriftConfig,
-) -> Result<(Vec<DriftJobOutcome>, Vec<serde_json::Value>)> {
-    let (mut done, mut failed) = (Vec::new(), Vec::new());
-    while let Some(job) = db.claim(&[JobKind::Drift], DRIFT_LEASE)? {
-        match run_drift_job(db, store, &LogNotifier, &job, config).await {
-            Ok(outcome) => {
-                db.complete(&job)?;
-                done.push(outcome);
-            }
-            Err(e) => {
-                let error = format!("{e:#}");
-                tracing::error!(job_id = job.id, "drift job failed: {error}");
-                db.fail(&job, &error)?;
-                failed.push(json!({"job_id": job.id, "error": error}));
-            }
-        }
-    }
-    Ok((done, failed))
-}
-
 fn drift_text(report: &DriftReport) -> String {
     let mut lines = vec![format!(
         "{}: {} of {} columns drifted (share {:.2}, threshold {:.2}); {} reference rows, {} current rows",
@@ -526,9 +498,10 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             config.validate()?;
             let db = open(settings)?;
             let store = open_store(&settings.store).await?;
-            let (done, failed) = drain_drift_jobs(db.as_ref(), store.as_ref(), &config).await?;
-            print(out.json, json!({"jobs": done, "failed": failed}), || {
-                let mut lines: Vec<String> = done
+            let summary = drain_drift_jobs(db.as_ref(), store.as_ref(), &LogNotifier, &config, None).await?;
+            print(out.json, json!(summary), || {
+                let mut lines: Vec<String> = summary
+                    .jobs
                     .iter()
                     .map(|o| {
                         format!(
@@ -546,9 +519,10 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
                     })
                     .collect();
                 lines.extend(
-                    failed
+                    summary
+                        .failed
                         .iter()
-                        .map(|f| format!("drift job {}: failed: {}", f["job_id"], f["error"])),
+                        .map(|f| format!("drift job {}: failed: {}", f.job_id, f.error)),
                 );
                 if lines.is_empty() {
                     lines.push("no pending drift jobs".into());

@@ -1,0 +1,89 @@
+//! The drift function's handler: an EventBridge schedule (the backstop) or a direct
+//! invocation (predict's kick, or a person) drains the pending drift jobs, stopping early
+//! enough before the invocation's deadline to finish the job in hand.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use driftloop_pipeline::drift_job::{drain_drift_jobs, DrainSummary};
+use driftloop_pipeline::notify::Notifier;
+use driftloop_pipeline::{Database, ObjectStore};
+use driftloop_stats::DriftConfig;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Deserialize;
+
+/// A new job is not started with less than this left before the deadline.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+
+/// What the function accepts.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Request {
+    /// The EventBridge schedule.
+    Scheduled(EventBridgeEvent<serde_json::Value>),
+    /// A direct invocation: `{"action": "drain"}`.
+    Direct { action: Action },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Drain,
+}
+
+/// The clients, built once per Lambda instance.
+pub struct Deps {
+    pub db: Arc<dyn Database>,
+    pub store: Arc<dyn ObjectStore>,
+    pub notifier: Arc<dyn Notifier>,
+    pub config: DriftConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The database or the store failed: another invocation may well succeed.
+    #[error("{0:#}")]
+    Infrastructure(#[from] driftloop_pipeline::Error),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Diagnostic {
+        let error_type = match error {
+            HandlerError::Infrastructure(_) => "Retryable.Infrastructure",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// When to stop starting jobs: the invocation's deadline less [`DEADLINE_MARGIN`].
+fn stop_at(deadline_ms: u64) -> Option<Instant> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if deadline_ms == 0 {
+        return None;
+    }
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
+}
+
+pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<DrainSummary, HandlerError> {
+    match &event.payload {
+        Request::Scheduled(e) => tracing::info!(source = %e.source, "scheduled drift check"),
+        Request::Direct { action: Action::Drain } => tracing::info!("drift check requested"),
+    }
+    let stop = stop_at(event.context.deadline);
+    Ok(drain_drift_jobs(
+        deps.db.as_ref(),
+        deps.store.as_ref(),
+        deps.notifier.as_ref(),
+        &deps.config,
+        stop,
+    )
+    .await?)
+}

@@ -1,0 +1,24 @@
+//! The drift function on AWS Lambda: builds the clients once, then handles each event.
+
+use std::sync::Arc;
+
+use driftloop_lambda_drift::{handle, Deps};
+use driftloop_pipeline::notify::LogNotifier;
+use driftloop_pipeline::{open_database, open_store, Settings};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let settings = Settings::from_env()?;
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
+        .init();
+    let deps = Deps {
+        db: open_database(&settings.database_url)?,
+        store: open_store(&settings.store).await?,
+        notifier: Arc::new(LogNotifier),
+        config: Default::default(),
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event))).await
+}

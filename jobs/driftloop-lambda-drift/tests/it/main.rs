@@ -1,0 +1,88 @@
+//! The drift function's handler, called with `LambdaEvent`s built from the event fixtures
+//! in data-fixtures/events/, over an SQLite database and a local store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use driftloop_core::LabelSource;
+use driftloop_lambda_drift::{handle, Deps, Request};
+use driftloop_pipeline::csv_io::read_feature_csv;
+use driftloop_pipeline::db::{JobKind, JobStatus};
+use driftloop_pipeline::frames::describe_query;
+use driftloop_pipeline::notify::LogNotifier;
+use driftloop_pipeline::snapshot::{write_snapshot, LabelSelection};
+use driftloop_pipeline::{open_database, open_store, DatabaseUrl, StoreUrl};
+use lambda_runtime::{Context, LambdaEvent};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data-fixtures")
+}
+
+fn event(name: &str, seconds_left: u64) -> LambdaEvent<Request> {
+    let payload: Request =
+        serde_json::from_slice(&std::fs::read(fixtures().join("events").join(name)).unwrap()).unwrap();
+    let mut context = Context::default();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    context.deadline = now_ms + seconds_left * 1000;
+    LambdaEvent { payload, context }
+}
+
+#[tokio::test]
+async fn scheduled_and_direct_invocations_drain_the_drift_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_database(&DatabaseUrl::Sqlite {
+        path: dir.path().join("features.db"),
+    })
+    .unwrap();
+    db.migrate().unwrap();
+    let store = open_store(&StoreUrl::Local {
+        root: dir.path().join("store"),
+    })
+    .await
+    .unwrap();
+    let rows = |name: &str| read_feature_csv(&fixtures().join(name), LabelSource::Expert).unwrap();
+    db.insert_rows(&rows("baseline-120.csv")).unwrap();
+    let filter = LabelSelection::All.row_filter();
+    write_snapshot(
+        store.as_ref(),
+        &db.read_frame(&filter).unwrap(),
+        LabelSelection::All,
+        &describe_query(&filter),
+    )
+    .await
+    .unwrap();
+    db.insert_rows(&rows("covariate-shift-1000.csv")).unwrap();
+    let deps = Deps {
+        db: db.clone(),
+        store,
+        notifier: Arc::new(LogNotifier),
+        config: Default::default(),
+    };
+
+    // Too close to the deadline: nothing is started.
+    let summary = handle(&deps, event("drift-scheduled.json", 5)).await.unwrap();
+    assert!(summary.stopped_at_deadline && summary.jobs.is_empty());
+    assert_eq!(db.jobs(Some(JobStatus::Pending)).unwrap().len(), 11);
+
+    let summary = handle(&deps, event("drift-scheduled.json", 900)).await.unwrap();
+    assert!(!summary.stopped_at_deadline && summary.failed.is_empty());
+    assert_eq!(summary.jobs.len(), 11);
+    assert!(summary
+        .jobs
+        .iter()
+        .all(|j| j.drift && j.drifted_columns == ["sadness", "sleep_disorder", "optimism"]));
+    let pending = db.jobs(Some(JobStatus::Pending)).unwrap();
+    assert!(pending.iter().all(|j| j.kind == JobKind::Train) && pending.len() == 11);
+
+    let summary = handle(&deps, event("drift-direct.json", 900)).await.unwrap();
+    assert!(summary.jobs.is_empty() && summary.failed.is_empty());
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["stopped_at_deadline"], false);
+}
+
+#[test]
+fn unknown_payloads_are_refused() {
+    assert!(serde_json::from_str::<Request>(r#"{"action": "explode"}"#).is_err());
+    assert!(serde_json::from_str::<Request>(r#"{"hello": 1}"#).is_err());
+}
