@@ -4,8 +4,9 @@
 //! 2×k table; then the decision for each column and for the dataset. The label column is
 //! tested the same way and reported on its own.
 //!
-//! Counts come from one lazy Polars query per frame that computes every column's counts at
-//! once. The p-value is the chi-square survival function from statrs.
+//! Counts come from one lazy Polars query per frame: a union of one hash aggregation per
+//! column over its codes, run in parallel. The p-value is the chi-square survival function
+//! from statrs.
 
 pub mod html;
 
@@ -215,44 +216,62 @@ fn check_column(frame: &DataFrame, which: &'static str, levels: &Levels) -> Resu
     }
 }
 
-/// Counts every category of every column in one lazy query: one output row with a
-/// `<column>#<i>` count per category and a `<column>#null` count.
+/// Counts every category of every column in one lazy query: a union of one hash
+/// aggregation per column over its codes (the physical code of an Enum, the value of a
+/// score), executed in parallel. Returns per column the count of each code and of nulls.
 fn count_all(frame: &DataFrame, which: &'static str, columns: &[&Levels]) -> Result<Vec<(Vec<u64>, u64)>> {
-    let mut exprs = Vec::new();
-    for levels in columns {
+    let mut parts = Vec::with_capacity(columns.len());
+    for (column_idx, levels) in columns.iter().enumerate() {
         check_column(frame, which, levels)?;
-        let base = if levels.is_enum {
+        let code = if levels.is_enum {
             col(levels.name).to_physical()
         } else {
             col(levels.name)
         };
-        for (i, code) in levels.codes.iter().enumerate() {
-            let matches = base.clone().cast(DataType::UInt32).eq(lit(*code));
-            exprs.push(
-                matches
-                    .cast(DataType::UInt64)
-                    .sum()
-                    .alias(format!("{}#{i}", levels.name)),
-            );
-        }
-        exprs.push(
-            col(levels.name)
-                .null_count()
-                .cast(DataType::UInt64)
-                .alias(format!("{}#null", levels.name)),
+        parts.push(
+            frame
+                .clone()
+                .lazy()
+                .select([code.alias("code")])
+                .group_by([col("code")])
+                .agg([len().alias("n")])
+                // Only the few aggregated rows are cast, to one schema for the union.
+                .select([
+                    lit(column_idx as u32).cast(DataType::UInt32).alias("column"),
+                    col("code").cast(DataType::UInt32),
+                    col("n").cast(DataType::UInt64),
+                ]),
         );
     }
-    let counted = frame.clone().lazy().select(exprs).collect()?;
-    let value = |name: String| -> Result<u64> { Ok(counted.column(&name)?.u64()?.get(0).unwrap_or(0)) };
-    columns
-        .iter()
-        .map(|levels| {
-            let counts = (0..levels.codes.len())
-                .map(|i| value(format!("{}#{i}", levels.name)))
-                .collect::<Result<Vec<u64>>>()?;
-            Ok((counts, value(format!("{}#null", levels.name))?))
-        })
-        .collect()
+    let counted = concat(
+        parts,
+        UnionArgs {
+            parallel: true,
+            ..Default::default()
+        },
+    )?
+    .collect()?;
+    let mut result: Vec<(Vec<u64>, u64)> = columns.iter().map(|l| (vec![0; l.codes.len()], 0)).collect();
+    let column_ids = counted.column("column")?.u32()?;
+    let codes = counted.column("code")?.u32()?;
+    let counts = counted.column("n")?.u64()?;
+    for ((column_idx, code), n) in column_ids.iter().zip(codes.iter()).zip(counts.iter()) {
+        let (column_idx, n) = (column_idx.unwrap_or(0) as usize, n.unwrap_or(0));
+        let levels = columns[column_idx];
+        match code {
+            None => result[column_idx].1 += n,
+            Some(code) => match levels.codes.iter().position(|c| *c == code) {
+                Some(position) => result[column_idx].0[position] += n,
+                None => {
+                    return Err(Error::Config(format!(
+                        "{which} frame: column {:?} holds {code}, which is not one of its levels",
+                        levels.name
+                    )))
+                }
+            },
+        }
+    }
+    Ok(result)
 }
 
 /// PSI, chi-square and verdict of one column from its counts. Defined for every input:
