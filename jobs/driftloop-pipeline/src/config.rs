@@ -166,6 +166,11 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     /// `DRIFTLOOP_STORE`; default [`DEFAULT_STORE`].
     pub store: StoreUrl,
+    /// `DRIFTLOOP_DRIFT_ALPHA`, `DRIFTLOOP_DRIFT_PSI_THRESHOLD`, `DRIFTLOOP_DRIFT_SHARE`:
+    /// overrides of the drift decision's defaults (see the stats crate's `DriftConfig`).
+    pub drift_alpha: Option<f64>,
+    pub drift_psi_threshold: Option<f64>,
+    pub drift_share: Option<f64>,
     /// `RUST_LOG`: which log lines to print (tracing's filter syntax); default `info`.
     pub log_filter: String,
 }
@@ -191,10 +196,26 @@ impl Settings {
                 .ok(),
             None => Some(StoreUrl::parse(DEFAULT_STORE).expect("the default store parses")),
         };
+        let mut number = |name: &str| -> Option<f64> {
+            let raw = lookup(name).filter(|v| !v.trim().is_empty())?;
+            match raw.trim().parse::<f64>() {
+                Ok(value) if value.is_finite() && value > 0.0 => Some(value),
+                _ => {
+                    problems.push(format!("{name}: {raw:?} is not a positive number"));
+                    None
+                }
+            }
+        };
+        let drift_alpha = number("DRIFTLOOP_DRIFT_ALPHA");
+        let drift_psi_threshold = number("DRIFTLOOP_DRIFT_PSI_THRESHOLD");
+        let drift_share = number("DRIFTLOOP_DRIFT_SHARE");
         match (problems.is_empty(), database_url, store) {
             (true, Some(database_url), Some(store)) => Ok(Settings {
                 database_url,
                 store,
+                drift_alpha,
+                drift_psi_threshold,
+                drift_share,
                 log_filter: lookup("RUST_LOG").unwrap_or_else(|| "info".to_string()),
             }),
             _ => Err(Error::Config(problems.join("; "))),

@@ -17,6 +17,17 @@ use crate::notify::{Event, Notifier};
 use crate::snapshot::{list_snapshots, load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
 use crate::store::ObjectStore;
 
+/// The drift decision's settings: the environment's overrides over the defaults.
+pub fn drift_config(settings: &crate::Settings) -> DriftConfig {
+    let defaults = DriftConfig::default();
+    DriftConfig {
+        alpha: settings.drift_alpha.unwrap_or(defaults.alpha),
+        psi_threshold: settings.drift_psi_threshold.unwrap_or(defaults.psi_threshold),
+        drift_share: settings.drift_share.unwrap_or(defaults.drift_share),
+        ..defaults
+    }
+}
+
 /// What one drift job did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DriftJobOutcome {

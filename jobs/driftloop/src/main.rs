@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::LabelSource;
 use driftloop_pipeline::db::{JobStatus, RowFilter};
-use driftloop_pipeline::drift_job::drain_drift_jobs;
+use driftloop_pipeline::drift_job::{drain_drift_jobs, drift_config};
 use driftloop_pipeline::frames::{describe_query, read_rows_file};
 use driftloop_pipeline::notify::LogNotifier;
 use driftloop_pipeline::snapshot::{self, LabelSelection};
@@ -77,15 +77,18 @@ struct DriftArgs {
     /// The rows to check against the reference.
     #[arg(long, requires = "reference")]
     current: Option<PathBuf>,
-    /// Family-wise significance level of the chi-square tests (Bonferroni over columns).
-    #[arg(long, default_value_t = DriftConfig::default().alpha)]
-    alpha: f64,
-    /// A column with PSI at or above this has drifted.
-    #[arg(long, default_value_t = DriftConfig::default().psi_threshold)]
-    psi_threshold: f64,
-    /// The dataset has drifted when at least this share of its columns has.
-    #[arg(long, default_value_t = DriftConfig::default().drift_share)]
-    drift_share: f64,
+    /// Family-wise significance level of the chi-square tests (Bonferroni over columns)
+    /// [env: DRIFTLOOP_DRIFT_ALPHA] [default: 0.05]
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// A column with PSI at or above this has drifted
+    /// [env: DRIFTLOOP_DRIFT_PSI_THRESHOLD] [default: 0.25]
+    #[arg(long)]
+    psi_threshold: Option<f64>,
+    /// The dataset has drifted when at least this share of its columns has
+    /// [env: DRIFTLOOP_DRIFT_SHARE] [default: 0.15]
+    #[arg(long)]
+    drift_share: Option<f64>,
     /// With --reference and --current: also write the report as an HTML page here.
     #[arg(long, requires = "reference")]
     html: Option<PathBuf>,
@@ -290,6 +293,17 @@ fn print(json_mode: bool, value: serde_json::Value, text: impl FnOnce() -> Strin
     }
 }
 
+/// The drift settings: flags over the environment over the defaults.
+fn flag_drift_config(settings: &Settings, alpha: Option<f64>, psi: Option<f64>, share: Option<f64>) -> DriftConfig {
+    let base = drift_config(settings);
+    DriftConfig {
+        alpha: alpha.unwrap_or(base.alpha),
+        psi_threshold: psi.unwrap_or(base.psi_threshold),
+        drift_share: share.unwrap_or(base.drift_share),
+        ..base
+    }
+}
+
 fn drift_text(report: &DriftReport) -> String {
     let mut lines = vec![format!(
         "{}: {} of {} columns drifted (share {:.2}, threshold {:.2}); {} reference rows, {} current rows",
@@ -452,12 +466,7 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             html,
             out,
         }) => {
-            let config = DriftConfig {
-                alpha,
-                psi_threshold,
-                drift_share,
-                ..DriftConfig::default()
-            };
+            let config = flag_drift_config(settings, alpha, psi_threshold, drift_share);
             let started = Instant::now();
             let reference_frame =
                 read_rows_file(&reference).with_context(|| format!("reading {}", reference.display()))?;
@@ -489,12 +498,7 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             out,
             ..
         }) => {
-            let config = DriftConfig {
-                alpha,
-                psi_threshold,
-                drift_share,
-                ..DriftConfig::default()
-            };
+            let config = flag_drift_config(settings, alpha, psi_threshold, drift_share);
             config.validate()?;
             let db = open(settings)?;
             let store = open_store(&settings.store).await?;
