@@ -192,6 +192,30 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
+impl SqliteDatabase {
+    /// Marks a held job done or failed; only the holder of the latest claim may.
+    fn finish(&self, job: &ClaimedJob, status: JobStatus, error: Option<&str>) -> Result<()> {
+        let changed = self
+            .conn()
+            .execute(
+                &format!(
+                    "UPDATE jobs SET status = ?3, lease_until = NULL, error = ?4, updated_at = {NOW}
+                     WHERE id = ?1 AND status = 'running' AND attempts = ?2"
+                ),
+                params![job.id, job.attempt, status.as_str(), error],
+            )
+            .map_err(Error::sqlite(format!("marking job {} {status}", job.id)))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(Error::LeaseLost {
+                job_id: job.id,
+                attempt: job.attempt,
+            })
+        }
+    }
+}
+
 impl JobQueue for SqliteDatabase {
     fn enqueue(&self, kind: JobKind, payload: &serde_json::Value, dedupe_key: Option<&str>) -> Result<Enqueued> {
         let mut conn = self.conn();
@@ -279,45 +303,11 @@ impl JobQueue for SqliteDatabase {
     }
 
     fn complete(&self, job: &ClaimedJob) -> Result<()> {
-        let changed = self
-            .conn()
-            .execute(
-                &format!(
-                    "UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = {NOW}
-                     WHERE id = ?1 AND status = 'running' AND attempts = ?2"
-                ),
-                params![job.id, job.attempt],
-            )
-            .map_err(Error::sqlite("completing a job"))?;
-        if changed == 1 {
-            Ok(())
-        } else {
-            Err(Error::LeaseLost {
-                job_id: job.id,
-                attempt: job.attempt,
-            })
-        }
+        self.finish(job, JobStatus::Done, None)
     }
 
     fn fail(&self, job: &ClaimedJob, error: &str) -> Result<()> {
-        let changed = self
-            .conn()
-            .execute(
-                &format!(
-                    "UPDATE jobs SET status = 'failed', lease_until = NULL, error = ?3, updated_at = {NOW}
-                     WHERE id = ?1 AND status = 'running' AND attempts = ?2"
-                ),
-                params![job.id, job.attempt, error],
-            )
-            .map_err(Error::sqlite("failing a job"))?;
-        if changed == 1 {
-            Ok(())
-        } else {
-            Err(Error::LeaseLost {
-                job_id: job.id,
-                attempt: job.attempt,
-            })
-        }
+        self.finish(job, JobStatus::Failed, Some(error))
     }
 
     fn jobs(&self, status: Option<JobStatus>) -> Result<Vec<Job>> {

@@ -221,14 +221,7 @@ fn the_trigger_queues_a_drift_job_every_n_rows(backend: Backend) {
 fn plain_sql_inserts_are_counted_too(backend: Backend) {
     let t = TestDb::new(backend, "plain_sql");
     t.db.set_drift_every(2).unwrap();
-    let s = spec();
-    let mut columns: Vec<&str> = s.features.iter().map(|c| c.name).collect();
-    columns.extend(["diagnosis", "label_source"]);
-    let sql = format!(
-        "INSERT INTO features ({}) VALUES ({})",
-        columns.join(", "),
-        vec!["?"; columns.len()].join(", ")
-    );
+    let sql = crate::helpers::plain_insert_sql();
     let mut values: Vec<&str> = vec!["Usually", "Seldom", "Sometimes", "Most-Often"];
     values.extend(["YES"; 10]);
     values.extend(["7", "3", "10", "Depression", "expert"]);

@@ -199,6 +199,19 @@ impl Drop for TestDb {
     }
 }
 
+/// A plain INSERT naming the 17 feature columns, `diagnosis` and `label_source`, as SQL
+/// users and other services write rows.
+pub fn plain_insert_sql() -> String {
+    let s = driftloop_core::spec();
+    let mut columns: Vec<&str> = s.features.iter().map(|c| c.name).collect();
+    columns.extend(["diagnosis", "label_source"]);
+    format!(
+        "INSERT INTO features ({}) VALUES ({})",
+        columns.join(", "),
+        vec!["?"; columns.len()].join(", ")
+    )
+}
+
 /// The original published dataset, beside the checkout in `shared/data/`.
 pub fn original_dataset() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mental-disorders-120.csv");

@@ -64,13 +64,7 @@ fn feature_table_columns_follow_the_spec(backend: Backend) {
 fn the_table_accepts_exactly_the_spec_values(backend: Backend) {
     let t = TestDb::new(backend, "ddl_values");
     let s = spec();
-    let mut columns: Vec<&str> = s.features.iter().map(|c| c.name).collect();
-    columns.extend(["diagnosis", "label_source"]);
-    let sql = format!(
-        "INSERT INTO features ({}) VALUES ({})",
-        columns.join(", "),
-        vec!["?"; columns.len()].join(", ")
-    );
+    let sql = crate::helpers::plain_insert_sql();
     let valid: Vec<String> = s
         .features
         .iter()

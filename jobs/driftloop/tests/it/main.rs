@@ -20,6 +20,19 @@ fn driftloop(dir: &Path, args: &[&str]) -> Output {
         .expect("run driftloop")
 }
 
+/// `driftloop drift --reference R --current C` with `extra` arguments.
+fn drift_files(dir: &Path, reference: &Path, current: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "drift",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--current",
+        current.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    driftloop(dir, &args)
+}
+
 fn json_of(output: &Output) -> Value {
     assert!(
         output.status.success(),
@@ -206,17 +219,7 @@ fn drift_file_mode_compares_csv_and_parquet() {
     let fixtures = repo_root().join("data-fixtures");
     let reference = fixtures.join("baseline-120.csv");
     let shifted = fixtures.join("covariate-shift-1000.csv");
-    let report = json_of(&driftloop(
-        dir.path(),
-        &[
-            "drift",
-            "--reference",
-            reference.to_str().unwrap(),
-            "--current",
-            shifted.to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    let report = json_of(&drift_files(dir.path(), &reference, &shifted, &["--json"]));
     assert_eq!(report["drift"], true);
     let drifted: Vec<&str> = report["columns"]
         .as_array()
@@ -258,58 +261,27 @@ fn drift_file_mode_compares_csv_and_parquet() {
         .unwrap()
         .trim_start_matches("file://")
         .to_string();
-    let from_parquet = json_of(&driftloop(
-        dir.path(),
-        &[
-            "drift",
-            "--reference",
-            &parquet,
-            "--current",
-            shifted.to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    let from_parquet = json_of(&drift_files(dir.path(), Path::new(&parquet), &shifted, &["--json"]));
     assert_eq!(from_parquet["columns"], report["columns"]);
 
-    let same = json_of(&driftloop(
+    let same = json_of(&drift_files(
         dir.path(),
-        &[
-            "drift",
-            "--reference",
-            reference.to_str().unwrap(),
-            "--current",
-            fixtures.join("baseline-1000.csv").to_str().unwrap(),
-            "--json",
-        ],
+        &reference,
+        &fixtures.join("baseline-1000.csv"),
+        &["--json"],
     ));
     assert_eq!(same["drift"], false);
     let page = dir.path().join("report.html");
-    json_of(&driftloop(
+    json_of(&drift_files(
         dir.path(),
-        &[
-            "drift",
-            "--reference",
-            reference.to_str().unwrap(),
-            "--current",
-            shifted.to_str().unwrap(),
-            "--html",
-            page.to_str().unwrap(),
-            "--json",
-        ],
+        &reference,
+        &shifted,
+        &["--html", page.to_str().unwrap(), "--json"],
     ));
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("Drift detected: 3 of 17 columns drifted") && html.matches("<svg").count() == 18);
 
-    let output = driftloop(
-        dir.path(),
-        &[
-            "drift",
-            "--reference",
-            reference.to_str().unwrap(),
-            "--current",
-            "/nonexistent.csv",
-        ],
-    );
+    let output = drift_files(dir.path(), &reference, Path::new("/nonexistent.csv"), &[]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent.csv"));
 }
