@@ -21,7 +21,7 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 #[serde(untagged)]
 pub enum Request {
     /// The EventBridge schedule.
-    Scheduled(EventBridgeEvent<serde_json::Value>),
+    Scheduled(Box<EventBridgeEvent<serde_json::Value>>),
     /// A direct invocation: `{"action": "drain"}`.
     Direct { action: Action },
 }

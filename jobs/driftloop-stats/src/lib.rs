@@ -67,10 +67,11 @@ impl Default for DriftConfig {
 
 impl DriftConfig {
     pub fn validate(&self) -> Result<()> {
-        let in_unit = |x: f64| x > 0.0 && x <= 1.0;
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        let in_unit = |x: f64| positive(x) && x <= 1.0;
         if !in_unit(self.alpha)
             || !in_unit(self.drift_share)
-            || !(self.psi_threshold > 0.0)
+            || !positive(self.psi_threshold)
             || !in_unit(self.psi_epsilon)
         {
             return Err(Error::Config(format!(

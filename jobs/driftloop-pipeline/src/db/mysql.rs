@@ -201,16 +201,22 @@ impl FeatureStore for MysqlDatabase {
     }
 }
 
+/// A `jobs` row as selected by `jobs()`: id, kind, status, attempts, payload, error, dedupe key.
+type JobRow = (
+    i64,
+    String,
+    String,
+    u32,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+);
+/// A claim candidate: id, kind, status, attempts, payload.
+type CandidateRow = (i64, String, String, u32, Option<Vec<u8>>);
+
 fn job_from_row(row: mysql::Row) -> Result<Job> {
-    let (id, kind, status, attempts, payload, error, dedupe_key): (
-        i64,
-        String,
-        String,
-        u32,
-        Option<Vec<u8>>,
-        Option<String>,
-        Option<String>,
-    ) = mysql::from_row_opt(row).map_err(|e| Error::Corrupt(format!("job row: {e}")))?;
+    let (id, kind, status, attempts, payload, error, dedupe_key): JobRow =
+        mysql::from_row_opt(row).map_err(|e| Error::Corrupt(format!("job row: {e}")))?;
     Ok(Job {
         id,
         kind: JobKind::parse(&kind).ok_or_else(|| Error::Corrupt(format!("job {id} has kind {kind:?}")))?,
@@ -239,7 +245,7 @@ fn claim_in_tx(conn: &mut PooledConn, kinds: &[JobKind], lease: Duration) -> Res
     loop {
         // SKIP LOCKED: a job another worker is claiming right now is passed over, not
         // waited for, so concurrent workers each get a different job.
-        let found: Option<(i64, String, String, u32, Option<Vec<u8>>)> = tx
+        let found: Option<CandidateRow> = tx
             .exec_first(
                 format!(
                     "SELECT id, kind, status, attempts, payload FROM jobs
