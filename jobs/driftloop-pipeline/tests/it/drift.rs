@@ -9,7 +9,7 @@ use driftloop_core::LabelSource;
 use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::frames::rows_frame;
 use driftloop_stats::{compare, ColumnDrift, DriftConfig, DriftReport};
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, IntoColumn};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -131,4 +131,29 @@ fn an_empty_current_frame_is_no_drift() {
         .columns
         .iter()
         .all(|c| c.n_current == 0 && c.p_value == 1.0 && c.psi == 0.0));
+}
+
+#[test]
+fn an_all_null_column_is_defined_and_not_drift() {
+    let reference = fixture_frame("baseline-120.csv");
+    let mut current = fixture_frame("covariate-shift-1000.csv");
+    let dtype = current.column("sadness").unwrap().dtype().clone();
+    let nulls = polars::prelude::Series::full_null("sadness".into(), current.height(), &dtype);
+    current.with_column(nulls.into_column()).unwrap();
+    let report = compare(&reference, &current, &DriftConfig::default()).unwrap();
+    let sadness = &report.columns[0];
+    assert_eq!(
+        (sadness.name.as_str(), sadness.n_current, sadness.drifted),
+        ("sadness", 0, false)
+    );
+    assert_eq!((sadness.psi, sadness.chi2, sadness.p_value), (0.0, 0.0, 1.0));
+    assert!(report
+        .columns
+        .iter()
+        .all(|c| c.psi.is_finite() && c.p_value.is_finite()));
+    assert_eq!(
+        report.drifted_columns(),
+        ["sleep_disorder", "optimism"],
+        "the other shifted columns still count"
+    );
 }
