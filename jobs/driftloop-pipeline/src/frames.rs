@@ -218,8 +218,14 @@ fn arrow_to_polars(array: &dyn arrow::array::Array) -> Result<Box<dyn polars_arr
     }
 }
 
-/// Reads feature rows from MySQL with connectorx.
-pub(crate) fn read_mysql(url: &Secret, shown_url: &str, filter: &RowFilter) -> Result<DataFrame> {
+/// Reads feature rows from MySQL with connectorx; `id_range` is the filter's smallest and
+/// largest `id` (from [`id_range_sql`]), `None` when it selects no row.
+pub(crate) fn read_mysql(
+    url: &Secret,
+    shown_url: &str,
+    filter: &RowFilter,
+    id_range: Option<(i64, i64)>,
+) -> Result<DataFrame> {
     let bulk_error = |reason: String| Error::BulkRead {
         url: shown_url.to_string(),
         reason,
@@ -230,10 +236,9 @@ pub(crate) fn read_mysql(url: &Secret, shown_url: &str, filter: &RowFilter) -> R
         select_list("created_at"),
         where_clause(filter)
     );
-    let (min_id, max_id) = id_range(url, filter).map_err(|e| bulk_error(e.to_string()))?;
-    if max_id < min_id {
+    let Some((min_id, max_id)) = id_range else {
         return Ok(empty_frame());
-    }
+    };
     let n_partitions = if max_id - min_id >= PARTITION_MIN_ROWS {
         std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
     } else {
@@ -258,19 +263,10 @@ pub(crate) fn read_mysql(url: &Secret, shown_url: &str, filter: &RowFilter) -> R
     canonicalize(record_batches_to_frame(&batches)?)
 }
 
-/// The smallest and largest `id` the filter selects, through the regular client (one
-/// indexed query), to size the partitions.
-fn id_range(url: &Secret, filter: &RowFilter) -> std::result::Result<(i64, i64), mysql::Error> {
-    use mysql::prelude::Queryable;
-    let mut conn = mysql::Conn::new(mysql::Opts::from_url(url.expose()).map_err(mysql::Error::UrlError)?)?;
-    let range: Option<(Option<i64>, Option<i64>)> = conn.query_first(format!(
-        "SELECT MIN(id), MAX(id) FROM features WHERE {}",
-        where_clause(filter)
-    ))?;
-    Ok(match range {
-        Some((Some(min), Some(max))) => (min, max),
-        _ => (0, -1),
-    })
+/// The query for the smallest and largest `id` a filter selects (NULLs when none), which
+/// sizes the partitions of a MySQL read; the adapter runs it on its pool.
+pub(crate) fn id_range_sql(filter: &RowFilter) -> String {
+    format!("SELECT MIN(id), MAX(id) FROM features WHERE {}", where_clause(filter))
 }
 
 /// Reads feature rows from SQLite.

@@ -137,6 +137,12 @@ pub struct Enqueued {
 /// After this many claims a job whose lease keeps expiring is marked failed.
 pub const MAX_ATTEMPTS: u32 = 3;
 
+/// Drift jobs queued while `n_rows` rows moved the counter from `before` to `after`
+/// (read in the inserting transaction, so no other writer moved it in between).
+pub(crate) fn queued(before: DriftCounter, after: DriftCounter, n_rows: u64) -> u64 {
+    ((before.n + n_rows as i64 - after.n) / after.drift_every.max(1)) as u64
+}
+
 /// The error stored on a job whose lease expired on every attempt.
 pub(crate) fn exhausted_message(attempts: u32) -> String {
     format!("lease expired on each of {attempts} attempts")

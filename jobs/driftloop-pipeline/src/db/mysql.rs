@@ -9,9 +9,8 @@ use driftloop_core::{spec, FeatureRow};
 use mysql::prelude::Queryable;
 use mysql::{IsolationLevel, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts, Value};
 
-use super::exhausted_message;
 use super::migrate::{split_mysql_statements, MigrationReport, MYSQL_MIGRATIONS};
-use super::sqlite::queued;
+use super::{exhausted_message, queued};
 use super::{
     insert_columns, payload_text, ClaimedJob, Database, DriftCounter, DriftReportLog, DriftReportRecord, Enqueued,
     FeatureStore, InsertOutcome, Job, JobKind, JobQueue, JobStatus, DRIFT_REPORT_COLUMNS, MAX_ATTEMPTS,
@@ -197,7 +196,15 @@ impl FeatureStore for MysqlDatabase {
         let DatabaseUrl::Mysql { url } = &self.url else {
             unreachable!("a MysqlDatabase holds a mysql url")
         };
-        crate::frames::read_mysql(url, &self.url.to_string(), filter)
+        let range: Option<(Option<i64>, Option<i64>)> = self
+            .conn()?
+            .query_first(crate::frames::id_range_sql(filter))
+            .map_err(Error::mysql("finding the id range to read"))?;
+        let id_range = match range {
+            Some((Some(min), Some(max))) => Some((min, max)),
+            _ => None,
+        };
+        crate::frames::read_mysql(url, &self.url.to_string(), filter, id_range)
     }
 }
 

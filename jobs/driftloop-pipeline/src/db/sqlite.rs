@@ -9,8 +9,8 @@ use std::time::Duration;
 use driftloop_core::{spec, FeatureRow};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
-use super::exhausted_message;
 use super::migrate::{MigrationReport, SQLITE_MIGRATIONS};
+use super::{exhausted_message, queued};
 use super::{
     insert_columns, payload_text, ClaimedJob, Database, DriftCounter, DriftReportLog, DriftReportRecord, Enqueued,
     FeatureStore, InsertOutcome, Job, JobKind, JobQueue, JobStatus, DRIFT_REPORT_COLUMNS, MAX_ATTEMPTS,
@@ -132,11 +132,6 @@ fn insert_in_tx(conn: &mut Connection, rows: &[FeatureRow]) -> Result<InsertOutc
         n_rows,
         drift_jobs_queued: queued(before, after, n_rows),
     })
-}
-
-/// Drift jobs queued while `n_rows` rows moved the counter from `before` to `after`.
-pub(super) fn queued(before: DriftCounter, after: DriftCounter, n_rows: u64) -> u64 {
-    ((before.n + n_rows as i64 - after.n) / after.drift_every.max(1)) as u64
 }
 
 impl FeatureStore for SqliteDatabase {
