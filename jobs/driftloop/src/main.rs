@@ -44,8 +44,10 @@ enum Command {
     /// The feature database: migrations, status, bulk reads.
     #[command(subcommand)]
     Db(DbCommand),
-    /// Imports labelled rows from a CSV (public column names or the published headers),
-    /// in one transaction: a file with any bad cell imports nothing.
+    /// Imports labelled rows from a CSV.
+    ///
+    /// Headers may be the public column names or the published ones; the import is one
+    /// transaction, so a file with any bad cell imports nothing.
     Import {
         csv: PathBuf,
         /// Who labelled these rows, when the file has no label_source column.
@@ -60,12 +62,15 @@ enum Command {
     /// The job outbox.
     #[command(subcommand)]
     Jobs(JobsCommand),
-    /// Drift checks. With --reference and --current: compares two files of feature rows
-    /// (Parquet or CSV). Without: runs the pending drift jobs of the outbox, each comparing
-    /// the newest snapshot with the rows stored since it.
+    /// Checks for drift: between two files, or as the pending drift jobs.
+    ///
+    /// With --reference and --current: compares two files of feature rows (Parquet or CSV).
+    /// Without: runs the pending drift jobs of the outbox, each comparing the newest
+    /// snapshot with the rows stored since it.
     Drift(DriftArgs),
-    /// Writes a Parquet snapshot of the feature table to the object store (nothing is
-    /// uploaded when the same rows are stored already); `list` and `show` read them.
+    /// Snapshots the feature table to Parquet in the object store; lists and shows them.
+    ///
+    /// Nothing is uploaded when the same rows are stored already.
     Snapshot(SnapshotArgs),
 }
 
