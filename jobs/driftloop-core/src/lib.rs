@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod header;
+pub mod metrics;
 pub mod rng;
 pub mod row;
 pub mod spec;

@@ -1,0 +1,193 @@
+//! Classification metrics and stratified splits, for choosing and comparing models:
+//! confusion matrix, accuracy, per-class precision / recall / F1 and macro-F1 (an
+//! undefined ratio scores 0, and the macro mean covers the classes present in the truth or
+//! the predictions, as scikit-learn does by default), and deterministic stratified k-fold
+//! and holdout splits.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::SplitMix64;
+
+/// Precision, recall, F1 and support of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Rows whose true class this is.
+    pub support: u64,
+}
+
+/// Scores of predictions against the truth over `n_classes` classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub per_class: Vec<ClassScores>,
+    /// `confusion[truth][prediction]` counts.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+fn ratio(numerator: u64, denominator: u64) -> f64 {
+    if denominator == 0 {
+        0.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
+}
+
+/// Scores `predicted` against `truth` (class indices below `n_classes`, same length).
+pub fn score(truth: &[u8], predicted: &[u8], n_classes: usize) -> Scores {
+    assert_eq!(truth.len(), predicted.len(), "one prediction per row");
+    let mut confusion = vec![vec![0u64; n_classes]; n_classes];
+    for (&t, &p) in truth.iter().zip(predicted) {
+        confusion[t as usize][p as usize] += 1;
+    }
+    let per_class: Vec<ClassScores> = (0..n_classes)
+        .map(|c| {
+            let true_positive = confusion[c][c];
+            let support: u64 = confusion[c].iter().sum();
+            let predicted_as: u64 = confusion.iter().map(|row| row[c]).sum();
+            let precision = ratio(true_positive, predicted_as);
+            let recall = ratio(true_positive, support);
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
+            ClassScores {
+                precision,
+                recall,
+                f1,
+                support,
+            }
+        })
+        .collect();
+    let correct: u64 = (0..n_classes).map(|c| confusion[c][c]).sum();
+    // Like scikit-learn, the macro mean is over the classes that occur in the truth or the
+    // predictions; a class absent from both says nothing about the model.
+    let present: Vec<usize> = (0..n_classes)
+        .filter(|&c| per_class[c].support > 0 || confusion.iter().any(|row| row[c] > 0))
+        .collect();
+    let macro_f1 = present.iter().map(|&c| per_class[c].f1).sum::<f64>() / present.len().max(1) as f64;
+    Scores {
+        accuracy: ratio(correct, truth.len() as u64),
+        macro_f1,
+        per_class,
+        confusion,
+    }
+}
+
+/// Row indices per class, each class's rows shuffled with `seed`.
+fn shuffled_by_class(labels: &[u8], seed: u64) -> Vec<Vec<usize>> {
+    let n_classes = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let mut by_class = vec![Vec::new(); n_classes];
+    for (row_idx, &label) in labels.iter().enumerate() {
+        by_class[label as usize].push(row_idx);
+    }
+    let mut rng = SplitMix64::new(seed);
+    for rows in &mut by_class {
+        for i in (1..rows.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            rows.swap(i, j);
+        }
+    }
+    by_class
+}
+
+/// Stratified k-fold: `k` disjoint sets of row indices covering every row once, each
+/// class spread over the folds as evenly as its count allows. The same labels and seed
+/// give the same folds.
+pub fn stratified_folds(labels: &[u8], k: usize, seed: u64) -> Vec<Vec<usize>> {
+    assert!(k >= 2, "k-fold needs at least 2 folds");
+    let mut folds = vec![Vec::new(); k];
+    let mut next_fold = 0;
+    for rows in shuffled_by_class(labels, seed) {
+        for row_idx in rows {
+            folds[next_fold].push(row_idx);
+            next_fold = (next_fold + 1) % k;
+        }
+    }
+    for fold in &mut folds {
+        fold.sort_unstable();
+    }
+    folds
+}
+
+/// A stratified holdout: (training rows, holdout rows), about `holdout_share` of each
+/// class held out (at least one row of any class with two or more).
+pub fn stratified_holdout(labels: &[u8], holdout_share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let (mut train, mut holdout) = (Vec::new(), Vec::new());
+    for rows in shuffled_by_class(labels, seed) {
+        let mut n_holdout = (rows.len() as f64 * holdout_share).round() as usize;
+        if rows.len() >= 2 {
+            n_holdout = n_holdout.clamp(1, rows.len() - 1);
+        } else {
+            n_holdout = 0;
+        }
+        holdout.extend_from_slice(&rows[..n_holdout]);
+        train.extend_from_slice(&rows[n_holdout..]);
+    }
+    train.sort_unstable();
+    holdout.sort_unstable();
+    (train, holdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_a_known_confusion() {
+        // truth:     0 0 0 1 1 2
+        // predicted: 0 0 1 1 2 2
+        let s = score(&[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2], 4);
+        assert_eq!(s.confusion[0], [2, 1, 0, 0]);
+        assert!((s.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        let c0 = &s.per_class[0];
+        assert_eq!((c0.precision, c0.support), (1.0, 3));
+        assert!((c0.recall - 2.0 / 3.0).abs() < 1e-12 && (c0.f1 - 0.8).abs() < 1e-12);
+        let c1 = &s.per_class[1];
+        assert!((c1.precision - 0.5).abs() < 1e-12 && (c1.recall - 0.5).abs() < 1e-12);
+        let c2 = &s.per_class[2];
+        assert!((c2.precision - 0.5).abs() < 1e-12 && c2.recall == 1.0);
+        // Class 3 never occurs and is never predicted: all zero, and left out of the macro
+        // mean, as scikit-learn's f1_score(average="macro") does.
+        assert_eq!((s.per_class[3].f1, s.per_class[3].support), (0.0, 0));
+        let expected_macro = (0.8 + 0.5 + 2.0 / 3.0) / 3.0;
+        assert!((s.macro_f1 - expected_macro).abs() < 1e-12, "{}", s.macro_f1);
+    }
+
+    #[test]
+    fn folds_cover_every_row_once_and_keep_the_balance() {
+        let labels: Vec<u8> = (0..120).map(|i| [0u8, 1, 2, 3][i % 4]).collect();
+        let folds = stratified_folds(&labels, 5, 7);
+        let mut all: Vec<usize> = folds.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..120).collect::<Vec<_>>());
+        for fold in &folds {
+            assert_eq!(fold.len(), 24);
+            for class in 0..4u8 {
+                assert_eq!(fold.iter().filter(|&&i| labels[i] == class).count(), 6);
+            }
+        }
+        assert_eq!(folds, stratified_folds(&labels, 5, 7), "deterministic per seed");
+        assert_ne!(folds, stratified_folds(&labels, 5, 8));
+    }
+
+    #[test]
+    fn holdout_is_stratified_and_disjoint() {
+        let labels: Vec<u8> = [vec![0u8; 30], vec![1; 28], vec![2; 31], vec![3; 31], vec![1; 1]].concat();
+        let (train, holdout) = stratified_holdout(&labels, 0.2, 3);
+        assert_eq!(train.len() + holdout.len(), labels.len());
+        assert!(train.iter().all(|i| !holdout.contains(i)));
+        let held = |class: u8| holdout.iter().filter(|&&i| labels[i] == class).count();
+        assert_eq!([held(0), held(1), held(2), held(3)], [6, 6, 6, 6]);
+        let (train_single, holdout_single) = stratified_holdout(&[0, 1, 1], 0.5, 1);
+        assert_eq!(
+            (train_single.len(), holdout_single.len()),
+            (2, 1),
+            "a single-row class stays in training"
+        );
+    }
+}
