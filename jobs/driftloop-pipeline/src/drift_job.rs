@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use driftloop_stats::html::{report_html, ReportContext};
 use driftloop_stats::{compare, DriftConfig, DriftReport};
-use polars::prelude::ChunkAgg;
+use polars::prelude::{ChunkAgg, DataFrame};
 use serde::Serialize;
 use serde_json::json;
 
@@ -43,19 +43,27 @@ pub struct DriftJobOutcome {
     pub train_job: Option<Enqueued>,
 }
 
+/// The snapshot drift is measured against, loaded and verified.
+pub struct Reference {
+    pub manifest: SnapshotManifest,
+    pub frame: DataFrame,
+}
+
 /// The reference: the newest snapshot (the champion's training snapshot once models are
 /// registered). With none yet, a snapshot of every stored row becomes the reference.
-async fn reference(db: &dyn Database, store: &dyn ObjectStore) -> Result<SnapshotManifest> {
-    if let Some(newest) = list_snapshots(store).await?.pop() {
-        return Ok(newest);
-    }
-    let filter = LabelSelection::All.row_filter();
-    let frame = db.read_frame(&filter)?;
-    Ok(
-        write_snapshot(store, &frame, LabelSelection::All, &describe_query(&filter))
-            .await?
-            .manifest,
-    )
+pub async fn load_reference(db: &dyn Database, store: &dyn ObjectStore) -> Result<Reference> {
+    let manifest = match list_snapshots(store).await?.pop() {
+        Some(newest) => newest,
+        None => {
+            let filter = LabelSelection::All.row_filter();
+            let frame = db.read_frame(&filter)?;
+            write_snapshot(store, &frame, LabelSelection::All, &describe_query(&filter))
+                .await?
+                .manifest
+        }
+    };
+    let (frame, manifest) = load_snapshot(store, &manifest.uri).await?;
+    Ok(Reference { manifest, frame })
 }
 
 /// The key of a drift job's report.
@@ -71,8 +79,22 @@ pub async fn run_drift_job(
     job: &ClaimedJob,
     config: &DriftConfig,
 ) -> Result<DriftJobOutcome> {
-    let reference = reference(db, store).await?;
-    let (reference_frame, _) = load_snapshot(store, &reference.uri).await?;
+    let reference = load_reference(db, store).await?;
+    run_drift_job_against(db, store, notifier, job, config, &reference).await
+}
+
+/// Runs one claimed drift job against a reference loaded before.
+pub async fn run_drift_job_against(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    notifier: &dyn Notifier,
+    job: &ClaimedJob,
+    config: &DriftConfig,
+    reference: &Reference,
+) -> Result<DriftJobOutcome> {
+    // Columns are shared, not copied: the clone moves into the blocking task below.
+    let reference_frame = reference.frame.clone();
+    let reference = &reference.manifest;
     let current_frame = db.read_frame(&RowFilter {
         after_id: Some(reference.max_id),
         label_source: None,
@@ -136,7 +158,7 @@ pub async fn run_drift_job(
     }
     Ok(DriftJobOutcome {
         job_id: job.id,
-        reference_uri: reference.uri,
+        reference_uri: reference.uri.clone(),
         n_current: n_current as u64,
         drift: report.drift,
         drift_share: report.drift_share,
@@ -176,6 +198,7 @@ pub async fn drain_drift_jobs(
     deadline: Option<std::time::Instant>,
 ) -> Result<DrainSummary> {
     let mut summary = DrainSummary::default();
+    let mut reference: Option<Reference> = None;
     loop {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             summary.stopped_at_deadline = true;
@@ -184,7 +207,16 @@ pub async fn drain_drift_jobs(
         let Some(job) = db.claim(&[JobKind::Drift], DRIFT_LEASE)? else {
             return Ok(summary);
         };
-        match run_drift_job(db, store, notifier, &job, config).await {
+        // Every job of one drain measures against the same reference: list, fetch, verify
+        // and decode it once, when the first job needs it.
+        let outcome = match &reference {
+            Some(reference) => run_drift_job_against(db, store, notifier, &job, config, reference).await,
+            None => match load_reference(db, store).await {
+                Ok(loaded) => run_drift_job_against(db, store, notifier, &job, config, reference.insert(loaded)).await,
+                Err(e) => Err(e),
+            },
+        };
+        match outcome {
             Ok(outcome) => {
                 db.complete(&job)?;
                 summary.jobs.push(outcome);
