@@ -1,0 +1,34 @@
+//! driftloop's models, pure (no I/O): the encoder declared by the dataset spec, the
+//! smartcore candidate families and how each gives class probabilities, cross-validated
+//! selection with a holdout score, and the artifact format.
+
+pub mod artifact;
+pub mod encode;
+pub mod family;
+mod parallel;
+pub mod select;
+
+pub use artifact::{decode_artifact, encode_artifact, Artifact, ArtifactHeader};
+pub use encode::Encoder;
+pub use family::{default_grid, Candidate, Family, Fitted};
+pub use select::{encode_rows, train, Dataset, TrainConfig, Trained};
+
+/// What can go wrong with a model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("invalid training config: {0}")]
+    Config(String),
+    #[error("not enough data: {0}")]
+    NotEnoughData(String),
+    #[error("invalid model input: {0}")]
+    Input(String),
+    #[error("fitting failed: {0}")]
+    Fit(String),
+    #[error("prediction failed: {0}")]
+    Predict(String),
+    #[error("model artifact: {0}")]
+    Artifact(String),
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,302 @@
+//! Choosing a model: hold out a stratified share of the rows, cross-validate every
+//! candidate of the grid (stratified k-fold, macro-F1) on the rest, refit the best on all
+//! of the rest, and score it on the holdout. Every split and fit is seeded, and the work
+//! is spread over threads without changing any result.
+
+use std::time::Instant;
+
+use driftloop_core::metrics::{score, stratified_folds, stratified_holdout, Scores};
+use serde::{Deserialize, Serialize};
+use smartcore::linalg::basic::matrix::DenseMatrix;
+
+use crate::encode::Encoder;
+use crate::family::{default_grid, Candidate, Fitted, Matrix};
+use crate::parallel::parallel_map;
+use crate::ModelError;
+
+/// How to train. Everything here but `threads` goes into the artifact: the same rows and
+/// the same config give the same model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub seed: u64,
+    /// k of the stratified k-fold cross-validation.
+    pub folds: usize,
+    /// Share of each class held out for the final score.
+    pub holdout_share: f64,
+    /// Cross-validation runs on a stratified sample of at most this many training rows
+    /// (the chosen candidate is then refitted on all of them).
+    pub cv_max_rows: usize,
+    pub candidates: Vec<Candidate>,
+    /// Threads to use; the result does not depend on it.
+    #[serde(skip, default = "default_threads")]
+    pub threads: usize,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl Default for TrainConfig {
+    fn default() -> TrainConfig {
+        TrainConfig {
+            seed: 42,
+            folds: 5,
+            holdout_share: 0.2,
+            cv_max_rows: 20_000,
+            candidates: default_grid(),
+            threads: default_threads(),
+        }
+    }
+}
+
+/// Labelled rows: feature codes row-major (`n × p`, as the spec codes them) and class
+/// indices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub n_features: usize,
+    pub codes: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    pub fn n_rows(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The encoded matrix of the given rows.
+    pub fn matrix(&self, encoder: &Encoder, rows: &[usize]) -> Result<Matrix, ModelError> {
+        encode_rows(
+            encoder,
+            rows.iter()
+                .map(|&r| &self.codes[r * self.n_features..(r + 1) * self.n_features]),
+        )
+    }
+
+    fn labels_of(&self, rows: &[usize]) -> Vec<u8> {
+        rows.iter().map(|&r| self.labels[r]).collect()
+    }
+}
+
+/// Encodes rows of feature codes into a matrix, refusing a code outside its column.
+pub fn encode_rows<'a>(encoder: &Encoder, rows: impl ExactSizeIterator<Item = &'a [u8]>) -> Result<Matrix, ModelError> {
+    let p = encoder.n_features();
+    let n = rows.len();
+    let mut values = Vec::with_capacity(n * p);
+    for (r, codes) in rows.enumerate() {
+        if codes.len() != p {
+            return Err(ModelError::Input(format!(
+                "row {r} has {} features, the model takes {p}",
+                codes.len()
+            )));
+        }
+        for (c, &code) in codes.iter().enumerate() {
+            let value = encoder.encode(c, code).ok_or_else(|| {
+                ModelError::Input(format!(
+                    "row {r}: code {code} is outside column {}",
+                    encoder.columns[c].name
+                ))
+            })?;
+            values.push(value);
+        }
+    }
+    DenseMatrix::new(n, p, values, false).map_err(|e| ModelError::Input(e.to_string()))
+}
+
+/// One candidate's cross-validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateScore {
+    pub candidate: Candidate,
+    pub fold_macro_f1: Vec<f64>,
+    pub mean_macro_f1: f64,
+    pub std_macro_f1: f64,
+    pub mean_accuracy: f64,
+    /// Why the candidate could not be fitted on some fold, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// Wall-clock time of the phases (not part of any artifact: it differs run to run).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timings {
+    pub cross_validation_s: f64,
+    pub refit_s: f64,
+    pub holdout_s: f64,
+}
+
+/// The outcome of training.
+#[derive(Debug)]
+pub struct Trained {
+    pub model: Fitted,
+    pub chosen: Candidate,
+    pub cv: Vec<CandidateScore>,
+    pub holdout: Scores,
+    pub training_rows: Vec<usize>,
+    pub holdout_rows: Vec<usize>,
+    /// Rows the cross-validation used (a sample of the training rows when there are
+    /// more than `cv_max_rows`).
+    pub cv_rows: usize,
+    pub timings: Timings,
+}
+
+/// Trains on `data` with `config` (see the module documentation).
+pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &TrainConfig) -> Result<Trained, ModelError> {
+    validate(data, n_classes, config)?;
+    let (training_rows, holdout_rows) = stratified_holdout(&data.labels, config.holdout_share, config.seed);
+    let training_labels = data.labels_of(&training_rows);
+    let cv_rows: Vec<usize> = if training_rows.len() > config.cv_max_rows {
+        let share = config.cv_max_rows as f64 / training_rows.len() as f64;
+        let (_, sample) = stratified_holdout(&training_labels, share, config.seed ^ 0x5eed);
+        sample.into_iter().map(|i| training_rows[i]).collect()
+    } else {
+        training_rows.clone()
+    };
+
+    let started = Instant::now();
+    let cv = cross_validate(data, encoder, n_classes, &cv_rows, config)?;
+    let cross_validation_s = started.elapsed().as_secs_f64();
+    let best = cv
+        .iter()
+        .filter(|c| c.error.is_none())
+        .fold(None::<&CandidateScore>, |best, c| match best {
+            Some(b) if b.mean_macro_f1 >= c.mean_macro_f1 => Some(b),
+            _ => Some(c),
+        })
+        .ok_or_else(|| {
+            let errors: Vec<String> = cv.iter().filter_map(|c| c.error.clone()).collect();
+            ModelError::Fit(format!("no candidate could be fitted: {}", errors.join("; ")))
+        })?;
+    let chosen = best.candidate.clone();
+
+    let started = Instant::now();
+    let x_train = data.matrix(encoder, &training_rows)?;
+    let y_train: Vec<i32> = training_labels.iter().map(|&l| l as i32).collect();
+    let model = Fitted::fit(&chosen, &x_train, &y_train, config.seed, config.threads)?;
+    drop(x_train);
+    let refit_s = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let x_holdout = data.matrix(encoder, &holdout_rows)?;
+    let predicted = model.predict(&x_holdout, n_classes)?;
+    let holdout = score(&data.labels_of(&holdout_rows), &predicted, n_classes);
+    let holdout_s = started.elapsed().as_secs_f64();
+
+    Ok(Trained {
+        model,
+        chosen,
+        cv,
+        holdout,
+        cv_rows: cv_rows.len(),
+        training_rows,
+        holdout_rows,
+        timings: Timings {
+            cross_validation_s,
+            refit_s,
+            holdout_s,
+        },
+    })
+}
+
+fn validate(data: &Dataset, n_classes: usize, config: &TrainConfig) -> Result<(), ModelError> {
+    if config.candidates.is_empty() {
+        return Err(ModelError::Config("no candidate to train".into()));
+    }
+    if config.folds < 2 {
+        return Err(ModelError::Config(format!(
+            "cross-validation needs at least 2 folds, not {}",
+            config.folds
+        )));
+    }
+    if !(0.0 < config.holdout_share && config.holdout_share < 1.0) {
+        return Err(ModelError::Config(format!(
+            "the holdout share must be between 0 and 1, not {}",
+            config.holdout_share
+        )));
+    }
+    if data.codes.len() != data.n_rows() * data.n_features {
+        return Err(ModelError::Input(
+            "the feature codes do not match the number of rows".into(),
+        ));
+    }
+    if let Some(bad) = data.labels.iter().find(|&&l| l as usize >= n_classes) {
+        return Err(ModelError::Input(format!(
+            "label {bad} is beyond the {n_classes} classes"
+        )));
+    }
+    let mut counts = vec![0usize; n_classes];
+    for &label in &data.labels {
+        counts[label as usize] += 1;
+    }
+    let present = counts.iter().filter(|&&c| c > 0).count();
+    let minimum = 2 * config.folds;
+    if present < 2 || data.n_rows() < minimum {
+        return Err(ModelError::NotEnoughData(format!(
+            "training needs at least {minimum} labelled rows of at least 2 classes; there are {} rows of {present} class(es)",
+            data.n_rows()
+        )));
+    }
+    Ok(())
+}
+
+fn cross_validate(
+    data: &Dataset,
+    encoder: &Encoder,
+    n_classes: usize,
+    cv_rows: &[usize],
+    config: &TrainConfig,
+) -> Result<Vec<CandidateScore>, ModelError> {
+    let labels = data.labels_of(cv_rows);
+    let folds = stratified_folds(&labels, config.folds, config.seed ^ 0xf01d);
+    // Per fold, its training and validation matrices, built once for all candidates.
+    let mut splits = Vec::with_capacity(folds.len());
+    for fold in &folds {
+        let mut in_fold = vec![false; cv_rows.len()];
+        for &i in fold {
+            in_fold[i] = true;
+        }
+        let fit_rows: Vec<usize> = (0..cv_rows.len())
+            .filter(|&i| !in_fold[i])
+            .map(|i| cv_rows[i])
+            .collect();
+        let check_rows: Vec<usize> = fold.iter().map(|&i| cv_rows[i]).collect();
+        let x_fit = data.matrix(encoder, &fit_rows)?;
+        let y_fit: Vec<i32> = fit_rows.iter().map(|&r| data.labels[r] as i32).collect();
+        let x_check = data.matrix(encoder, &check_rows)?;
+        let y_check = data.labels_of(&check_rows);
+        splits.push((x_fit, y_fit, x_check, y_check));
+    }
+    let tasks: Vec<(usize, usize)> = (0..config.candidates.len())
+        .flat_map(|c| (0..splits.len()).map(move |f| (c, f)))
+        .collect();
+    let results = parallel_map(&tasks, config.threads, |&(c, f)| {
+        let (x_fit, y_fit, x_check, y_check) = &splits[f];
+        let model = Fitted::fit(&config.candidates[c], x_fit, y_fit, config.seed, 1)?;
+        let predicted = model.predict(x_check, n_classes)?;
+        Ok::<Scores, ModelError>(score(y_check, &predicted, n_classes))
+    });
+    let mut per_candidate: Vec<Vec<Result<Scores, ModelError>>> =
+        config.candidates.iter().map(|_| Vec::new()).collect();
+    for ((c, _), result) in tasks.iter().zip(results) {
+        per_candidate[*c].push(result);
+    }
+    Ok(config
+        .candidates
+        .iter()
+        .zip(per_candidate)
+        .map(|(candidate, results)| {
+            let error = results.iter().find_map(|r| r.as_ref().err().map(|e| e.to_string()));
+            let scores: Vec<Scores> = results.into_iter().filter_map(|r| r.ok()).collect();
+            let fold_macro_f1: Vec<f64> = scores.iter().map(|s| s.macro_f1).collect();
+            let n = fold_macro_f1.len().max(1) as f64;
+            let mean = fold_macro_f1.iter().sum::<f64>() / n;
+            let var = fold_macro_f1.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            CandidateScore {
+                candidate: candidate.clone(),
+                mean_macro_f1: mean,
+                std_macro_f1: var.sqrt(),
+                mean_accuracy: scores.iter().map(|s| s.accuracy).sum::<f64>() / n,
+                fold_macro_f1,
+                error,
+            }
+        })
+        .collect())
+}
