@@ -171,9 +171,53 @@ pub struct Settings {
     pub drift_alpha: Option<f64>,
     pub drift_psi_threshold: Option<f64>,
     pub drift_share: Option<f64>,
+    /// `DRIFTLOOP_TRAIN_LABELS`: which labelled rows training takes, `expert` (default:
+    /// imported and expert-labelled rows) or `all` (model-labelled rows too).
+    pub train_labels: TrainLabels,
+    /// `DRIFTLOOP_PROMOTION_MARGIN`: how much higher a candidate's holdout macro-F1 must
+    /// be than the champion's on the same rows to replace it; default 0.01.
+    pub promotion_margin: f64,
+    /// `MLFLOW_TRACKING_URI`: the MLflow server runs and versions are mirrored to.
+    pub mlflow_tracking_uri: Option<String>,
+    /// `DRIFTLOOP_MLFLOW_EXPERIMENT`: the MLflow experiment; default `driftloop`.
+    pub mlflow_experiment: String,
+    /// `DRIFTLOOP_WEBHOOK_URL`: a Slack-compatible incoming webhook to notify.
+    pub webhook_url: Option<Secret>,
+    /// `DRIFTLOOP_SNS_TOPIC_ARN`: an SNS topic to notify.
+    pub sns_topic_arn: Option<String>,
     /// `RUST_LOG`: which log lines to print (tracing's filter syntax); default `info`.
     pub log_filter: String,
 }
+
+/// Which labelled rows training takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainLabels {
+    /// Imported and expert-labelled rows only.
+    Expert,
+    /// Every row, model-labelled ones included.
+    All,
+}
+
+impl TrainLabels {
+    pub fn parse(raw: &str) -> Option<TrainLabels> {
+        match raw.trim() {
+            "expert" => Some(TrainLabels::Expert),
+            "all" => Some(TrainLabels::All),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainLabels::Expert => "expert",
+            TrainLabels::All => "all",
+        }
+    }
+}
+
+/// The default of [`Settings::promotion_margin`].
+pub const DEFAULT_PROMOTION_MARGIN: f64 = 0.01;
 
 impl Settings {
     /// Reads the process environment. Every invalid variable is reported in one error.
@@ -209,6 +253,38 @@ impl Settings {
         let drift_alpha = number("DRIFTLOOP_DRIFT_ALPHA");
         let drift_psi_threshold = number("DRIFTLOOP_DRIFT_PSI_THRESHOLD");
         let drift_share = number("DRIFTLOOP_DRIFT_SHARE");
+        let nonempty = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let train_labels = match nonempty("DRIFTLOOP_TRAIN_LABELS") {
+            None => TrainLabels::Expert,
+            Some(raw) => TrainLabels::parse(&raw).unwrap_or_else(|| {
+                problems.push(format!("DRIFTLOOP_TRAIN_LABELS: {raw:?} is not expert or all"));
+                TrainLabels::Expert
+            }),
+        };
+        let promotion_margin = match nonempty("DRIFTLOOP_PROMOTION_MARGIN") {
+            None => DEFAULT_PROMOTION_MARGIN,
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(v) if (0.0..1.0).contains(&v) => v,
+                _ => {
+                    problems.push(format!("DRIFTLOOP_PROMOTION_MARGIN: {raw:?} is not a number from 0 to 1"));
+                    DEFAULT_PROMOTION_MARGIN
+                }
+            },
+        };
+        let mlflow_tracking_uri = nonempty("MLFLOW_TRACKING_URI");
+        if let Some(uri) = &mlflow_tracking_uri {
+            if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+                problems.push(format!(
+                    "MLFLOW_TRACKING_URI: {uri:?} is not an http(s):// URL of an MLflow server"
+                ));
+            }
+        }
+        let webhook_url = nonempty("DRIFTLOOP_WEBHOOK_URL");
+        if let Some(url) = &webhook_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push("DRIFTLOOP_WEBHOOK_URL: not an http(s):// URL".to_string());
+            }
+        }
         match (problems.is_empty(), database_url, store) {
             (true, Some(database_url), Some(store)) => Ok(Settings {
                 database_url,
@@ -216,6 +292,12 @@ impl Settings {
                 drift_alpha,
                 drift_psi_threshold,
                 drift_share,
+                train_labels,
+                promotion_margin,
+                mlflow_tracking_uri,
+                mlflow_experiment: nonempty("DRIFTLOOP_MLFLOW_EXPERIMENT").unwrap_or_else(|| "driftloop".to_string()),
+                webhook_url: webhook_url.map(Secret::new),
+                sns_topic_arn: nonempty("DRIFTLOOP_SNS_TOPIC_ARN"),
                 log_filter: lookup("RUST_LOG").unwrap_or_else(|| "info".to_string()),
             }),
             _ => Err(Error::Config(problems.join("; "))),

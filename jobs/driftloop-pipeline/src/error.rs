@@ -92,6 +92,27 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("model {name} has no version {version}")]
+    NoSuchModelVersion { name: String, version: String },
+
+    #[error("model {0} has no champion yet: train one first (`driftloop train`)")]
+    NoChampion(String),
+
+    #[error("model {name} version {version} replaced no earlier champion: there is nothing to roll back to")]
+    NothingToRollBack { name: String, version: i64 },
+
+    #[error("the champion changed while deciding (expected {expected:?}, found {found:?}); decide again")]
+    ChampionChanged { expected: Option<i64>, found: Option<i64> },
+
+    #[error("MLflow: {0}")]
+    Tracker(String),
+
+    #[error("model: {0}")]
+    Model(#[from] driftloop_model::ModelError),
+
+    #[error("model artifact {uri} cannot be trusted: {reason}")]
+    CorruptModel { uri: String, reason: String },
+
     #[error("{}: {} problem(s), nothing imported:\n{}", path.display(), problems.len(), list_problems(problems))]
     InvalidCsv { path: PathBuf, problems: Vec<CsvProblem> },
 }

@@ -314,3 +314,33 @@ pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter) -> Re
     debug_assert_eq!(columns.len(), s.n_features() + 6);
     canonicalize(DataFrame::new_infer_height(columns)?)
 }
+
+/// The codes of one spec column (level index or score) as `u8`, refusing nulls.
+fn column_codes(frame: &DataFrame, name: &str) -> Result<Vec<u8>> {
+    let physical = frame.column(name)?.as_materialized_series().to_physical_repr();
+    let codes = physical.cast(&DataType::UInt8)?;
+    let codes = codes.u8()?;
+    if codes.null_count() > 0 {
+        return Err(Error::Corrupt(format!("column {name} has {} missing value(s)", codes.null_count())));
+    }
+    Ok(codes.into_no_null_iter().collect())
+}
+
+/// A frame of labelled feature rows ([`feature_schema`]) as training data: feature codes
+/// row-major in the spec's column order, and class indices.
+pub fn frame_to_dataset(frame: &DataFrame) -> Result<driftloop_model::Dataset> {
+    let s = spec();
+    let p = s.n_features();
+    let n = frame.height();
+    let mut codes = vec![0u8; n * p];
+    for (c, column) in s.features.iter().enumerate() {
+        for (r, code) in column_codes(frame, column.name)?.into_iter().enumerate() {
+            codes[r * p + c] = code;
+        }
+    }
+    Ok(driftloop_model::Dataset {
+        n_features: p,
+        codes,
+        labels: column_codes(frame, s.label)?,
+    })
+}

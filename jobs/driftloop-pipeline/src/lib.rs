@@ -10,10 +10,14 @@ pub mod drift_job;
 pub mod error;
 #[cfg(feature = "frames")]
 pub mod frames;
+pub mod mlflow;
+pub mod models;
 pub mod notify;
 #[cfg(feature = "frames")]
 pub mod snapshot;
 pub mod store;
+#[cfg(feature = "frames")]
+pub mod train_job;
 
 pub use config::{DatabaseUrl, Secret, Settings, StoreUrl};
 pub use db::{open_database, Database, FeatureStore, JobQueue};

@@ -1,6 +1,8 @@
 //! The `driftloop` command line: migrations, imports, fixtures, bulk reads and the job
 //! outbox, over the database that `--database-url` / `DRIFTLOOP_DATABASE_URL` names.
 
+mod models_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -72,6 +74,17 @@ enum Command {
     ///
     /// Nothing is uploaded when the same rows are stored already.
     Snapshot(SnapshotArgs),
+    /// Trains candidates on the labelled rows, registers the best, and promotes it if it
+    /// beats the champion.
+    ///
+    /// Writes a snapshot of the rows first and trains from it; `--from-snapshot` repeats a
+    /// training exactly (same snapshot and seed: the same artifact, byte for byte).
+    Train(models_cmd::TrainArgs),
+    /// The model registry: versions and the champion.
+    #[command(subcommand)]
+    Models(models_cmd::ModelsCommand),
+    /// Runs the outbox's drift jobs, then its train jobs, polling for more.
+    Worker(models_cmd::WorkerArgs),
 }
 
 #[derive(Args)]
@@ -199,10 +212,10 @@ enum JobsCommand {
 }
 
 #[derive(Args)]
-struct Output {
+pub(crate) struct Output {
     /// Print one JSON object instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -286,11 +299,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn open(settings: &Settings) -> Result<std::sync::Arc<dyn Database>> {
+pub(crate) fn open(settings: &Settings) -> Result<std::sync::Arc<dyn Database>> {
     open_database(&settings.database_url).with_context(|| format!("opening {}", settings.database_url))
 }
 
-fn print(json_mode: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+pub(crate) fn print(json_mode: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json_mode {
         println!("{value}");
     } else {
@@ -340,6 +353,9 @@ fn drift_text(report: &DriftReport) -> String {
 
 async fn run(command: Command, settings: &Settings) -> Result<()> {
     match command {
+        Command::Train(args) => models_cmd::train(args, settings).await?,
+        Command::Models(command) => models_cmd::models(command, settings).await?,
+        Command::Worker(args) => models_cmd::worker(args, settings).await?,
         Command::Db(DbCommand::Migrate { out }) => {
             let db = open(settings)?;
             let report = db.migrate()?;

@@ -35,6 +35,7 @@ pub static MYSQL_MIGRATIONS: &[Migration] = migrations!("mysql":
     2 "0002_jobs.sql",
     3 "0003_drift_counter.sql",
     4 "0004_drift_reports.sql",
+    5 "0005_model_registry.sql",
 );
 
 /// SQLite, the embedded default.
@@ -43,6 +44,7 @@ pub static SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     2 "0002_jobs.sql",
     3 "0003_drift_counter.sql",
     4 "0004_drift_reports.sql",
+    5 "0005_model_registry.sql",
 );
 
 /// What a migration run did.

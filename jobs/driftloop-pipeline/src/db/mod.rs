@@ -4,6 +4,7 @@
 
 mod migrate;
 mod mysql;
+mod registry;
 pub(crate) use mysql::SESSION_INIT as MYSQL_SESSION_INIT;
 mod sqlite;
 
@@ -102,6 +103,14 @@ macro_rules! text_enum {
     };
 }
 text_enum!(JobKind { Drift => "drift", Train => "train" });
+text_enum!(ModelStatus {
+    Registered => "registered",
+    Champion => "champion",
+    Rejected => "rejected",
+    Retired => "retired",
+    RolledBack => "rolled_back",
+});
+text_enum!(AliasReason { Promoted => "promoted", Manual => "manual", Rollback => "rollback" });
 text_enum!(JobStatus { Pending => "pending", Running => "running", Done => "done", Failed => "failed" });
 
 /// A job as stored.
@@ -189,8 +198,185 @@ pub trait DriftReportLog: Send + Sync {
     fn drift_reports(&self) -> Result<Vec<DriftReportRecord>>;
 }
 
+/// Where a model version stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    /// Registered, not yet compared with the champion.
+    Registered,
+    /// The version `champion` points at.
+    Champion,
+    /// Lost to the champion on the holdout.
+    Rejected,
+    /// A former champion, replaced by a better one (or by a manual promotion).
+    Retired,
+    /// A former champion taken back by a rollback.
+    RolledBack,
+}
+
+/// Why the champion alias moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AliasReason {
+    /// The first model, or a candidate that beat the champion.
+    Promoted,
+    /// `driftloop models promote`.
+    Manual,
+    /// `driftloop models rollback`.
+    Rollback,
+}
+
+/// A model version to register.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewModelVersion {
+    pub name: String,
+    pub artifact_uri: String,
+    /// sha256 of the artifact file.
+    pub sha256: String,
+    pub snapshot_uri: String,
+    pub snapshot_sha256: String,
+    pub family: String,
+    pub params: serde_json::Value,
+    pub cv_metrics: serde_json::Value,
+    pub holdout_metrics: serde_json::Value,
+    pub train_job_id: Option<i64>,
+}
+
+/// A registered model version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersion {
+    pub version: i64,
+    #[serde(flatten)]
+    pub model: NewModelVersion,
+    pub status: ModelStatus,
+    /// How the promotion decision went (scores of candidate and champion, margin).
+    pub decision: Option<serde_json::Value>,
+    pub mlflow_run_id: Option<String>,
+    pub mlflow_version: Option<String>,
+    /// Why the MLflow mirror of this version failed, until it succeeds.
+    pub mlflow_error: Option<String>,
+    /// When the version was registered (UTC).
+    pub created_at: String,
+}
+
+/// A move of the champion alias.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChampionChange {
+    pub name: String,
+    pub version: i64,
+    pub previous: Option<i64>,
+    pub reason: AliasReason,
+}
+
+/// The model registry: versions, the `champion` alias and its history. The source of
+/// truth; MLflow mirrors it.
+pub trait ModelRegistry: Send + Sync {
+    /// Registers a version. The same artifact (name and sha256) registered again returns
+    /// the existing version and `false`.
+    fn register_model(&self, new: &NewModelVersion) -> Result<(ModelVersion, bool)>;
+    /// Every version of a model, oldest first.
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>>;
+    fn model_version(&self, name: &str, version: i64) -> Result<Option<ModelVersion>>;
+    /// The version `champion` points at.
+    fn champion(&self, name: &str) -> Result<Option<ModelVersion>>;
+    /// Points `champion` at `version` if it still points at `expected` (compare and set:
+    /// two trainings deciding at once cannot both win); otherwise
+    /// [`crate::Error::ChampionChanged`]. The replaced champion becomes `retired`.
+    fn set_champion(
+        &self,
+        name: &str,
+        version: i64,
+        expected: Option<i64>,
+        reason: AliasReason,
+        decision: Option<&serde_json::Value>,
+    ) -> Result<ChampionChange>;
+    /// Marks a registered version rejected, with the decision that rejected it.
+    fn reject_model(&self, name: &str, version: i64, decision: &serde_json::Value) -> Result<()>;
+    /// Points `champion` back at the version the current one replaced; the current one
+    /// becomes `rolled_back`.
+    fn rollback_champion(&self, name: &str) -> Result<ChampionChange>;
+    /// Records the MLflow mirror of a version: its run and version, or why it failed.
+    fn record_mirror(
+        &self,
+        name: &str,
+        version: i64,
+        run_id: Option<&str>,
+        mlflow_version: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()>;
+}
+
+/// Runs registry statements in one transaction of the adapter's backend.
+pub(crate) trait WithSqlTx {
+    fn with_tx<T>(&self, what: &str, f: &mut dyn FnMut(&mut dyn registry::SqlTx) -> Result<T>) -> Result<T>;
+}
+
+impl<D: WithSqlTx + Send + Sync> ModelRegistry for D {
+    fn register_model(&self, new: &NewModelVersion) -> Result<(ModelVersion, bool)> {
+        self.with_tx("registering a model version", &mut |tx| registry::register(tx, new))
+    }
+
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
+        self.with_tx("listing model versions", &mut |tx| {
+            registry::find_versions(tx, name, None)
+        })
+    }
+
+    fn model_version(&self, name: &str, version: i64) -> Result<Option<ModelVersion>> {
+        self.with_tx("reading a model version", &mut |tx| {
+            Ok(registry::find_versions(tx, name, Some(version))?.pop())
+        })
+    }
+
+    fn champion(&self, name: &str) -> Result<Option<ModelVersion>> {
+        self.with_tx(
+            "reading the champion",
+            &mut |tx| match registry::alias(tx, name, "champion", false)? {
+                Some(version) => Ok(registry::find_versions(tx, name, Some(version))?.pop()),
+                None => Ok(None),
+            },
+        )
+    }
+
+    fn set_champion(
+        &self,
+        name: &str,
+        version: i64,
+        expected: Option<i64>,
+        reason: AliasReason,
+        decision: Option<&serde_json::Value>,
+    ) -> Result<ChampionChange> {
+        self.with_tx("moving the champion alias", &mut |tx| {
+            registry::set_champion(tx, name, version, expected, reason, decision)
+        })
+    }
+
+    fn reject_model(&self, name: &str, version: i64, decision: &serde_json::Value) -> Result<()> {
+        self.with_tx("rejecting a model version", &mut |tx| {
+            registry::reject(tx, name, version, decision)
+        })
+    }
+
+    fn rollback_champion(&self, name: &str) -> Result<ChampionChange> {
+        self.with_tx("rolling the champion back", &mut |tx| registry::rollback(tx, name))
+    }
+
+    fn record_mirror(
+        &self,
+        name: &str,
+        version: i64,
+        run_id: Option<&str>,
+        mlflow_version: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.with_tx("recording the MLflow mirror", &mut |tx| {
+            registry::record_mirror(tx, name, version, run_id, mlflow_version, error)
+        })
+    }
+}
+
 /// A feature database: the ports, and its migrations.
-pub trait Database: FeatureStore + JobQueue + DriftReportLog {
+pub trait Database: FeatureStore + JobQueue + DriftReportLog + ModelRegistry {
     /// Applies the migrations not yet applied, in order, and records them.
     fn migrate(&self) -> Result<MigrationReport>;
     /// The URL this database was opened with (password hidden).

@@ -10,6 +10,8 @@ use mysql::prelude::Queryable;
 use mysql::{IsolationLevel, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts, Value};
 
 use super::migrate::{split_mysql_statements, MigrationReport, MYSQL_MIGRATIONS};
+use super::registry::{Dialect, SqlTx, SqlValue};
+use super::WithSqlTx;
 use super::{exhausted_message, queued};
 use super::{
     insert_columns, payload_text, ClaimedJob, Database, DriftCounter, DriftReportLog, DriftReportRecord, Enqueued,
@@ -497,4 +499,96 @@ fn apply_migrations(conn: &mut PooledConn) -> Result<MigrationReport> {
         }
     }
     Ok(report)
+}
+
+struct MysqlTx<'a, 'c>(&'a mut mysql::Transaction<'c>);
+
+fn mysql_params(params: Vec<SqlValue>) -> Params {
+    if params.is_empty() {
+        return Params::Empty;
+    }
+    Params::Positional(
+        params
+            .into_iter()
+            .map(|v| match v {
+                SqlValue::Null => Value::NULL,
+                SqlValue::Int(i) => Value::Int(i),
+                SqlValue::Real(r) => Value::Double(r),
+                SqlValue::Text(t) => Value::Bytes(t.into_bytes()),
+            })
+            .collect(),
+    )
+}
+
+impl SqlTx for MysqlTx<'_, '_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Mysql
+    }
+
+    fn exec(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<u64> {
+        self.0
+            .exec_drop(sql, mysql_params(params))
+            .map_err(Error::mysql("writing the model registry"))?;
+        Ok(self.0.affected_rows())
+    }
+
+    fn last_insert_id(&mut self) -> Result<i64> {
+        self.0
+            .last_insert_id()
+            .map(|id| id as i64)
+            .ok_or_else(|| Error::Corrupt("an insert reported no id".into()))
+    }
+
+    fn query(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Vec<SqlValue>>> {
+        let rows: Vec<mysql::Row> = self
+            .0
+            .exec(sql, mysql_params(params))
+            .map_err(Error::mysql("reading the model registry"))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                row.unwrap()
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::NULL => SqlValue::Null,
+                        Value::Int(i) => SqlValue::Int(i),
+                        Value::UInt(u) => SqlValue::Int(u as i64),
+                        Value::Float(f) => SqlValue::Real(f as f64),
+                        Value::Double(d) => SqlValue::Real(d),
+                        Value::Bytes(b) => SqlValue::Text(String::from_utf8_lossy(&b).into_owned()),
+                        other => SqlValue::Text(other.as_sql(true).trim_matches('\'').to_string()),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+impl WithSqlTx for MysqlDatabase {
+    fn with_tx<T>(&self, what: &str, f: &mut dyn FnMut(&mut dyn SqlTx) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        // Two registrations of the same artifact, or two first champions, race on a unique
+        // key; a deadlock rolls a transaction back whole. Running it again sees the winner.
+        let mut tries = 0;
+        loop {
+            let attempt = (|| {
+                let mut tx = conn
+                    .start_transaction(TxOpts::default())
+                    .map_err(Error::mysql(format!("starting {what}")))?;
+                let value = f(&mut MysqlTx(&mut tx))?;
+                tx.commit().map_err(Error::mysql(format!("committing {what}")))?;
+                Ok(value)
+            })();
+            match attempt {
+                Err(Error::Mysql {
+                    source: mysql::Error::MySqlError(e),
+                    ..
+                }) if [ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, ER_DUP_ENTRY].contains(&e.code) && tries < 3 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20 * tries));
+                }
+                result => return result,
+            }
+        }
+    }
 }

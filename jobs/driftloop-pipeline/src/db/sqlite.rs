@@ -10,6 +10,8 @@ use driftloop_core::{spec, FeatureRow};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
 use super::migrate::{MigrationReport, SQLITE_MIGRATIONS};
+use super::registry::{Dialect, SqlTx, SqlValue};
+use super::WithSqlTx;
 use super::{exhausted_message, queued};
 use super::{
     insert_columns, payload_text, ClaimedJob, Database, DriftCounter, DriftReportLog, DriftReportRecord, Enqueued,
@@ -425,5 +427,73 @@ impl Database for SqliteDatabase {
 
     fn url(&self) -> String {
         format!("sqlite://{}", self.path.display())
+    }
+}
+
+struct SqliteTx<'a, 'c>(&'a rusqlite::Transaction<'c>);
+
+fn to_sqlite(value: SqlValue) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match value {
+        SqlValue::Null => Value::Null,
+        SqlValue::Int(i) => Value::Integer(i),
+        SqlValue::Real(r) => Value::Real(r),
+        SqlValue::Text(t) => Value::Text(t),
+    }
+}
+
+impl SqlTx for SqliteTx<'_, '_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn exec(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<u64> {
+        self.0
+            .execute(sql, params_from_iter(params.into_iter().map(to_sqlite)))
+            .map(|n| n as u64)
+            .map_err(Error::sqlite("writing the model registry"))
+    }
+
+    fn last_insert_id(&mut self) -> Result<i64> {
+        Ok(self.0.last_insert_rowid())
+    }
+
+    fn query(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Vec<SqlValue>>> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self
+            .0
+            .prepare_cached(sql)
+            .map_err(Error::sqlite("reading the model registry"))?;
+        let n_columns = stmt.column_count();
+        let rows = stmt
+            .query_map(params_from_iter(params.into_iter().map(to_sqlite)), |row| {
+                (0..n_columns)
+                    .map(|i| {
+                        Ok(match row.get_ref(i)? {
+                            ValueRef::Null => SqlValue::Null,
+                            ValueRef::Integer(v) => SqlValue::Int(v),
+                            ValueRef::Real(v) => SqlValue::Real(v),
+                            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+                            }
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<SqlValue>>>()
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(Error::sqlite("reading the model registry"))?;
+        Ok(rows)
+    }
+}
+
+impl WithSqlTx for SqliteDatabase {
+    fn with_tx<T>(&self, what: &str, f: &mut dyn FnMut(&mut dyn SqlTx) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::sqlite(format!("starting {what}")))?;
+        let value = f(&mut SqliteTx(&tx))?;
+        tx.commit().map_err(Error::sqlite(format!("committing {what}")))?;
+        Ok(value)
     }
 }

@@ -1,0 +1,461 @@
+//! The train job: read the labelled rows, write their snapshot, train from it, store the
+//! artifact, register the version, decide whether it replaces the champion, mirror to
+//! MLflow, notify. Every step is safe to repeat: the snapshot and the artifact are
+//! content-addressed and the registry keys versions by artifact hash, so a job that runs
+//! twice (a lost lease) registers one version.
+//!
+//! The decision: the first model becomes champion. Later, candidate and champion are
+//! scored on the same rows, the candidate's holdout (rows the candidate never saw), and
+//! the candidate replaces the champion only when its macro-F1 is higher by the configured
+//! margin; otherwise it is registered as rejected and the champion stays.
+
+use driftloop_core::metrics::{score, Scores};
+use driftloop_core::spec;
+use driftloop_model::artifact::{code_version, encode_artifact, ArtifactHeader, ArtifactMetrics, SnapshotRef};
+use driftloop_model::{encode_rows, train, Encoder, TrainConfig, Trained};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::config::TrainLabels;
+use crate::db::{AliasReason, ClaimedJob, Database, JobKind, ModelVersion, NewModelVersion};
+use crate::error::{Error, Result};
+use crate::frames::{describe_query, frame_to_dataset};
+use crate::mlflow::{sync, MlflowClient, SyncReport};
+use crate::models::{load_champion, store_artifact};
+use crate::notify::{Event, Notifier};
+use crate::snapshot::{load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
+use crate::store::ObjectStore;
+
+/// The registered name of the shipped dataset's model.
+pub fn model_name() -> &'static str {
+    spec().name
+}
+
+/// Where the rows of a training come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainSource {
+    /// The labelled rows in the feature table now (a new snapshot is written first).
+    Database(TrainLabels),
+    /// A snapshot written before, by URI: retrains exactly what was trained then.
+    Snapshot(String),
+}
+
+impl TrainSource {
+    fn describe(&self) -> String {
+        match self {
+            TrainSource::Database(labels) => format!("the feature table ({} labels)", labels.as_str()),
+            TrainSource::Snapshot(uri) => format!("snapshot {uri}"),
+        }
+    }
+}
+
+/// How a training decides and where it reports.
+pub struct TrainOptions<'a> {
+    pub config: TrainConfig,
+    pub promotion_margin: f64,
+    pub mlflow: Option<&'a MlflowClient>,
+}
+
+/// What the promotion step decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Decision {
+    /// There was no champion: this version is the first.
+    FirstChampion,
+    /// The candidate beat the champion on the candidate's holdout.
+    Promoted {
+        previous: i64,
+        candidate_macro_f1: f64,
+        champion_macro_f1: f64,
+        margin: f64,
+    },
+    /// The candidate did not beat the champion by the margin; the champion stays.
+    Rejected {
+        champion: i64,
+        candidate_macro_f1: f64,
+        champion_macro_f1: f64,
+        margin: f64,
+    },
+    /// The same artifact is already the champion (a retraining of the same snapshot).
+    AlreadyChampion,
+    /// The same artifact was registered and decided before; nothing changed.
+    AlreadyDecided { status: String },
+}
+
+/// What one training did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainOutcome {
+    pub job_ids: Vec<i64>,
+    pub snapshot: SnapshotRef,
+    pub version: i64,
+    /// False when the same artifact was registered before (same snapshot and config).
+    pub registered: bool,
+    pub artifact_uri: String,
+    pub sha256: String,
+    pub family: String,
+    pub params: Value,
+    pub cv_macro_f1: f64,
+    pub holdout: Scores,
+    pub decision: Decision,
+    /// The champion after this training.
+    pub champion: Option<i64>,
+    pub mlflow: Option<SyncReport>,
+    pub timings: driftloop_model::select::Timings,
+}
+
+/// Runs one training (see the module documentation). The caller reports failures.
+pub async fn run_training(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    notifier: &dyn Notifier,
+    source: &TrainSource,
+    options: &TrainOptions<'_>,
+    job_ids: &[i64],
+) -> Result<TrainOutcome> {
+    notifier
+        .notify(&Event::TrainingStarted {
+            job_ids: job_ids.to_vec(),
+            source: source.describe(),
+        })
+        .await;
+    // Train from the snapshot: the rows written are the rows trained on (the frame read
+    // from the database hashes to the snapshot's data hash, checked when it is written).
+    let (frame, manifest): (_, SnapshotManifest) = match source {
+        TrainSource::Database(labels) => {
+            let selection = match labels {
+                TrainLabels::Expert => LabelSelection::Expert,
+                TrainLabels::All => LabelSelection::All,
+            };
+            let filter = selection.row_filter();
+            let frame = db.read_frame(&filter)?;
+            if frame.height() == 0 {
+                return Err(Error::Model(driftloop_model::ModelError::NotEnoughData(format!(
+                    "the feature table has no {} rows to train on: import labelled rows first (`driftloop import`)",
+                    labels.as_str()
+                ))));
+            }
+            let written = write_snapshot(store, &frame, selection, &describe_query(&filter)).await?;
+            (frame, written.manifest)
+        }
+        TrainSource::Snapshot(uri) => load_snapshot(store, uri).await?,
+    };
+    let data = frame_to_dataset(&frame)?;
+    drop(frame);
+    let encoder = Encoder::from_spec(spec());
+    let n_classes = spec().classes.len();
+    let config = options.config.clone();
+    let (trained, data, encoder) = tokio::task::spawn_blocking(move || {
+        let trained = train(&data, &encoder, n_classes, &config);
+        (trained, data, encoder)
+    })
+    .await
+    .expect("training does not panic");
+    let trained: Trained = trained?;
+
+    let snapshot = SnapshotRef {
+        uri: manifest.uri.clone(),
+        sha256: manifest.sha256.clone(),
+        rows: manifest.rows,
+    };
+    let cv = trained
+        .cv
+        .iter()
+        .find(|c| c.candidate == trained.chosen)
+        .cloned()
+        .expect("the chosen candidate was cross-validated");
+    let header = ArtifactHeader {
+        format: String::new(),
+        format_version: 0,
+        name: model_name().to_string(),
+        family: trained.chosen.family(),
+        params: trained.chosen.clone(),
+        spec_hash: spec().spec_hash(),
+        encoder: encoder.clone(),
+        classes: spec().classes.iter().map(|c| c.to_string()).collect(),
+        metrics: ArtifactMetrics {
+            cv: cv.clone(),
+            candidates: trained.cv.clone(),
+            holdout: trained.holdout.clone(),
+            training_rows: trained.training_rows.len() as u64,
+            holdout_rows: trained.holdout_rows.len() as u64,
+            cv_rows: trained.cv_rows as u64,
+        },
+        snapshot: snapshot.clone(),
+        config: options.config.clone(),
+        code_version: code_version(),
+        created_at: manifest.created_at.clone(),
+        body_sha256: String::new(),
+    };
+    let (bytes, header) = encode_artifact(header, &trained.model)?;
+    let (sha256, artifact_uri) = store_artifact(store, model_name(), bytes).await?;
+    let params = Value::Object(trained.chosen.params());
+    let (version, registered) = db.register_model(&NewModelVersion {
+        name: model_name().to_string(),
+        artifact_uri: artifact_uri.clone(),
+        sha256: sha256.clone(),
+        snapshot_uri: snapshot.uri.clone(),
+        snapshot_sha256: snapshot.sha256.clone(),
+        family: header.family.to_string(),
+        params: params.clone(),
+        cv_metrics: serde_json::to_value(&cv).expect("scores serialize"),
+        holdout_metrics: serde_json::to_value(&trained.holdout).expect("scores serialize"),
+        train_job_id: job_ids.first().copied(),
+    })?;
+    notifier
+        .notify(&Event::TrainingFinished {
+            job_ids: job_ids.to_vec(),
+            version: version.version,
+            family: header.family.to_string(),
+            params: params.clone(),
+            cv_macro_f1: cv.mean_macro_f1,
+            holdout_accuracy: trained.holdout.accuracy,
+            holdout_macro_f1: trained.holdout.macro_f1,
+            artifact_uri: artifact_uri.clone(),
+            snapshot_uri: snapshot.uri.clone(),
+        })
+        .await;
+
+    let holdout_rows: Vec<&[u8]> = trained
+        .holdout_rows
+        .iter()
+        .map(|&r| &data.codes[r * data.n_features..(r + 1) * data.n_features])
+        .collect();
+    let holdout_truth: Vec<u8> = trained.holdout_rows.iter().map(|&r| data.labels[r]).collect();
+    let decision = decide(
+        db,
+        store,
+        notifier,
+        &version,
+        trained.holdout.macro_f1,
+        &encoder,
+        &holdout_rows,
+        &holdout_truth,
+        options.promotion_margin,
+    )
+    .await?;
+    let champion = db.champion(model_name())?.map(|c| c.version);
+
+    let mlflow = match options.mlflow {
+        Some(client) => Some(sync(db, store, client, model_name()).await?),
+        None => None,
+    };
+    Ok(TrainOutcome {
+        job_ids: job_ids.to_vec(),
+        snapshot,
+        version: version.version,
+        registered,
+        artifact_uri,
+        sha256,
+        family: header.family.to_string(),
+        params,
+        cv_macro_f1: cv.mean_macro_f1,
+        holdout: trained.holdout,
+        decision,
+        champion,
+        mlflow,
+        timings: trained.timings,
+    })
+}
+
+/// Compares the candidate with the champion on the candidate's holdout and moves the
+/// alias or rejects the candidate. A champion that moved meanwhile is compared again.
+#[allow(clippy::too_many_arguments)]
+async fn decide(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    notifier: &dyn Notifier,
+    candidate: &ModelVersion,
+    candidate_macro_f1: f64,
+    encoder: &Encoder,
+    holdout_rows: &[&[u8]],
+    holdout_truth: &[u8],
+    margin: f64,
+) -> Result<Decision> {
+    let name = model_name();
+    if candidate.status != crate::db::ModelStatus::Registered {
+        return Ok(match candidate.status {
+            crate::db::ModelStatus::Champion => Decision::AlreadyChampion,
+            other => Decision::AlreadyDecided {
+                status: other.as_str().to_string(),
+            },
+        });
+    }
+    for _ in 0..3 {
+        let Some((champion, artifact)) = load_champion(db, store, name).await? else {
+            let decision = Decision::FirstChampion;
+            let recorded = json!({"decision": &decision, "candidate_macro_f1": candidate_macro_f1});
+            match db.set_champion(name, candidate.version, None, AliasReason::Promoted, Some(&recorded)) {
+                Ok(_) => {}
+                Err(Error::ChampionChanged { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+            notifier
+                .notify(&Event::ChampionPromoted {
+                    version: candidate.version,
+                    previous: None,
+                    candidate_macro_f1,
+                    champion_macro_f1: None,
+                })
+                .await;
+            return Ok(decision);
+        };
+        let x = encode_rows(encoder, holdout_rows.iter().copied())?;
+        let n_classes = spec().classes.len();
+        let predicted = artifact.model.predict(&x, n_classes)?;
+        let champion_macro_f1 = score(holdout_truth, &predicted, n_classes).macro_f1;
+        if candidate_macro_f1 >= champion_macro_f1 + margin {
+            let decision = Decision::Promoted {
+                previous: champion.version,
+                candidate_macro_f1,
+                champion_macro_f1,
+                margin,
+            };
+            let recorded = json!({"decision": &decision, "holdout_rows": holdout_truth.len()});
+            match db.set_champion(
+                name,
+                candidate.version,
+                Some(champion.version),
+                AliasReason::Promoted,
+                Some(&recorded),
+            ) {
+                Ok(_) => {}
+                Err(Error::ChampionChanged { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+            notifier
+                .notify(&Event::ChampionPromoted {
+                    version: candidate.version,
+                    previous: Some(champion.version),
+                    candidate_macro_f1,
+                    champion_macro_f1: Some(champion_macro_f1),
+                })
+                .await;
+            return Ok(decision);
+        }
+        let decision = Decision::Rejected {
+            champion: champion.version,
+            candidate_macro_f1,
+            champion_macro_f1,
+            margin,
+        };
+        let recorded = json!({"decision": &decision, "holdout_rows": holdout_truth.len()});
+        db.reject_model(name, candidate.version, &recorded)?;
+        notifier
+            .notify(&Event::CandidateRejected {
+                version: candidate.version,
+                champion: champion.version,
+                candidate_macro_f1,
+                champion_macro_f1,
+                margin,
+            })
+            .await;
+        return Ok(decision);
+    }
+    Err(Error::ChampionChanged {
+        expected: None,
+        found: None,
+    })
+}
+
+/// How long a train job may run before another worker may take it over.
+pub const TRAIN_LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// What a drain of the train jobs did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrainDrain {
+    pub trainings: Vec<TrainOutcome>,
+    pub failed: Vec<crate::drift_job::FailedJob>,
+    pub stopped_at_deadline: bool,
+}
+
+fn snapshot_of(job: &ClaimedJob) -> Option<String> {
+    job.payload
+        .as_ref()
+        .and_then(|p| p.get("from_snapshot"))
+        .and_then(|v| v.as_str())
+        .map(String::from)
+}
+
+/// Claims and runs train jobs until none is pending or `deadline` has passed. Pending
+/// jobs that train from the database are coalesced: one training reads every labelled
+/// row there is, which is what each of them asked for, and completes them all. A job
+/// naming a snapshot (`{"from_snapshot": uri}`) trains on its own. A failed training
+/// fails its jobs with the error and sends a `training_failed` notification.
+pub async fn drain_train_jobs(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    notifier: &dyn Notifier,
+    labels: TrainLabels,
+    options: &TrainOptions<'_>,
+    deadline: Option<std::time::Instant>,
+) -> Result<TrainDrain> {
+    let mut summary = TrainDrain::default();
+    loop {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            summary.stopped_at_deadline = true;
+            return Ok(summary);
+        }
+        let Some(first) = db.claim(&[JobKind::Train], TRAIN_LEASE)? else {
+            return Ok(summary);
+        };
+        let mut held = vec![first];
+        let source = match snapshot_of(&held[0]) {
+            Some(uri) => TrainSource::Snapshot(uri),
+            None => {
+                // Take the other pending database trainings along; a snapshot job met on
+                // the way is handed back by running it next, on its own.
+                let mut deferred = None;
+                while let Some(next) = db.claim(&[JobKind::Train], TRAIN_LEASE)? {
+                    if snapshot_of(&next).is_some() {
+                        deferred = Some(next);
+                        break;
+                    }
+                    held.push(next);
+                }
+                if let Some(job) = deferred {
+                    run_jobs(db, store, notifier, std::slice::from_ref(&job), &TrainSource::Snapshot(snapshot_of(&job).unwrap_or_default()), options, &mut summary).await?;
+                }
+                TrainSource::Database(labels)
+            }
+        };
+        run_jobs(db, store, notifier, &held, &source, options, &mut summary).await?;
+    }
+}
+
+async fn run_jobs(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    notifier: &dyn Notifier,
+    jobs: &[ClaimedJob],
+    source: &TrainSource,
+    options: &TrainOptions<'_>,
+    summary: &mut TrainDrain,
+) -> Result<()> {
+    let job_ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+    match run_training(db, store, notifier, source, options, &job_ids).await {
+        Ok(outcome) => {
+            for job in jobs {
+                db.complete(job)?;
+            }
+            summary.trainings.push(outcome);
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            tracing::error!(?job_ids, "training failed: {error}");
+            notifier
+                .notify(&Event::TrainingFailed {
+                    job_ids: job_ids.clone(),
+                    error: error.clone(),
+                })
+                .await;
+            for job in jobs {
+                db.fail(job, &error)?;
+                summary.failed.push(crate::drift_job::FailedJob {
+                    job_id: job.id,
+                    error: error.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
