@@ -266,7 +266,9 @@ impl Settings {
             Some(raw) => match raw.parse::<f64>() {
                 Ok(v) if (0.0..1.0).contains(&v) => v,
                 _ => {
-                    problems.push(format!("DRIFTLOOP_PROMOTION_MARGIN: {raw:?} is not a number from 0 to 1"));
+                    problems.push(format!(
+                        "DRIFTLOOP_PROMOTION_MARGIN: {raw:?} is not a number from 0 to 1"
+                    ));
                     DEFAULT_PROMOTION_MARGIN
                 }
             },

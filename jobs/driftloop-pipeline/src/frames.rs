@@ -321,7 +321,10 @@ fn column_codes(frame: &DataFrame, name: &str) -> Result<Vec<u8>> {
     let codes = physical.cast(&DataType::UInt8)?;
     let codes = codes.u8()?;
     if codes.null_count() > 0 {
-        return Err(Error::Corrupt(format!("column {name} has {} missing value(s)", codes.null_count())));
+        return Err(Error::Corrupt(format!(
+            "column {name} has {} missing value(s)",
+            codes.null_count()
+        )));
     }
     Ok(codes.into_no_null_iter().collect())
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::db::{ModelVersion, ModelRegistry};
+use crate::db::{ModelRegistry, ModelVersion};
 use crate::error::{Error, Result};
 use crate::store::ObjectStore;
 
@@ -80,7 +80,13 @@ impl MlflowClient {
     }
 
     /// One REST call, retried on connection failures and server errors.
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>, query: &[(&str, &str)]) -> Result<Value, MlflowError> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        query: &[(&str, &str)],
+    ) -> Result<Value, MlflowError> {
         let url = format!("{}/api/2.0/{path}", self.base);
         let mut last = None;
         for attempt in 0..self.attempts {
@@ -125,17 +131,22 @@ impl MlflowClient {
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, MlflowError> {
-        self.call(reqwest::Method::POST, &format!("mlflow/{path}"), Some(&body), &[]).await
+        self.call(reqwest::Method::POST, &format!("mlflow/{path}"), Some(&body), &[])
+            .await
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, MlflowError> {
-        self.call(reqwest::Method::GET, &format!("mlflow/{path}"), None, query).await
+        self.call(reqwest::Method::GET, &format!("mlflow/{path}"), None, query)
+            .await
     }
 
     /// The experiment's id, created if missing.
     pub async fn experiment_id(&self) -> Result<String, MlflowError> {
         for _ in 0..2 {
-            match self.get("experiments/get-by-name", &[("experiment_name", &self.experiment)]).await {
+            match self
+                .get("experiments/get-by-name", &[("experiment_name", &self.experiment)])
+                .await
+            {
                 Ok(found) => {
                     if let Some(id) = found["experiment"]["experiment_id"].as_str() {
                         return Ok(id.to_string());
@@ -181,7 +192,10 @@ impl MlflowClient {
     async fn ensure_run(&self, v: &ModelVersion, code_version: &str) -> Result<(String, String), MlflowError> {
         if let Some(run_id) = &v.mlflow_run_id {
             let run = self.get("runs/get", &[("run_id", run_id)]).await?;
-            let artifact_uri = run["run"]["info"]["artifact_uri"].as_str().unwrap_or_default().to_string();
+            let artifact_uri = run["run"]["info"]["artifact_uri"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             return Ok((run_id.clone(), artifact_uri));
         }
         let experiment_id = self.experiment_id().await?;
@@ -196,8 +210,14 @@ impl MlflowClient {
                 }),
             )
             .await?;
-        let run_id = created["run"]["info"]["run_id"].as_str().unwrap_or_default().to_string();
-        let artifact_uri = created["run"]["info"]["artifact_uri"].as_str().unwrap_or_default().to_string();
+        let run_id = created["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let artifact_uri = created["run"]["info"]["artifact_uri"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let mut params = vec![json!({"key": "family", "value": v.model.family})];
         if let Some(map) = v.model.params.as_object() {
             for (key, value) in map {
@@ -236,7 +256,12 @@ impl MlflowClient {
 
     /// Uploads an artifact into a run's artifacts through the server's proxy; returns its
     /// URI there.
-    async fn upload_to_run(&self, run_artifact_uri: &str, file: &str, bytes: bytes::Bytes) -> Result<String, MlflowError> {
+    async fn upload_to_run(
+        &self,
+        run_artifact_uri: &str,
+        file: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<String, MlflowError> {
         let path = run_artifact_uri
             .strip_prefix("mlflow-artifacts:/")
             .ok_or_else(|| MlflowError {
@@ -247,7 +272,10 @@ impl MlflowClient {
                 ),
             })?
             .trim_start_matches('/');
-        let url = format!("{}/api/2.0/mlflow-artifacts/artifacts/{path}/{RUN_ARTIFACT_DIR}/{file}", self.base);
+        let url = format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{path}/{RUN_ARTIFACT_DIR}/{file}",
+            self.base
+        );
         let response = self.http.put(&url).body(bytes).send().await.map_err(|e| MlflowError {
             status: None,
             code: "UNREACHABLE".into(),
@@ -266,7 +294,9 @@ impl MlflowClient {
     /// Mirrors one version: its run, and a registered model version. Returns the run id
     /// and MLflow's version number.
     pub async fn mirror_version(&self, store: &dyn ObjectStore, v: &ModelVersion) -> Result<(String, String)> {
-        let key = store.key_of(&v.model.artifact_uri).unwrap_or_else(|| v.model.artifact_uri.clone());
+        let key = store
+            .key_of(&v.model.artifact_uri)
+            .unwrap_or_else(|| v.model.artifact_uri.clone());
         let bytes = store.get(&key).await?;
         let (header, _) = driftloop_model::artifact::decode_header(&bytes)?;
         let (run_id, run_artifacts) = self.ensure_run(v, &header.code_version).await.map_err(mirror_error)?;
@@ -274,9 +304,13 @@ impl MlflowClient {
             v.model.artifact_uri.clone()
         } else {
             let file = key.rsplit('/').next().unwrap_or("model.dlmodel").to_string();
-            self.upload_to_run(&run_artifacts, &file, bytes).await.map_err(mirror_error)?
+            self.upload_to_run(&run_artifacts, &file, bytes)
+                .await
+                .map_err(mirror_error)?
         };
-        self.ensure_registered_model(&v.model.name).await.map_err(mirror_error)?;
+        self.ensure_registered_model(&v.model.name)
+            .await
+            .map_err(mirror_error)?;
         let created = self
             .post(
                 "model-versions/create",
@@ -296,7 +330,11 @@ impl MlflowClient {
         let mlflow_version = match &created["model_version"]["version"] {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            other => return Err(Error::Tracker(format!("model-versions/create answered version {other}"))),
+            other => {
+                return Err(Error::Tracker(format!(
+                    "model-versions/create answered version {other}"
+                )))
+            }
         };
         Ok((run_id, mlflow_version))
     }
@@ -314,7 +352,10 @@ impl MlflowClient {
     /// The MLflow version an alias points at; `None` when it is not set (MLflow answers an
     /// unknown alias with HTTP 400 INVALID_PARAMETER_VALUE, not 404).
     pub async fn alias(&self, name: &str, alias: &str) -> Result<Option<String>, MlflowError> {
-        match self.get("registered-models/alias", &[("name", name), ("alias", alias)]).await {
+        match self
+            .get("registered-models/alias", &[("name", name), ("alias", alias)])
+            .await
+        {
             Ok(found) => Ok(match &found["model_version"]["version"] {
                 Value::String(s) => Some(s.clone()),
                 Value::Number(n) => Some(n.to_string()),
@@ -332,14 +373,21 @@ impl MlflowClient {
 
     /// A registered model version (`model-versions/get`).
     pub async fn model_version(&self, name: &str, version: &str) -> Result<Value, MlflowError> {
-        self.get("model-versions/get", &[("name", name), ("version", version)]).await
+        self.get("model-versions/get", &[("name", name), ("version", version)])
+            .await
     }
 }
 
 /// Metric keys MLflow accepts: lower case, `_` for anything else.
 fn metric_key(raw: &str) -> String {
     raw.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -373,7 +421,12 @@ pub fn version_metrics(v: &ModelVersion) -> Vec<(String, f64)> {
 /// Mirrors every version not mirrored yet, then moves MLflow's `champion` alias to the
 /// registry's champion. Failures are recorded on the versions and reported, never
 /// returned: only the registry itself failing is an error.
-pub async fn sync(db: &dyn ModelRegistry, store: &dyn ObjectStore, client: &MlflowClient, name: &str) -> Result<SyncReport> {
+pub async fn sync(
+    db: &dyn ModelRegistry,
+    store: &dyn ObjectStore,
+    client: &MlflowClient,
+    name: &str,
+) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     for v in db.model_versions(name)? {
         if v.mlflow_version.is_some() {
@@ -386,7 +439,11 @@ pub async fn sync(db: &dyn ModelRegistry, store: &dyn ObjectStore, client: &Mlfl
             }
             Err(e) => {
                 let error = e.to_string();
-                tracing::warn!(version = v.version, tracking_uri = client.tracking_uri(), "MLflow mirror failed: {error}");
+                tracing::warn!(
+                    version = v.version,
+                    tracking_uri = client.tracking_uri(),
+                    "MLflow mirror failed: {error}"
+                );
                 db.record_mirror(name, v.version, None, None, Some(&error))?;
                 report.failed.push((v.version, error));
             }
@@ -395,7 +452,11 @@ pub async fn sync(db: &dyn ModelRegistry, store: &dyn ObjectStore, client: &Mlfl
     if let Some(champion) = db.champion(name)? {
         let mlflow_version = match &champion.mlflow_version {
             Some(mv) => Some(mv.clone()),
-            None => report.mirrored.iter().find(|(v, _)| *v == champion.version).map(|(_, mv)| mv.clone()),
+            None => report
+                .mirrored
+                .iter()
+                .find(|(v, _)| *v == champion.version)
+                .map(|(_, mv)| mv.clone()),
         };
         if let Some(mlflow_version) = mlflow_version {
             match client.set_alias(name, "champion", &mlflow_version).await {
@@ -403,7 +464,10 @@ pub async fn sync(db: &dyn ModelRegistry, store: &dyn ObjectStore, client: &Mlfl
                 Err(e) => report.alias_error = Some(e.to_string()),
             }
         } else {
-            report.alias_error = Some(format!("the champion (version {}) is not mirrored yet", champion.version));
+            report.alias_error = Some(format!(
+                "the champion (version {}) is not mirrored yet",
+                champion.version
+            ));
         }
     }
     Ok(report)

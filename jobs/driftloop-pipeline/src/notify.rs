@@ -144,7 +144,9 @@ impl Notifier for LogNotifier {
     async fn notify(&self, event: &Event) {
         let json = serde_json::to_string(event).unwrap_or_default();
         match event {
-            Event::TrainingFailed { .. } => tracing::error!(target: "driftloop::notify", event = %json, "{}", event.text()),
+            Event::TrainingFailed { .. } => {
+                tracing::error!(target: "driftloop::notify", event = %json, "{}", event.text())
+            }
             Event::DriftDetected { .. } | Event::CandidateRejected { .. } => {
                 tracing::warn!(target: "driftloop::notify", event = %json, "{}", event.text())
             }
@@ -186,7 +188,10 @@ impl WebhookNotifier {
     pub fn body(event: &Event) -> serde_json::Value {
         let mut body = serde_json::to_value(event).unwrap_or_default();
         if let Some(map) = body.as_object_mut() {
-            map.insert("text".into(), serde_json::Value::String(format!("driftloop: {}", event.text())));
+            map.insert(
+                "text".into(),
+                serde_json::Value::String(format!("driftloop: {}", event.text())),
+            );
         }
         body
     }

@@ -413,7 +413,16 @@ pub async fn drain_train_jobs(
                     held.push(next);
                 }
                 if let Some(job) = deferred {
-                    run_jobs(db, store, notifier, std::slice::from_ref(&job), &TrainSource::Snapshot(snapshot_of(&job).unwrap_or_default()), options, &mut summary).await?;
+                    run_jobs(
+                        db,
+                        store,
+                        notifier,
+                        std::slice::from_ref(&job),
+                        &TrainSource::Snapshot(snapshot_of(&job).unwrap_or_default()),
+                        options,
+                        &mut summary,
+                    )
+                    .await?;
                 }
                 TrainSource::Database(labels)
             }

@@ -12,7 +12,9 @@ use driftloop_pipeline::drift_job::{drain_drift_jobs, drift_config};
 use driftloop_pipeline::frames::{frame_to_dataset, read_rows_file};
 use driftloop_pipeline::mlflow::{sync, MlflowClient};
 use driftloop_pipeline::notify::{notifier_from_settings, Event, Notifier};
-use driftloop_pipeline::train_job::{drain_train_jobs, model_name, run_training, TrainOptions, TrainOutcome, TrainSource};
+use driftloop_pipeline::train_job::{
+    drain_train_jobs, model_name, run_training, TrainOptions, TrainOutcome, TrainSource,
+};
 use driftloop_pipeline::{open_store, Settings};
 use serde_json::json;
 
@@ -138,7 +140,11 @@ fn outcome_text(o: &TrainOutcome) -> String {
         format!(
             "model version {}{}: {} {}",
             o.version,
-            if o.registered { "" } else { " (already registered: same artifact)" },
+            if o.registered {
+                ""
+            } else {
+                " (already registered: same artifact)"
+            },
             o.family,
             o.params
         ),
@@ -194,7 +200,12 @@ pub async fn train(args: TrainArgs, settings: &Settings) -> Result<()> {
         let summary = drain_train_jobs(db.as_ref(), store.as_ref(), &notifier, labels, &options, None).await?;
         print(args.out.json, json!(summary), || {
             let mut lines: Vec<String> = summary.trainings.iter().map(outcome_text).collect();
-            lines.extend(summary.failed.iter().map(|f| format!("train job {}: failed: {}", f.job_id, f.error)));
+            lines.extend(
+                summary
+                    .failed
+                    .iter()
+                    .map(|f| format!("train job {}: failed: {}", f.job_id, f.error)),
+            );
             if lines.is_empty() {
                 lines.push("no pending train jobs".into());
             }
@@ -291,12 +302,16 @@ pub async fn models(command: ModelsCommand, settings: &Settings) -> Result<()> {
         ModelsCommand::List { out } => {
             let versions = db.model_versions(name)?;
             let champion = db.champion(name)?.map(|c| c.version);
-            print(out.json, json!({"name": name, "champion": champion, "versions": versions}), || {
-                if versions.is_empty() {
-                    return format!("no {name} model is registered yet: run `driftloop train`");
-                }
-                versions.iter().map(version_line).collect::<Vec<_>>().join("\n")
-            });
+            print(
+                out.json,
+                json!({"name": name, "champion": champion, "versions": versions}),
+                || {
+                    if versions.is_empty() {
+                        return format!("no {name} model is registered yet: run `driftloop train`");
+                    }
+                    versions.iter().map(version_line).collect::<Vec<_>>().join("\n")
+                },
+            );
         }
         ModelsCommand::Show { which, out } => {
             let version = if which == "champion" {
@@ -372,9 +387,19 @@ pub async fn worker(args: WorkerArgs, settings: &Settings) -> Result<()> {
     };
     loop {
         let drifts = drain_drift_jobs(db.as_ref(), store.as_ref(), &notifier, &drift, None).await?;
-        let trainings =
-            drain_train_jobs(db.as_ref(), store.as_ref(), &notifier, settings.train_labels, &options, None).await?;
-        let busy = !drifts.jobs.is_empty() || !drifts.failed.is_empty() || !trainings.trainings.is_empty() || !trainings.failed.is_empty();
+        let trainings = drain_train_jobs(
+            db.as_ref(),
+            store.as_ref(),
+            &notifier,
+            settings.train_labels,
+            &options,
+            None,
+        )
+        .await?;
+        let busy = !drifts.jobs.is_empty()
+            || !drifts.failed.is_empty()
+            || !trainings.trainings.is_empty()
+            || !trainings.failed.is_empty();
         if busy || args.once {
             print(args.out.json, json!({"drift": drifts, "train": trainings}), || {
                 format!(

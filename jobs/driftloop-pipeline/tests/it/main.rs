@@ -14,3 +14,4 @@ mod migrate;
 mod objects;
 mod schema;
 mod snapshots;
+mod train;
