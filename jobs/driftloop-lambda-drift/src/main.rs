@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use driftloop_lambda_drift::{handle, Deps};
 use driftloop_pipeline::drift_job::drift_config;
-use driftloop_pipeline::notify::LogNotifier;
+use driftloop_pipeline::notify::notifier_from_settings;
 use driftloop_pipeline::{open_database, open_store, Settings};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     let deps = Deps {
         db: open_database(&settings.database_url)?,
         store: open_store(&settings.store).await?,
-        notifier: Arc::new(LogNotifier),
+        notifier: Arc::new(notifier_from_settings(&settings).await),
         config: drift_config(&settings),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event))).await

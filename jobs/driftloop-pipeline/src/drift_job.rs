@@ -49,20 +49,24 @@ pub struct Reference {
     pub frame: DataFrame,
 }
 
-/// The reference: the newest snapshot (the champion's training snapshot once models are
-/// registered). With none yet, a snapshot of every stored row becomes the reference.
+/// The reference: the champion's training snapshot. Before any model is registered, the
+/// newest snapshot; with none at all, a snapshot of every stored row becomes the reference.
 pub async fn load_reference(db: &dyn Database, store: &dyn ObjectStore) -> Result<Reference> {
-    let manifest = match list_snapshots(store).await?.pop() {
-        Some(newest) => newest,
-        None => {
-            let filter = LabelSelection::All.row_filter();
-            let frame = db.read_frame(&filter)?;
-            write_snapshot(store, &frame, LabelSelection::All, &describe_query(&filter))
-                .await?
-                .manifest
-        }
+    let uri = match db.champion(crate::train_job::model_name())? {
+        Some(champion) => champion.model.snapshot_uri,
+        None => match list_snapshots(store).await?.pop() {
+            Some(newest) => newest.uri,
+            None => {
+                let filter = LabelSelection::All.row_filter();
+                let frame = db.read_frame(&filter)?;
+                write_snapshot(store, &frame, LabelSelection::All, &describe_query(&filter))
+                    .await?
+                    .manifest
+                    .uri
+            }
+        },
     };
-    let (frame, manifest) = load_snapshot(store, &manifest.uri).await?;
+    let (frame, manifest) = load_snapshot(store, &uri).await?;
     Ok(Reference { manifest, frame })
 }
 

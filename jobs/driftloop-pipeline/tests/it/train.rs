@@ -554,3 +554,39 @@ async fn training_with_no_labelled_rows_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_measures_against_the_champions_training_snapshot() {
+    let t = TestDb::new(Backend::Sqlite, "champion_reference");
+    let s = TestStore::new(StoreBackend::Local, "champion-reference").await;
+    import_original(&t);
+    let trained = run_training(
+        t.db.as_ref(),
+        s.store.as_ref(),
+        &Recorder::default(),
+        &TrainSource::Database(TrainLabels::Expert),
+        &options(None),
+        &[],
+    )
+    .await
+    .unwrap();
+    // Newer rows, and a newer snapshot of them all: still not the reference.
+    let mut later = read_feature_csv(&original_dataset(), LabelSource::Model).unwrap();
+    later.truncate(30);
+    t.db.insert_rows(&later).unwrap();
+    let filter = driftloop_pipeline::snapshot::LabelSelection::All.row_filter();
+    let newest = driftloop_pipeline::snapshot::write_snapshot(
+        s.store.as_ref(),
+        &t.db.read_frame(&filter).unwrap(),
+        driftloop_pipeline::snapshot::LabelSelection::All,
+        "all rows",
+    )
+    .await
+    .unwrap();
+    assert_ne!(newest.manifest.uri, trained.snapshot.uri);
+    let reference = driftloop_pipeline::drift_job::load_reference(t.db.as_ref(), s.store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(reference.manifest.uri, trained.snapshot.uri);
+    assert_eq!(reference.manifest.rows, 120);
+}
