@@ -37,7 +37,8 @@ fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
             "0001_features.sql",
             "0002_jobs.sql",
             "0003_drift_counter.sql",
-            "0004_drift_reports.sql"
+            "0004_drift_reports.sql",
+            "0005_model_registry.sql"
         ]
     );
     assert_eq!(first.already_applied, 0);
@@ -46,7 +47,7 @@ fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
     let recorded = t.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version");
     let second = t.reopen().migrate().unwrap();
     assert!(second.applied.is_empty());
-    assert_eq!(second.already_applied, 4);
+    assert_eq!(second.already_applied, 5);
     assert_eq!(schema_dump(&t), before);
     assert_eq!(
         t.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"),

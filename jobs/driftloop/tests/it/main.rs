@@ -15,6 +15,10 @@ fn driftloop(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("DRIFTLOOP_DATABASE_URL")
+        .env_remove("DRIFTLOOP_STORE")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("DRIFTLOOP_WEBHOOK_URL")
+        .env_remove("DRIFTLOOP_SNS_TOPIC_ARN")
         .env("RUST_LOG", "warn")
         .output()
         .expect("run driftloop")
@@ -83,14 +87,14 @@ fn committed_fixtures_regenerate_byte_for_byte() {
 fn embedded_default_migrates_imports_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let first = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
-    assert_eq!(first["applied"].as_array().unwrap().len(), 4);
+    assert_eq!(first["applied"].as_array().unwrap().len(), 5);
     assert!(
         dir.path().join(".driftloop/driftloop.db").exists(),
         "the default is an SQLite file under .driftloop/"
     );
     let second = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
     assert_eq!(second["applied"].as_array().unwrap().len(), 0);
-    assert_eq!(second["already_applied"], 4);
+    assert_eq!(second["already_applied"], 5);
 
     let original = repo_root().join("../shared/data/mental-disorders-120.csv");
     let imported = json_of(&driftloop(
@@ -330,4 +334,124 @@ fn drift_job_mode_drains_the_outbox() {
     assert_eq!(train.len(), 11, "one train job per drifting drift job");
     let again = json_of(&driftloop(dir.path(), &["drift", "--json"]));
     assert!(again["jobs"].as_array().unwrap().is_empty(), "nothing left to run");
+}
+
+fn original_dataset() -> PathBuf {
+    let path = repo_root().join("../shared/data/mental-disorders-120.csv");
+    assert!(path.exists(), "the original dataset is expected at {}", path.display());
+    path
+}
+
+#[test]
+fn train_registers_a_champion_retrains_identically_and_models_promote_and_roll_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    json_of(&driftloop(d, &["db", "migrate", "--json"]));
+    json_of(&driftloop(
+        d,
+        &["import", original_dataset().to_str().unwrap(), "--json"],
+    ));
+    let first = json_of(&driftloop(d, &["train", "--json"]));
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["decision"]["outcome"], "first_champion");
+    let snapshot = first["snapshot"]["uri"].as_str().unwrap();
+    assert!(snapshot.contains("snapshots/dataset=mental_health/"), "{snapshot}");
+    let artifact = first["artifact_uri"].as_str().unwrap();
+    assert!(
+        artifact.contains("/models/mental_health/") && artifact.ends_with(".dlmodel"),
+        "{artifact}"
+    );
+
+    let champion = json_of(&driftloop(d, &["models", "show", "champion", "--json"]));
+    assert_eq!(champion["version"], 1);
+    assert_eq!(champion["status"], "champion");
+    assert!(champion["holdout_metrics"]["macro_f1"].as_f64().unwrap() > 0.6);
+    assert_eq!(champion["holdout_metrics"]["per_class"].as_array().unwrap().len(), 4);
+    assert!(champion["cv_metrics"]["fold_macro_f1"].as_array().unwrap().len() == 5);
+
+    let again = json_of(&driftloop(d, &["train", "--from-snapshot", snapshot, "--json"]));
+    assert_eq!(again["sha256"], first["sha256"]);
+    assert_eq!(again["registered"], false);
+
+    // Another seed: another artifact, promoted or rejected on the same holdout.
+    let second = json_of(&driftloop(d, &["train", "--seed", "7", "--json"]));
+    assert_eq!(second["version"], 2);
+    let outcome = second["decision"]["outcome"].as_str().unwrap();
+    assert!(outcome == "promoted" || outcome == "rejected", "{outcome}");
+    json_of(&driftloop(d, &["models", "promote", "2", "--json"]));
+    assert_eq!(
+        json_of(&driftloop(d, &["models", "show", "champion", "--json"]))["version"],
+        2
+    );
+    let rolled = json_of(&driftloop(d, &["models", "rollback", "--json"]));
+    assert_eq!(rolled["change"]["version"], 1);
+    let list = json_of(&driftloop(d, &["models", "list", "--json"]));
+    assert_eq!(list["champion"], 1);
+    let statuses: Vec<&str> = list["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["champion", "rolled_back"]);
+
+    let missing = driftloop(d, &["models", "show", "99"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("has no version 99"));
+    let no_more = driftloop(d, &["models", "rollback"]);
+    assert!(String::from_utf8_lossy(&no_more.stderr).contains("nothing to roll back to"));
+}
+
+#[test]
+fn the_worker_closes_the_loop_from_drift_to_a_decided_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    json_of(&driftloop(d, &["db", "migrate", "--json"]));
+    json_of(&driftloop(
+        d,
+        &["import", original_dataset().to_str().unwrap(), "--json"],
+    ));
+    json_of(&driftloop(d, &["train", "--json"]));
+    let shifted = repo_root().join("data-fixtures/covariate-shift-1000.csv");
+    let imported = json_of(&driftloop(d, &["import", shifted.to_str().unwrap(), "--json"]));
+    // 120 + 1,000 rows: the counter passed 100 eleven times, once in the first import.
+    assert_eq!(imported["drift_jobs_queued"], 10);
+    let ran = json_of(&driftloop(d, &["worker", "--once", "--json"]));
+    let drift_jobs = ran["drift"]["jobs"].as_array().unwrap();
+    assert_eq!(drift_jobs.len(), 11);
+    assert!(drift_jobs.iter().any(|j| j["drift"] == true));
+    // Every drift job that found drift queued a train job; one training serves them all.
+    let trainings = ran["train"]["trainings"].as_array().unwrap();
+    assert_eq!(trainings.len(), 1, "{trainings:?}");
+    assert_eq!(trainings[0]["snapshot"]["rows"], 1120);
+    assert_eq!(trainings[0]["version"], 2);
+    let jobs = json_of(&driftloop(d, &["jobs", "list", "--json"]));
+    assert!(
+        jobs["jobs"].as_array().unwrap().iter().all(|j| j["status"] == "done"),
+        "{jobs}"
+    );
+}
+
+#[test]
+fn a_dry_run_trains_on_a_file_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = repo_root().join("data-fixtures/baseline-1000.csv");
+    let answer = json_of(&driftloop(
+        d,
+        &[
+            "train",
+            "--input",
+            file.to_str().unwrap(),
+            "--dry-run",
+            "--family",
+            "decision-tree",
+            "--json",
+        ],
+    ));
+    assert_eq!(answer["rows"], 1000);
+    assert_eq!(answer["chosen"]["family"], "decision_tree");
+    assert_eq!(answer["cv"].as_array().unwrap().len(), 3);
+    assert!(answer["holdout"]["accuracy"].as_f64().unwrap() > 0.5);
+    assert!(!d.join(".driftloop").exists(), "a dry run writes nothing");
 }
