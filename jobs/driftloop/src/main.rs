@@ -1,5 +1,6 @@
-//! The `driftloop` command line: migrations, imports, fixtures, bulk reads and the job
-//! outbox, over the database that `--database-url` / `DRIFTLOOP_DATABASE_URL` names.
+//! The `driftloop` command line: migrations, imports, fixtures, bulk reads, snapshots,
+//! drift checks, training, the model registry and the worker, over the database that
+//! `--database-url` / `DRIFTLOOP_DATABASE_URL` names.
 
 mod models_cmd;
 
@@ -14,7 +15,6 @@ use driftloop_core::LabelSource;
 use driftloop_pipeline::db::{JobStatus, RowFilter};
 use driftloop_pipeline::drift_job::{drain_drift_jobs, drift_config};
 use driftloop_pipeline::frames::{describe_query, read_rows_file};
-use driftloop_pipeline::notify::LogNotifier;
 use driftloop_pipeline::snapshot::{self, LabelSelection};
 use driftloop_pipeline::{csv_io, open_database, open_store, Database, DatabaseUrl, Settings, StoreUrl};
 use driftloop_stats::{DriftConfig, DriftReport};
@@ -67,8 +67,8 @@ enum Command {
     /// Checks for drift: between two files, or as the pending drift jobs.
     ///
     /// With --reference and --current: compares two files of feature rows (Parquet or CSV).
-    /// Without: runs the pending drift jobs of the outbox, each comparing the newest
-    /// snapshot with the rows stored since it.
+    /// Without: runs the pending drift jobs of the outbox, each comparing the champion's
+    /// training snapshot (before any model, the newest snapshot) with the rows stored since.
     Drift(DriftArgs),
     /// Snapshots the feature table to Parquet in the object store; lists and shows them.
     ///
@@ -523,7 +523,8 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             config.validate()?;
             let db = open(settings)?;
             let store = open_store(&settings.store).await?;
-            let summary = drain_drift_jobs(db.as_ref(), store.as_ref(), &LogNotifier, &config, None).await?;
+            let notifier = driftloop_pipeline::notify::notifier_from_settings(settings).await;
+            let summary = drain_drift_jobs(db.as_ref(), store.as_ref(), &notifier, &config, None).await?;
             print(out.json, json!(summary), || {
                 let mut lines: Vec<String> = summary
                     .jobs

@@ -1,0 +1,143 @@
+"""Training, per model family: driftloop (`driftloop train --input FILE --dry-run`,
+smartcore) beside scikit-learn's same family with the same procedure, in the same run:
+a stratified 20 % holdout, a 5-fold stratified cross-validation on macro-F1 over the same
+hyper-parameter grid (on a stratified sample of at most 20,000 training rows, as driftloop
+does), the best refitted on all training rows, then scored on the holdout. Both use every
+core (driftloop's threads; GridSearchCV n_jobs=-1). Datasets: the original 120-row file
+and a large synthetic one. Also: the peak RSS of a whole train job (read, snapshot, train,
+register) beside the in-memory size of its rows."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+FREQUENCY = ["Seldom", "Sometimes", "Usually", "Most-Often"]
+CLASSES = ["Normal", "Bipolar Type-1", "Bipolar Type-2", "Depression"]
+N_FREQUENCY, N_YES_NO, N_SCORES = 4, 10, 3
+HERE = os.path.dirname(os.path.abspath(__file__))
+ORIGINAL = os.path.join(HERE, "..", "..", "shared", "data", "mental-disorders-120.csv")
+
+# The grid of driftloop's `default_grid()`, in scikit-learn's terms. smartcore's logistic
+# regression minimises log-loss + alpha/2 |w|^2; scikit-learn's C log-loss + 1/2 |w|^2.
+GRIDS = {
+    "logistic_regression": (
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        {"logisticregression__C": [1 / 0.01, 1 / 0.1, 1 / 1.0]},
+    ),
+    "random_forest": (
+        RandomForestClassifier(n_estimators=100, max_features="sqrt", random_state=42),
+        [{"max_depth": [None], "min_samples_leaf": [1, 3]}, {"max_depth": [8], "min_samples_leaf": [1]}],
+    ),
+    "decision_tree": (
+        DecisionTreeClassifier(random_state=42),
+        [{"max_depth": [4, 8], "min_samples_leaf": [1]}, {"max_depth": [None], "min_samples_leaf": [3]}],
+    ),
+}
+
+
+def encode(frame):
+    """Feature codes as the spec encodes them (ordinal, 0/1, the score) and class indices."""
+    features = frame.iloc[:, :17].apply(lambda c: c.str.strip())
+    x = np.empty((len(frame), 17))
+    for i in range(17):
+        col = features.iloc[:, i]
+        if i < N_FREQUENCY:
+            x[:, i] = col.map({v: k for k, v in enumerate(FREQUENCY)})
+        elif i < N_FREQUENCY + N_YES_NO:
+            x[:, i] = col.map({"NO": 0, "YES": 1})
+        else:
+            x[:, i] = col.str.split(" ").str[0].astype(int)
+    y = frame.iloc[:, 17].str.strip().map({c: k for k, c in enumerate(CLASSES)}).to_numpy()
+    assert not np.isnan(x).any() and not pd.isna(y).any()
+    return x, y.astype(int)
+
+
+def sklearn_train(x, y, family, cv_max_rows=20_000):
+    estimator, grid = GRIDS[family]
+    x_train, x_hold, y_train, y_hold = train_test_split(x, y, test_size=0.2, stratify=y, random_state=42)
+    started = time.perf_counter()
+    x_cv, y_cv = x_train, y_train
+    if len(y_train) > cv_max_rows:
+        x_cv, _, y_cv, _ = train_test_split(x_train, y_train, train_size=cv_max_rows, stratify=y_train,
+                                            random_state=42)
+    search = GridSearchCV(estimator, grid, scoring="f1_macro", n_jobs=-1, refit=False,
+                          cv=StratifiedKFold(5, shuffle=True, random_state=42))
+    search.fit(x_cv, y_cv)
+    best = estimator.set_params(**search.best_params_).fit(x_train, y_train)
+    seconds = time.perf_counter() - started
+    predicted = best.predict(x_hold)
+    return seconds, accuracy_score(y_hold, predicted), f1_score(y_hold, predicted, average="macro")
+
+
+def driftloop_train(binary, path, family):
+    out = subprocess.run([binary, "train", "--input", path, "--dry-run", "--family", family.replace("_", "-"),
+                          "--json"], check=True, capture_output=True, text=True).stdout
+    answer = json.loads(out)
+    return answer["train_seconds"], answer["holdout"]["accuracy"], answer["holdout"]["macro_f1"], answer
+
+
+def peak_rss_of_train_job(binary, csv, tmp):
+    env = dict(os.environ, DRIFTLOOP_DATABASE_URL=f"sqlite://{tmp}/rss.db", DRIFTLOOP_STORE=f"{tmp}/rss-store",
+               RUST_LOG="warn")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    subprocess.run([binary, "db", "migrate"], check=True, capture_output=True, env=env)
+    subprocess.run([binary, "import", csv], check=True, capture_output=True, env=env)
+    # A fresh Python process runs the job, so its children's peak RSS is the job's alone.
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", probe, binary, "train", "--json"], check=True, capture_output=True,
+                         text=True, env=env).stdout
+    seconds = time.perf_counter() - started
+    return int(out.strip()) * 1024, seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--driftloop", required=True)
+    parser.add_argument("--rows", type=int, default=100_000, help="rows of the synthetic dataset")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        synthetic = os.path.join(tmp, f"baseline-{args.rows}.csv")
+        subprocess.run([args.driftloop, "fixtures", "generate", "--rows", str(args.rows), "--seed", "7",
+                        "--out", synthetic], check=True, capture_output=True)
+        original = pd.read_csv(ORIGINAL, dtype=str, encoding="utf-8-sig").iloc[:, 1:]
+        datasets = [("original 120 rows", ORIGINAL, original),
+                    (f"synthetic {args.rows:,} rows", synthetic, pd.read_csv(synthetic, dtype=str))]
+        print(f"\nTraining per family: driftloop (smartcore) vs scikit-learn, same procedure "
+              f"(best of {args.repeat}; time = CV grid search + refit)\n")
+        print("| dataset | family | driftloop s | sklearn s | speed-up | driftloop acc / macro-F1 "
+              "| sklearn acc / macro-F1 |")
+        print("|---|---|---:|---:|---:|---|---|")
+        for label, path, frame in datasets:
+            x, y = encode(frame)
+            for family in GRIDS:
+                ours = [driftloop_train(args.driftloop, path, family) for _ in range(args.repeat)]
+                theirs = [sklearn_train(x, y, family) for _ in range(args.repeat)]
+                t_ours, t_theirs = min(r[0] for r in ours), min(r[0] for r in theirs)
+                print(f"| {label} | {family} | {t_ours:.3f} | {t_theirs:.3f} | {t_theirs / t_ours:.1f}x | "
+                      f"{ours[0][1]:.3f} / {ours[0][2]:.3f} | {theirs[0][1]:.3f} / {theirs[0][2]:.3f} |")
+        rss, seconds = peak_rss_of_train_job(args.driftloop, synthetic, tmp)
+        frame_bytes = ours[0][3]["frame_bytes"]
+        print(f"\nWhole train job on {args.rows:,} rows (SQLite read, Parquet snapshot, every family's grid, "
+              f"register): {seconds:.1f} s, peak RSS {rss / 2**20:.0f} MiB; the rows in memory (Polars frame): "
+              f"{frame_bytes / 2**20:.1f} MiB ({rss / frame_bytes:.0f}x)")
+
+
+if __name__ == "__main__":
+    main()
