@@ -4,8 +4,9 @@
 //! 2×k table; then the decision for each column and for the dataset. The label column is
 //! tested the same way and reported on its own.
 //!
-//! Counts come from one lazy Polars query per frame: a union of one hash aggregation per
-//! column over its codes, run in parallel. The p-value is the chi-square survival function
+//! Counts come from one lazy Polars query per frame: for every column and level, a
+//! vectorized comparison of the column's codes with the level, summed, all in one parallel
+//! `select`. The p-value is the chi-square survival function
 //! from statrs.
 
 pub mod html;
@@ -217,62 +218,69 @@ fn check_column(frame: &DataFrame, which: &'static str, levels: &Levels) -> Resu
     }
 }
 
-/// Counts every category of every column in one lazy query: a union of one hash
-/// aggregation per column over its codes (the physical code of an Enum, the value of a
-/// score), executed in parallel. Returns per column the count of each code and of nulls.
+/// Counts every category of every column in one lazy query: for each column and each of
+/// its level codes (the physical code of an Enum, the value of a score), one vectorized
+/// `code == level` summed, plus the column's null count, all in a single `select` that
+/// Polars evaluates in parallel. Returns per column the count of each code and of nulls.
 fn count_all(frame: &DataFrame, which: &'static str, columns: &[&Levels]) -> Result<Vec<(Vec<u64>, u64)>> {
-    let mut parts = Vec::with_capacity(columns.len());
+    let mut exprs = Vec::new();
     for (column_idx, levels) in columns.iter().enumerate() {
         check_column(frame, which, levels)?;
+        let physical = frame.column(levels.name)?.dtype().to_physical();
         let code = if levels.is_enum {
             col(levels.name).to_physical()
         } else {
             col(levels.name)
         };
-        parts.push(
-            frame
-                .clone()
-                .lazy()
-                .select([code.alias("code")])
-                .group_by([col("code")])
-                .agg([len().alias("n")])
-                // Only the few aggregated rows are cast, to one schema for the union.
-                .select([
-                    lit(column_idx as u32).cast(DataType::UInt32).alias("column"),
-                    col("code").cast(DataType::UInt32),
-                    col("n").cast(DataType::UInt64),
-                ]),
+        for (position, value) in levels.codes.iter().enumerate() {
+            // The literal takes the column's own type, so the column is compared as it is.
+            exprs.push(
+                code.clone()
+                    .eq(lit(*value).cast(physical.clone()))
+                    .sum()
+                    .cast(DataType::UInt64)
+                    .alias(format!("{column_idx}:{position}")),
+            );
+        }
+        exprs.push(
+            code.null_count()
+                .cast(DataType::UInt64)
+                .alias(format!("{column_idx}:null")),
         );
     }
-    let counted = concat(
-        parts,
-        UnionArgs {
-            parallel: true,
-            ..Default::default()
-        },
-    )?
-    .collect()?;
-    let mut result: Vec<(Vec<u64>, u64)> = columns.iter().map(|l| (vec![0; l.codes.len()], 0)).collect();
-    let column_ids = counted.column("column")?.u32()?;
-    let codes = counted.column("code")?.u32()?;
-    let counts = counted.column("n")?.u64()?;
-    for ((column_idx, code), n) in column_ids.iter().zip(codes.iter()).zip(counts.iter()) {
-        let (column_idx, n) = (column_idx.unwrap_or(0) as usize, n.unwrap_or(0));
-        let levels = columns[column_idx];
-        match code {
-            None => result[column_idx].1 += n,
-            Some(code) => match levels.codes.iter().position(|c| *c == code) {
-                Some(position) => result[column_idx].0[position] += n,
-                None => {
-                    return Err(Error::Config(format!(
-                        "{which} frame: column {:?} holds {code}, which is not one of its levels",
-                        levels.name
-                    )))
-                }
-            },
+    let counted = frame.clone().lazy().select(exprs).collect()?;
+    let value = |name: String| -> Result<u64> { Ok(counted.column(&name)?.u64()?.get(0).unwrap_or(0)) };
+    let mut result = Vec::with_capacity(columns.len());
+    for (column_idx, levels) in columns.iter().enumerate() {
+        let counts = (0..levels.codes.len())
+            .map(|position| value(format!("{column_idx}:{position}")))
+            .collect::<Result<Vec<u64>>>()?;
+        let nulls = value(format!("{column_idx}:null"))?;
+        if counts.iter().sum::<u64>() + nulls != frame.height() as u64 {
+            return Err(outside_levels(frame, which, levels));
         }
+        result.push((counts, nulls));
     }
     Ok(result)
+}
+
+/// The error for a column holding a value outside its levels, naming one such value.
+fn outside_levels(frame: &DataFrame, which: &'static str, levels: &Levels) -> Error {
+    let found = frame
+        .column(levels.name)
+        .ok()
+        .map(|c| c.as_materialized_series().to_physical_repr().into_owned())
+        .and_then(|s| s.cast(&DataType::UInt32).ok())
+        .and_then(|s| {
+            s.u32()
+                .ok()
+                .and_then(|codes| codes.iter().flatten().find(|c| !levels.codes.contains(c)))
+        });
+    Error::Config(format!(
+        "{which} frame: column {:?} holds {}, which is not one of its levels",
+        levels.name,
+        found.map_or("a value".to_string(), |c| c.to_string())
+    ))
 }
 
 /// PSI, chi-square and verdict of one column from its counts. Defined for every input:

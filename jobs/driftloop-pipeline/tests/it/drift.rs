@@ -157,3 +157,24 @@ fn an_all_null_column_is_defined_and_not_drift() {
         "the other shifted columns still count"
     );
 }
+
+#[test]
+fn a_value_outside_its_levels_is_an_error_naming_it() {
+    let reference = fixture_frame("baseline-120.csv");
+    let mut current = fixture_frame("baseline-120.csv");
+    let mut optimism: Vec<u8> = vec![5; current.height()];
+    optimism[7] = 11;
+    current
+        .with_column(
+            <polars::prelude::Series as polars::prelude::NamedFrom<_, [u8]>>::new("optimism".into(), &optimism)
+                .into_column(),
+        )
+        .unwrap();
+    let err = compare(&reference, &current, &DriftConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("current frame") && err.contains("\"optimism\" holds 11"),
+        "{err}"
+    );
+}
