@@ -80,7 +80,7 @@ pub fn read_feature_rows(
         let record = match record {
             Ok(record) => record,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, line_of);
                 problems.push(CsvProblem {
                     line,
                     column: String::new(),
@@ -89,7 +89,7 @@ pub fn read_feature_rows(
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, line_of);
         if record.len() != headers.len() {
             problems.push(CsvProblem {
                 line,
@@ -171,6 +171,13 @@ pub fn write_feature_rows(rows: &[FeatureRow], output: impl Write) -> std::io::R
     writer.flush()
 }
 
+/// The 1-based line of a record, the header being line 1, counted by records: the csv
+/// reader's own line count starts a record on the line before when the file ends its lines
+/// with CRLF, as the published file does. (A quoted cell spanning lines would shift it.)
+pub(crate) fn line_of(position: &csv::Position) -> u64 {
+    position.record() + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +212,18 @@ mod tests {
             problems[0].message.contains("\"Never\" is not one of Seldom"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn lines_are_counted_the_same_with_crlf_endings() {
+        let mut bytes = Vec::new();
+        write_feature_rows(&generate(Scenario::Baseline, 3, 1), &mut bytes).unwrap();
+        let text = String::from_utf8(bytes).unwrap().replacen("Normal", "Anxiety", 1);
+        let bad_line = text.lines().position(|l| l.contains("Anxiety")).unwrap() as u64 + 1;
+        for csv in [text.clone(), text.replace('\n', "\r\n")] {
+            let problems = read_feature_rows(csv.as_bytes(), LabelSource::Expert).unwrap_err();
+            assert_eq!(problems[0].line, bad_line, "{problems:?}");
+        }
     }
 
     #[test]

@@ -115,6 +115,9 @@ pub enum Error {
 
     #[error("{}: {} problem(s), nothing imported:\n{}", path.display(), problems.len(), list_problems(problems))]
     InvalidCsv { path: PathBuf, problems: Vec<CsvProblem> },
+
+    #[error("{}: {} problem(s), nothing scored or written:\n{}", path.display(), problems.len(), list_problems(problems))]
+    InvalidRowsToScore { path: PathBuf, problems: Vec<CsvProblem> },
 }
 
 fn list_problems(problems: &[CsvProblem]) -> String {

@@ -13,6 +13,7 @@ pub mod frames;
 pub mod mlflow;
 pub mod models;
 pub mod notify;
+pub mod predict;
 #[cfg(feature = "frames")]
 pub mod snapshot;
 pub mod store;

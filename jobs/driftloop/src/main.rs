@@ -85,6 +85,12 @@ enum Command {
     Models(models_cmd::ModelsCommand),
     /// Runs the outbox's drift jobs, then its train jobs, polling for more.
     Worker(models_cmd::WorkerArgs),
+    /// Scores a CSV with the champion, offline: the input's columns plus the prediction
+    /// and each class's probability.
+    ///
+    /// Every cell is checked first; a bad one is reported by line and column and nothing
+    /// is written. Nothing is stored unless --insert is given.
+    Predict(models_cmd::PredictArgs),
 }
 
 #[derive(Args)]
@@ -356,6 +362,7 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
         Command::Train(args) => models_cmd::train(args, settings).await?,
         Command::Models(command) => models_cmd::models(command, settings).await?,
         Command::Worker(args) => models_cmd::worker(args, settings).await?,
+        Command::Predict(args) => models_cmd::predict(args, settings).await?,
         Command::Db(DbCommand::Migrate { out }) => {
             let db = open(settings)?;
             let report = db.migrate()?;

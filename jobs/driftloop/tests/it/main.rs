@@ -455,3 +455,107 @@ fn a_dry_run_trains_on_a_file_and_stores_nothing() {
     assert!(answer["holdout"]["accuracy"].as_f64().unwrap() > 0.5);
     assert!(!d.join(".driftloop").exists(), "a dry run writes nothing");
 }
+
+#[test]
+fn predict_scores_a_csv_with_the_champion_and_carries_other_columns_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let original = original_dataset();
+    json_of(&driftloop(d, &["db", "migrate", "--json"]));
+    let out = d.join("scored.csv");
+    let no_champion = driftloop(
+        d,
+        &[
+            "predict",
+            "--input",
+            original.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!no_champion.status.success());
+    assert!(String::from_utf8_lossy(&no_champion.stderr).contains("no champion yet"));
+    json_of(&driftloop(d, &["import", original.to_str().unwrap(), "--json"]));
+    json_of(&driftloop(d, &["train", "--json"]));
+
+    let answer = json_of(&driftloop(
+        d,
+        &[
+            "predict",
+            "--input",
+            original.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(answer["scored"]["rows"], 120);
+    assert_eq!(answer["scored"]["model_version"], "1");
+    assert_eq!(answer["stored"], Value::Null);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("\u{feff}Patient Number,Sadness,") || header.starts_with("Patient Number,Sadness,"),
+        "{header}"
+    );
+    assert!(
+        header.ends_with("Expert Diagnose,prediction,p_normal,p_bipolar_type_1,p_bipolar_type_2,p_depression"),
+        "{header}"
+    );
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(first[0], "Patient-01");
+    assert_eq!(first[6], "YES ", "cells are carried through untouched");
+    assert_eq!(first[18], "Bipolar Type-2");
+    let p: Vec<f64> = first[20..24].iter().map(|v| v.parse().unwrap()).collect();
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{p:?}");
+    assert_eq!(text.lines().count(), 121);
+    let rows_before = json_of(&driftloop(d, &["db", "status", "--json"]))["rows"].clone();
+    assert_eq!(rows_before, 120, "nothing stored unless asked");
+
+    // A bad cell: named by line and column, no output, nothing stored.
+    let bad = d.join("bad.csv");
+    let broken = std::fs::read_to_string(&original)
+        .unwrap()
+        .replacen("Usually,Seldom", "Usually,Never", 1);
+    std::fs::write(&bad, broken).unwrap();
+    let bad_out = d.join("bad-scored.csv");
+    let refused = driftloop(
+        d,
+        &[
+            "predict",
+            "--input",
+            bad.to_str().unwrap(),
+            "--output",
+            bad_out.to_str().unwrap(),
+            "--insert",
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("line 2, column \"Euphoric\"")
+            && stderr.contains("\"Never\"")
+            && stderr.contains("nothing scored or written"),
+        "{stderr}"
+    );
+    assert!(!bad_out.exists());
+    assert_eq!(json_of(&driftloop(d, &["db", "status", "--json"]))["rows"], 120);
+
+    // Asked to store: model-labelled rows with the model version, counted by the trigger.
+    let stored = json_of(&driftloop(
+        d,
+        &[
+            "predict",
+            "--input",
+            original.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--insert",
+            "--json",
+        ],
+    ));
+    assert_eq!(stored["stored"]["n_rows"], 120);
+    assert_eq!(stored["stored"]["drift_jobs_queued"], 1);
+    assert_eq!(json_of(&driftloop(d, &["db", "status", "--json"]))["rows"], 240);
+}

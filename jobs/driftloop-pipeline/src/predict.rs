@@ -1,0 +1,240 @@
+//! Scoring with the champion: the registered champion's artifact loaded and verified once,
+//! then rows of feature codes in, the predicted class and every class's probability out.
+//! Also the offline batch form: a CSV in (public column names or the published headers),
+//! the same CSV out with `prediction` and one `p_<class>` column per class. No Polars here:
+//! the predict function scores through this too.
+
+use std::io::{Read, Write};
+
+use driftloop_core::header::{header_target, normalize_header, HeaderTarget};
+use driftloop_core::{spec, FeatureRow, LabelSource};
+use driftloop_model::{encode_rows, Artifact};
+use serde::Serialize;
+
+use crate::csv_io::line_of;
+use crate::db::{ModelRegistry, ModelVersion};
+use crate::error::{CsvProblem, Error, Result};
+use crate::models::load_champion;
+use crate::store::ObjectStore;
+
+/// The champion, loaded.
+pub struct Champion {
+    pub version: ModelVersion,
+    pub artifact: Artifact,
+}
+
+/// One scored row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scored {
+    /// Class index.
+    pub class: u8,
+    /// One probability per class, by class index.
+    pub probabilities: Vec<f64>,
+}
+
+impl Champion {
+    /// Loads the registered champion; [`Error::NoChampion`] when there is none.
+    pub async fn load(db: &dyn ModelRegistry, store: &dyn ObjectStore) -> Result<Champion> {
+        let name = spec().name;
+        let (version, artifact) = load_champion(db, store, name)
+            .await?
+            .ok_or_else(|| Error::NoChampion(name.to_string()))?;
+        Ok(Champion { version, artifact })
+    }
+
+    /// The version text stored with each scored row (`features.model_version`).
+    pub fn model_version(&self) -> String {
+        self.version.version.to_string()
+    }
+
+    /// Scores rows of feature codes (as the spec codes them).
+    pub fn score(&self, rows: &[&[u8]]) -> Result<Vec<Scored>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = encode_rows(&self.artifact.header.encoder, rows.iter().copied())?;
+        let probabilities = self.artifact.model.predict_proba(&x, spec().classes.len())?;
+        Ok(probabilities
+            .into_iter()
+            .map(|p| Scored {
+                class: driftloop_model::family::argmax(&p) as u8,
+                probabilities: p,
+            })
+            .collect())
+    }
+}
+
+/// The header of a class's probability column: `p_` and the class name folded like a
+/// header (`p_bipolar_type_1`).
+pub fn probability_column(class: &str) -> String {
+    format!("p_{}", normalize_header(class))
+}
+
+/// What scoring a CSV did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CsvScored {
+    pub rows: u64,
+    pub model_version: String,
+    /// Predicted rows per class.
+    pub predicted: Vec<(String, u64)>,
+    /// The scored rows as feature rows (`label = prediction`, `label_source = model`),
+    /// for a caller that stores them.
+    #[serde(skip)]
+    pub feature_rows: Vec<FeatureRow>,
+}
+
+/// Scores every row of a CSV with the champion and writes the input's columns, untouched,
+/// plus `prediction` and `p_<class>` per class. Columns the spec does not use (an ID such
+/// as "Patient Number", or a `diagnosis` label) are carried through and never used for
+/// scoring. Every cell is checked first: if any is bad, the answer lists every bad cell
+/// by line and column and nothing is written.
+pub fn score_csv(
+    champion: &Champion,
+    input: impl Read,
+    output: impl Write,
+) -> std::result::Result<Result<CsvScored>, Vec<CsvProblem>> {
+    let s = spec();
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|e| {
+            vec![CsvProblem {
+                line: 1,
+                column: String::new(),
+                message: e.to_string(),
+            }]
+        })?
+        .clone();
+    let mut problems = Vec::new();
+    let mut feature_at: Vec<Option<usize>> = vec![None; s.n_features()];
+    for (position, header) in headers.iter().enumerate() {
+        if let HeaderTarget::Feature(col_idx) = header_target(header) {
+            if feature_at[col_idx].is_some() {
+                problems.push(CsvProblem {
+                    line: 1,
+                    column: header.to_string(),
+                    message: "names a column that an earlier header already names".into(),
+                });
+            }
+            feature_at[col_idx] = Some(position);
+        }
+    }
+    for (col_idx, at) in feature_at.iter().enumerate() {
+        if at.is_none() {
+            let column = &s.features[col_idx];
+            problems.push(CsvProblem {
+                line: 1,
+                column: column.name.into(),
+                message: format!(
+                    "missing: the header needs {:?} (or {:?})",
+                    column.name, column.source_header
+                ),
+            });
+        }
+    }
+    let added: Vec<String> = std::iter::once("prediction".to_string())
+        .chain(s.classes.iter().map(|c| probability_column(c)))
+        .collect();
+    for header in headers.iter() {
+        if added.iter().any(|a| a == header) {
+            problems.push(CsvProblem {
+                line: 1,
+                column: header.to_string(),
+                message: "is a column the output adds; rename it".into(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut records = Vec::new();
+    let mut codes: Vec<Vec<u8>> = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                problems.push(CsvProblem {
+                    line: e.position().map_or(0, line_of),
+                    column: String::new(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, line_of);
+        if record.len() != headers.len() {
+            problems.push(CsvProblem {
+                line,
+                column: String::new(),
+                message: format!("has {} fields, the header has {}", record.len(), headers.len()),
+            });
+            continue;
+        }
+        let mut row = Vec::with_capacity(s.n_features());
+        for (col_idx, at) in feature_at.iter().enumerate() {
+            let at = at.expect("checked above");
+            match s.parse_feature(col_idx, &record[at]) {
+                Ok(code) => row.push(code),
+                Err(e) => problems.push(CsvProblem {
+                    line,
+                    column: headers[at].to_string(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        codes.push(row);
+        records.push(record);
+    }
+    if records.is_empty() && problems.is_empty() {
+        problems.push(CsvProblem {
+            line: 2,
+            column: String::new(),
+            message: "the file has a header but no rows".into(),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(write_scored(champion, &headers, &records, &codes, &added, output))
+}
+
+fn write_scored(
+    champion: &Champion,
+    headers: &csv::StringRecord,
+    records: &[csv::StringRecord],
+    codes: &[Vec<u8>],
+    added: &[String],
+    output: impl Write,
+) -> Result<CsvScored> {
+    let s = spec();
+    let rows: Vec<&[u8]> = codes.iter().map(Vec::as_slice).collect();
+    let scored = champion.score(&rows)?;
+    let io = |e: csv::Error| Error::Corrupt(format!("writing the scored CSV: {e}"));
+    let mut writer = csv::Writer::from_writer(output);
+    writer
+        .write_record(headers.iter().chain(added.iter().map(String::as_str)))
+        .map_err(io)?;
+    let mut predicted = vec![0u64; s.classes.len()];
+    let model_version = champion.model_version();
+    let mut feature_rows = Vec::with_capacity(records.len());
+    for ((record, scored), row_codes) in records.iter().zip(&scored).zip(codes) {
+        predicted[scored.class as usize] += 1;
+        let mut out: Vec<String> = record.iter().map(String::from).collect();
+        out.push(s.classes[scored.class as usize].to_string());
+        out.extend(scored.probabilities.iter().map(|p| format!("{p:.6}")));
+        writer.write_record(&out).map_err(io)?;
+        let mut row =
+            FeatureRow::new(row_codes.clone(), scored.class, LabelSource::Model).expect("parsed codes follow the spec");
+        row.model_version = Some(model_version.clone());
+        feature_rows.push(row);
+    }
+    writer
+        .flush()
+        .map_err(|e| Error::Corrupt(format!("writing the scored CSV: {e}")))?;
+    Ok(CsvScored {
+        rows: records.len() as u64,
+        model_version,
+        predicted: s.classes.iter().map(|c| c.to_string()).zip(predicted).collect(),
+        feature_rows,
+    })
+}
