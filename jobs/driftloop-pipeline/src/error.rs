@@ -95,6 +95,9 @@ pub enum Error {
     #[error("model {name} has no version {version}")]
     NoSuchModelVersion { name: String, version: String },
 
+    #[error("there is no feature row with {0}")]
+    NoSuchRow(String),
+
     #[error("model {0} has no champion yet: train one first (`driftloop train`)")]
     NoChampion(String),
 

@@ -5,6 +5,9 @@
 mod migrate;
 mod mysql;
 mod registry;
+mod rows;
+pub use rows::StoredRow;
+#[cfg(feature = "frames")]
 pub(crate) use mysql::SESSION_INIT as MYSQL_SESSION_INIT;
 mod sqlite;
 
@@ -375,8 +378,43 @@ impl<D: WithSqlTx + Send + Sync> ModelRegistry for D {
     }
 }
 
+/// One feature row, by its id or by the `request_id` it was stored with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowRef {
+    Id(i64),
+    RequestId(String),
+}
+
+impl std::fmt::Display for RowRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowRef::Id(id) => write!(f, "row_id {id}"),
+            RowRef::RequestId(r) => write!(f, "request_id {r:?}"),
+        }
+    }
+}
+
+/// Single rows: the idempotency lookup of the predict endpoint, and expert labels.
+pub trait RowAccess: Send + Sync {
+    /// The stored row, if there is one.
+    fn find_row(&self, by: &RowRef) -> Result<Option<StoredRow>>;
+    /// Sets a row's label as an expert's (`label_source = 'expert'`); returns its id, or
+    /// [`crate::Error::NoSuchRow`].
+    fn set_label(&self, by: &RowRef, diagnosis: u8) -> Result<i64>;
+}
+
+impl<D: WithSqlTx + Send + Sync> RowAccess for D {
+    fn find_row(&self, by: &RowRef) -> Result<Option<StoredRow>> {
+        self.with_tx("reading a feature row", &mut |tx| rows::find_row(tx, by))
+    }
+
+    fn set_label(&self, by: &RowRef, diagnosis: u8) -> Result<i64> {
+        self.with_tx("setting a label", &mut |tx| rows::set_label(tx, by, diagnosis))
+    }
+}
+
 /// A feature database: the ports, and its migrations.
-pub trait Database: FeatureStore + JobQueue + DriftReportLog + ModelRegistry {
+pub trait Database: FeatureStore + JobQueue + DriftReportLog + ModelRegistry + RowAccess {
     /// Applies the migrations not yet applied, in order, and records them.
     fn migrate(&self) -> Result<MigrationReport>;
     /// The URL this database was opened with (password hidden).

@@ -1,0 +1,78 @@
+//! Single feature rows by id or `request_id`: the predict endpoint's idempotency lookup
+//! and expert labels. Written once over [`SqlTx`], like the registry.
+
+use driftloop_core::{spec, FeatureRow, LabelSource};
+
+use super::registry::{SqlTx, SqlValue};
+use super::RowRef;
+use crate::error::{Error, Result};
+
+/// A stored feature row with its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRow {
+    pub id: i64,
+    pub row: FeatureRow,
+}
+
+fn cell_text(value: &SqlValue) -> Option<String> {
+    match value {
+        SqlValue::Text(t) => Some(t.clone()),
+        SqlValue::Int(i) => Some(i.to_string()),
+        SqlValue::Real(r) => Some(r.to_string()),
+        SqlValue::Null => None,
+    }
+}
+
+fn condition(by: &RowRef) -> (&'static str, SqlValue) {
+    match by {
+        RowRef::Id(id) => ("id = ?", SqlValue::Int(*id)),
+        RowRef::RequestId(request_id) => ("request_id = ?", SqlValue::Text(request_id.clone())),
+    }
+}
+
+pub(crate) fn find_row(tx: &mut dyn SqlTx, by: &RowRef) -> Result<Option<StoredRow>> {
+    let s = spec();
+    let mut columns: Vec<&str> = vec!["id"];
+    columns.extend(s.features.iter().map(|c| c.name));
+    columns.extend([s.label, "label_source", "model_version", "request_id"]);
+    let (condition, value) = condition(by);
+    let rows = tx.query(
+        &format!("SELECT {} FROM features WHERE {condition}", columns.join(", ")),
+        vec![value],
+    )?;
+    let Some(cells) = rows.first() else { return Ok(None) };
+    let corrupt = |what: String| Error::Corrupt(format!("feature row: {what}"));
+    let id = match &cells[0] {
+        SqlValue::Int(id) => *id,
+        other => return Err(corrupt(format!("id {other:?}"))),
+    };
+    let mut features = Vec::with_capacity(s.n_features());
+    for col_idx in 0..s.n_features() {
+        let text = cell_text(&cells[1 + col_idx]).ok_or_else(|| corrupt(format!("{} is NULL", s.features[col_idx].name)))?;
+        features.push(s.parse_feature(col_idx, &text).map_err(|e| corrupt(e.to_string()))?);
+    }
+    let at = 1 + s.n_features();
+    let diagnosis = s
+        .parse_class(&cell_text(&cells[at]).unwrap_or_default())
+        .map_err(|e| corrupt(e.to_string()))?;
+    let label_source =
+        LabelSource::parse(&cell_text(&cells[at + 1]).unwrap_or_default()).map_err(|e| corrupt(e.to_string()))?;
+    let mut row = FeatureRow::new(features, diagnosis, label_source).map_err(|e| corrupt(e.to_string()))?;
+    row.model_version = cell_text(&cells[at + 2]);
+    row.request_id = cell_text(&cells[at + 3]);
+    Ok(Some(StoredRow { id, row }))
+}
+
+/// Sets the expert label of a row; the row's id, or [`Error::NoSuchRow`].
+pub(crate) fn set_label(tx: &mut dyn SqlTx, by: &RowRef, diagnosis: u8) -> Result<i64> {
+    let stored = find_row(tx, by)?.ok_or_else(|| Error::NoSuchRow(by.to_string()))?;
+    let class = spec()
+        .classes
+        .get(diagnosis as usize)
+        .ok_or_else(|| Error::Corrupt(format!("class index {diagnosis}")))?;
+    tx.exec(
+        "UPDATE features SET diagnosis = ?, label_source = 'expert' WHERE id = ?",
+        vec![SqlValue::Text(class.to_string()), SqlValue::Int(stored.id)],
+    )?;
+    Ok(stored.id)
+}
