@@ -6,9 +6,9 @@ mod migrate;
 mod mysql;
 mod registry;
 mod rows;
-pub use rows::StoredRow;
 #[cfg(feature = "frames")]
 pub(crate) use mysql::SESSION_INIT as MYSQL_SESSION_INIT;
+pub use rows::StoredRow;
 mod sqlite;
 
 use std::sync::Arc;
@@ -401,6 +401,9 @@ pub trait RowAccess: Send + Sync {
     /// Sets a row's label as an expert's (`label_source = 'expert'`); returns its id, or
     /// [`crate::Error::NoSuchRow`].
     fn set_label(&self, by: &RowRef, diagnosis: u8) -> Result<i64>;
+    /// Inserts rows in one transaction, all or none, returning each row's id (in order)
+    /// and the drift jobs the trigger queued.
+    fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)>;
 }
 
 impl<D: WithSqlTx + Send + Sync> RowAccess for D {
@@ -410,6 +413,10 @@ impl<D: WithSqlTx + Send + Sync> RowAccess for D {
 
     fn set_label(&self, by: &RowRef, diagnosis: u8) -> Result<i64> {
         self.with_tx("setting a label", &mut |tx| rows::set_label(tx, by, diagnosis))
+    }
+
+    fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)> {
+        self.with_tx("inserting feature rows", &mut |tx| rows::insert_returning_ids(tx, rows))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use driftloop_core::{spec, FeatureRow, LabelSource};
 
-use super::registry::{SqlTx, SqlValue};
+use super::registry::{Dialect, SqlTx, SqlValue};
 use super::RowRef;
 use crate::error::{Error, Result};
 
@@ -48,7 +48,8 @@ pub(crate) fn find_row(tx: &mut dyn SqlTx, by: &RowRef) -> Result<Option<StoredR
     };
     let mut features = Vec::with_capacity(s.n_features());
     for col_idx in 0..s.n_features() {
-        let text = cell_text(&cells[1 + col_idx]).ok_or_else(|| corrupt(format!("{} is NULL", s.features[col_idx].name)))?;
+        let text =
+            cell_text(&cells[1 + col_idx]).ok_or_else(|| corrupt(format!("{} is NULL", s.features[col_idx].name)))?;
         features.push(s.parse_feature(col_idx, &text).map_err(|e| corrupt(e.to_string()))?);
     }
     let at = 1 + s.n_features();
@@ -75,4 +76,59 @@ pub(crate) fn set_label(tx: &mut dyn SqlTx, by: &RowRef, diagnosis: u8) -> Resul
         vec![SqlValue::Text(class.to_string()), SqlValue::Int(stored.id)],
     )?;
     Ok(stored.id)
+}
+
+/// Inserts rows one statement each in the caller's transaction, returning each new id and
+/// the number of drift jobs the trigger queued meanwhile.
+pub(crate) fn insert_returning_ids(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)> {
+    let s = spec();
+    // A locking read on MySQL: the latest committed count, held until commit, as the
+    // adapters' own inserts do.
+    let counter = |tx: &mut dyn SqlTx| -> Result<super::DriftCounter> {
+        let lock = if tx.dialect() == Dialect::Mysql {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let found = tx.query(
+            &format!(
+                "SELECT c.n, s.drift_every FROM drift_counter AS c, drift_settings AS s WHERE c.id = 1 AND s.id = 1{lock}"
+            ),
+            vec![],
+        )?;
+        match found.first().map(|r| (&r[0], &r[1])) {
+            Some((SqlValue::Int(n), SqlValue::Int(every))) => Ok(super::DriftCounter {
+                n: *n,
+                drift_every: *every,
+            }),
+            other => Err(Error::Corrupt(format!("drift counter {other:?}"))),
+        }
+    };
+    let before = counter(tx)?;
+    let columns = super::insert_columns();
+    let sql = format!(
+        "INSERT INTO features ({}) VALUES ({})",
+        columns.join(", "),
+        vec!["?"; columns.len()].join(", ")
+    );
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values: Vec<SqlValue> = row
+            .features
+            .iter()
+            .enumerate()
+            .map(|(col_idx, &code)| match s.features[col_idx].kind.levels() {
+                Some(levels) => SqlValue::Text(levels[code as usize].to_string()),
+                None => SqlValue::Int(code as i64),
+            })
+            .collect();
+        values.push(SqlValue::Text(row.diagnosis_text().to_string()));
+        values.push(SqlValue::Text(row.label_source.as_str().to_string()));
+        values.push(row.model_version.as_deref().into());
+        values.push(row.request_id.as_deref().into());
+        tx.exec(&sql, values)?;
+        ids.push(tx.last_insert_id()?);
+    }
+    let after = counter(tx)?;
+    Ok((ids, super::queued(before, after, rows.len() as u64)))
 }

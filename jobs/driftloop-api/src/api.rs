@@ -1,0 +1,562 @@
+//! The routes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use driftloop_core::{spec, FeatureRow, LabelSource};
+use driftloop_pipeline::db::{RowRef, StoredRow};
+use driftloop_pipeline::predict::{Champion, Scored};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::error::{ApiError, ErrorBody, Problem};
+use crate::parse::{parse_predict_request, PredictInput};
+use crate::schema::{Diagnosis, Features};
+use crate::state::AppState;
+
+type Shared = State<Arc<AppState>>;
+
+/// `POST /v1/predict` body.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct PredictRequest {
+    features: Features,
+    /// A client's id for this request: sending it again answers the same and stores
+    /// nothing more (1 to 128 characters).
+    request_id: Option<String>,
+}
+
+/// A scored row.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PredictResponse {
+    /// The most probable class.
+    prediction: String,
+    /// Every class's probability.
+    probabilities: BTreeMap<String, f64>,
+    /// The registry version of the model that scored the row.
+    model_version: String,
+    /// The stored feature row.
+    row_id: i64,
+}
+
+/// `POST /v1/predict/batch` body.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct BatchRequest {
+    rows: Vec<PredictRequest>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct BatchResponse {
+    /// One answer per row, in order.
+    results: Vec<PredictResponse>,
+}
+
+/// `POST /v1/labels` body: `row_id` or `request_id`, and the expert's diagnosis.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct LabelRequest {
+    row_id: Option<i64>,
+    request_id: Option<String>,
+    diagnosis: Diagnosis,
+}
+
+#[derive(Serialize, ToSchema)]
+struct LabelResponse {
+    row_id: i64,
+    diagnosis: String,
+    label_source: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ChampionResponse {
+    version: i64,
+    family: String,
+    #[schema(value_type = Object)]
+    params: Value,
+    artifact_uri: String,
+    sha256: String,
+    snapshot_uri: String,
+    #[schema(value_type = Object)]
+    holdout_metrics: Value,
+    #[schema(value_type = Object)]
+    cv_metrics: Value,
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok`, or `unavailable` with the reasons in `problems`.
+    status: String,
+    database: bool,
+    champion: Option<i64>,
+    problems: Vec<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "driftloop",
+        description = "Scores rows with the champion model and stores them as feature rows."
+    ),
+    paths(predict, predict_batch, labels, champion, healthz),
+    components(schemas(
+        PredictRequest,
+        PredictResponse,
+        BatchRequest,
+        BatchResponse,
+        LabelRequest,
+        LabelResponse,
+        ChampionResponse,
+        Health,
+        ErrorBody,
+        Problem,
+        Features,
+        Diagnosis
+    ))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, generated from the types above and the dataset spec.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The API over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.limits.body_bytes;
+    Router::new()
+        .route("/v1/predict", post(predict))
+        .route("/v1/predict/batch", post(predict_batch))
+        .route("/v1/labels", post(labels))
+        .route("/v1/models/champion", get(champion))
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json") })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// The JSON body of a request: content type, size and syntax checked.
+fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is over the size limit",
+            )
+        } else {
+            ApiError::new(rejection.status(), "invalid_request", rejection.body_text())
+        }
+    })?;
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("expected Content-Type: application/json, got {:?}", content_type),
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", format!("not JSON: {e}")))
+}
+
+/// Runs blocking storage work off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> driftloop_pipeline::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a storage call panicked"))?
+        .map_err(|e| ApiError::unavailable(&e))
+}
+
+fn answer(scored: &Scored, model_version: String, row_id: i64) -> PredictResponse {
+    let classes = spec().classes;
+    PredictResponse {
+        prediction: classes[scored.class as usize].to_string(),
+        probabilities: classes
+            .iter()
+            .zip(&scored.probabilities)
+            .map(|(c, p)| (c.to_string(), *p))
+            .collect(),
+        model_version,
+        row_id,
+    }
+}
+
+fn model_failure(e: driftloop_pipeline::Error) -> ApiError {
+    tracing::error!("scoring failed: {e:#}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        format!("scoring failed: {e}"),
+    )
+}
+
+/// The answer for a `request_id` already stored: the same model scores the same features.
+async fn stored_answer(
+    state: &AppState,
+    champion: &Champion,
+    stored: &StoredRow,
+    input: &PredictInput,
+) -> Result<PredictResponse, ApiError> {
+    if stored.row.features != input.codes {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "request_id_conflict",
+            format!(
+                "request_id {:?} was stored with other features (row {}); use a new request_id",
+                input.request_id.as_deref().unwrap_or_default(),
+                stored.id
+            ),
+        ));
+    }
+    let version = stored.row.model_version.clone().unwrap_or_default();
+    let scored = if version == champion.model_version() {
+        champion.score(&[&input.codes]).map_err(model_failure)?
+    } else {
+        // Scored by an earlier champion: load that one to answer the same.
+        let number: i64 = version.parse().map_err(|_| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "request_id_conflict",
+                format!("request_id {:?} names a row not stored by a model", input.request_id),
+            )
+        })?;
+        let db = state.db.clone();
+        let registered = blocking(move || db.model_version(spec().name, number))
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!("model version {number} is not registered"),
+                )
+            })?;
+        let artifact = driftloop_pipeline::models::load_artifact(state.store.as_ref(), &registered.model.artifact_uri)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        let earlier = Champion {
+            version: registered,
+            artifact,
+        };
+        earlier.score(&[&input.codes]).map_err(model_failure)?
+    };
+    Ok(answer(&scored[0], version, stored.id))
+}
+
+fn new_row(input: &PredictInput, scored: &Scored, champion: &Champion) -> FeatureRow {
+    let mut row =
+        FeatureRow::new(input.codes.clone(), scored.class, LabelSource::Model).expect("parsed codes follow the spec");
+    row.model_version = Some(champion.model_version());
+    row.request_id = input.request_id.clone();
+    row
+}
+
+#[utoipa::path(post, path = "/v1/predict", request_body = PredictRequest,
+    responses((status = 200, body = PredictResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn predict(
+    State(state): Shared,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<PredictResponse>, ApiError> {
+    let value = json_body(&headers, body)?;
+    let mut problems = Vec::new();
+    let input = parse_predict_request(&value, "", &mut problems).ok_or_else(|| ApiError::invalid(problems))?;
+    let champion = state.champion().await.map_err(|e| ApiError::unavailable(&e))?;
+    if let Some(request_id) = &input.request_id {
+        let (db, by) = (state.db.clone(), RowRef::RequestId(request_id.clone()));
+        if let Some(stored) = blocking(move || db.find_row(&by)).await? {
+            return stored_answer(&state, &champion, &stored, &input).await.map(Json);
+        }
+    }
+    let scored = champion.score(&[&input.codes]).map_err(model_failure)?.remove(0);
+    let row = new_row(&input, &scored, &champion);
+    let db = state.db.clone();
+    let inserted = tokio::task::spawn_blocking(move || db.insert_row(&row))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a storage call panicked"))?;
+    match inserted {
+        Ok(outcome) => {
+            if outcome.drift_jobs_queued > 0 {
+                (state.kick)();
+            }
+            Ok(Json(answer(&scored, champion.model_version(), outcome.last_id)))
+        }
+        // The same request_id arrived twice at once: the other one stored it.
+        Err(driftloop_pipeline::Error::DuplicateRequestId(request_id)) => {
+            let (db, by) = (state.db.clone(), RowRef::RequestId(request_id));
+            let stored = blocking(move || db.find_row(&by)).await?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "a duplicate request_id vanished",
+                )
+            })?;
+            stored_answer(&state, &champion, &stored, &input).await.map(Json)
+        }
+        Err(e) => Err(ApiError::unavailable(&e)),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/predict/batch", request_body = BatchRequest,
+    responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn predict_batch(
+    State(state): Shared,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    let value = json_body(&headers, body)?;
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::bad("body", "expected an object with \"rows\""));
+    };
+    let mut problems: Vec<Problem> = object
+        .keys()
+        .filter(|k| *k != "rows")
+        .map(|k| Problem {
+            field: k.clone(),
+            message: "unknown field; expected \"rows\"".into(),
+        })
+        .collect();
+    let Some(rows) = object.get("rows").and_then(Value::as_array) else {
+        problems.push(Problem {
+            field: "rows".into(),
+            message: "missing: expected an array of rows".into(),
+        });
+        return Err(ApiError::invalid(problems));
+    };
+    let limit = state.limits.batch_rows;
+    if rows.is_empty() || rows.len() > limit {
+        problems.push(Problem {
+            field: "rows".into(),
+            message: format!("expected 1 to {limit} rows, got {}", rows.len()),
+        });
+        return Err(ApiError::invalid(problems));
+    }
+    let inputs: Vec<Option<PredictInput>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| parse_predict_request(row, &format!("rows[{i}]"), &mut problems))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for (i, input) in inputs.iter().enumerate() {
+        if let Some(id) = input.as_ref().and_then(|x| x.request_id.as_ref()) {
+            if !seen.insert(id.clone()) {
+                problems.push(Problem {
+                    field: format!("rows[{i}].request_id"),
+                    message: "repeats an earlier row's request_id".into(),
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(problems));
+    }
+    let inputs: Vec<PredictInput> = inputs.into_iter().flatten().collect();
+    let champion = state.champion().await.map_err(|e| ApiError::unavailable(&e))?;
+    // Rows whose request_id is stored already are answered from storage, not stored again.
+    let ids: Vec<String> = inputs.iter().filter_map(|i| i.request_id.clone()).collect();
+    let db = state.db.clone();
+    let stored: Vec<(String, StoredRow)> = blocking(move || {
+        let mut found = Vec::new();
+        for id in ids {
+            if let Some(row) = db.find_row(&RowRef::RequestId(id.clone()))? {
+                found.push((id, row));
+            }
+        }
+        Ok(found)
+    })
+    .await?;
+    let stored: std::collections::HashMap<String, StoredRow> = stored.into_iter().collect();
+    let fresh: Vec<usize> = (0..inputs.len())
+        .filter(|&i| inputs[i].request_id.as_ref().is_none_or(|id| !stored.contains_key(id)))
+        .collect();
+    let codes: Vec<&[u8]> = fresh.iter().map(|&i| inputs[i].codes.as_slice()).collect();
+    let scored = champion.score(&codes).map_err(model_failure)?;
+    let new_rows: Vec<FeatureRow> = fresh
+        .iter()
+        .zip(&scored)
+        .map(|(&i, s)| new_row(&inputs[i], s, &champion))
+        .collect();
+    let db = state.db.clone();
+    let (row_ids, queued) = blocking(move || db.insert_rows_with_ids(&new_rows)).await?;
+    if queued > 0 {
+        (state.kick)();
+    }
+    let mut results: Vec<Option<PredictResponse>> = vec![None; inputs.len()];
+    for ((&i, s), id) in fresh.iter().zip(&scored).zip(row_ids) {
+        results[i] = Some(answer(s, champion.model_version(), id));
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        if results[i].is_none() {
+            let row = &stored[input
+                .request_id
+                .as_ref()
+                .expect("only rows with a stored request_id are left")];
+            results[i] = Some(stored_answer(&state, &champion, row, input).await?);
+        }
+    }
+    Ok(Json(BatchResponse {
+        results: results.into_iter().flatten().collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/labels", request_body = LabelRequest,
+    responses((status = 200, body = LabelResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn labels(
+    State(state): Shared,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<LabelResponse>, ApiError> {
+    let value = json_body(&headers, body)?;
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::bad(
+            "body",
+            "expected an object with \"row_id\" or \"request_id\", and \"diagnosis\"",
+        ));
+    };
+    let mut problems: Vec<Problem> = object
+        .keys()
+        .filter(|k| !["row_id", "request_id", "diagnosis"].contains(&k.as_str()))
+        .map(|k| Problem {
+            field: k.clone(),
+            message: "unknown field; expected \"row_id\" or \"request_id\", and \"diagnosis\"".into(),
+        })
+        .collect();
+    let by = match (object.get("row_id"), object.get("request_id")) {
+        (Some(Value::Number(n)), None) if n.as_i64().is_some_and(|v| v > 0) => {
+            Some(RowRef::Id(n.as_i64().unwrap_or_default()))
+        }
+        (None, Some(Value::String(id))) if !id.is_empty() => Some(RowRef::RequestId(id.clone())),
+        (Some(_), Some(_)) => {
+            problems.push(Problem {
+                field: "row_id".into(),
+                message: "give row_id or request_id, not both".into(),
+            });
+            None
+        }
+        (None, None) => {
+            problems.push(Problem {
+                field: "row_id".into(),
+                message: "missing: give row_id (a positive integer) or request_id (a string)".into(),
+            });
+            None
+        }
+        (Some(_), None) => {
+            problems.push(Problem {
+                field: "row_id".into(),
+                message: "expected a positive integer".into(),
+            });
+            None
+        }
+        (None, Some(_)) => {
+            problems.push(Problem {
+                field: "request_id".into(),
+                message: "expected a non-empty string".into(),
+            });
+            None
+        }
+    };
+    let classes = spec().classes;
+    let diagnosis = match object.get("diagnosis") {
+        Some(Value::String(text)) => match spec().parse_class(text) {
+            Ok(class) => Some(class),
+            Err(e) => {
+                problems.push(Problem {
+                    field: "diagnosis".into(),
+                    message: e.to_string(),
+                });
+                None
+            }
+        },
+        _ => {
+            problems.push(Problem {
+                field: "diagnosis".into(),
+                message: format!("expected one of {}", classes.join(", ")),
+            });
+            None
+        }
+    };
+    let (Some(by), Some(diagnosis), true) = (by, diagnosis, problems.is_empty()) else {
+        return Err(ApiError::invalid(problems));
+    };
+    let db = state.db.clone();
+    let row_id = blocking(move || db.set_label(&by, diagnosis)).await?;
+    Ok(Json(LabelResponse {
+        row_id,
+        diagnosis: classes[diagnosis as usize].to_string(),
+        label_source: "expert".into(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/models/champion",
+    responses((status = 200, body = ChampionResponse), (status = 503, body = ErrorBody)))]
+async fn champion(State(state): Shared) -> Result<Json<ChampionResponse>, ApiError> {
+    let champion = state.champion().await.map_err(|e| ApiError::unavailable(&e))?;
+    let v = &champion.version;
+    Ok(Json(ChampionResponse {
+        version: v.version,
+        family: v.model.family.clone(),
+        params: v.model.params.clone(),
+        artifact_uri: v.model.artifact_uri.clone(),
+        sha256: v.model.sha256.clone(),
+        snapshot_uri: v.model.snapshot_uri.clone(),
+        holdout_metrics: v.model.holdout_metrics.clone(),
+        cv_metrics: v.model.cv_metrics.clone(),
+        created_at: v.created_at.clone(),
+    }))
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+async fn healthz(State(state): Shared) -> (StatusCode, Json<Health>) {
+    let mut problems = Vec::new();
+    let db = state.db.clone();
+    let database = match tokio::task::spawn_blocking(move || db.champion(spec().name)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            problems.push(format!("database: {e}"));
+            false
+        }
+        Err(_) => {
+            problems.push("database: the check panicked".into());
+            false
+        }
+    };
+    let champion = match state.champion().await {
+        Ok(c) => Some(c.version.version),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let ok = database && champion.is_some();
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Health {
+            status: if ok { "ok" } else { "unavailable" }.into(),
+            database,
+            champion,
+            problems,
+        }),
+    )
+}

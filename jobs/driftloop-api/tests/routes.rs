@@ -1,0 +1,428 @@
+//! Every route in process (tower `oneshot`), over an SQLite file and a local store with a
+//! champion trained on the original dataset. Every rejected request leaves the row count
+//! as it was.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use driftloop_api::{router, AppState, Limits};
+use driftloop_core::LabelSource;
+use driftloop_pipeline::config::TrainLabels;
+use driftloop_pipeline::csv_io::read_feature_csv;
+use driftloop_pipeline::db::RowRef;
+use driftloop_pipeline::notify::LogNotifier;
+use driftloop_pipeline::train_job::{run_training, TrainOptions, TrainSource};
+use driftloop_pipeline::{open_database, open_store, Database, DatabaseUrl, StoreUrl};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Fixture {
+    app: axum::Router,
+    db: Arc<dyn Database>,
+    kicks: Arc<AtomicUsize>,
+    dir: tempfile::TempDir,
+}
+
+fn original_dataset() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mental-disorders-120.csv")
+}
+
+async fn fixture(trained: bool, limits: Limits) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_database(&DatabaseUrl::Sqlite {
+        path: dir.path().join("features.db"),
+    })
+    .unwrap();
+    db.migrate().unwrap();
+    let store = open_store(&StoreUrl::Local {
+        root: dir.path().join("store"),
+    })
+    .await
+    .unwrap();
+    if trained {
+        db.insert_rows(&read_feature_csv(&original_dataset(), LabelSource::Expert).unwrap())
+            .unwrap();
+        let options = TrainOptions {
+            config: Default::default(),
+            promotion_margin: 0.01,
+            mlflow: None,
+        };
+        run_training(
+            db.as_ref(),
+            store.as_ref(),
+            &LogNotifier,
+            &TrainSource::Database(TrainLabels::Expert),
+            &options,
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    let kicks = Arc::new(AtomicUsize::new(0));
+    let counter = kicks.clone();
+    let state = AppState::new(
+        db.clone(),
+        store,
+        limits,
+        Duration::from_secs(3600),
+        Arc::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }),
+    )
+    .await;
+    Fixture {
+        app: router(state),
+        db,
+        kicks,
+        dir,
+    }
+}
+
+fn features() -> Value {
+    json!({
+        "sadness": "Usually", "euphoric": "Seldom", "exhausted": "Sometimes", "sleep_disorder": "Sometimes",
+        "mood_swing": "YES", "suicidal_thoughts": "YES", "anorexia": "NO", "authority_respect": "NO",
+        "try_explanation": "YES", "aggressive_response": "NO", "ignore_and_move_on": "NO",
+        "nervous_breakdown": "YES", "admit_mistakes": "YES", "overthinking": "YES",
+        "sexual_activity": 3, "concentration": "3 From 10", "optimism": "4"
+    })
+}
+
+impl Fixture {
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(body.into()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.send("POST", uri, Some("application/json"), body.to_string()).await
+    }
+
+    fn rows(&self) -> u64 {
+        self.db.count_rows().unwrap()
+    }
+
+    /// Sends a request that must be refused with `status` and leave the rows as they were.
+    async fn refused(&self, uri: &str, content_type: Option<&str>, body: impl Into<Body>, status: StatusCode) -> Value {
+        let before = self.rows();
+        let (got, answer) = self.send("POST", uri, content_type, body).await;
+        assert_eq!(got, status, "{answer}");
+        assert_eq!(self.rows(), before, "a refused request stores nothing");
+        assert!(answer["error"]["code"].is_string(), "{answer}");
+        answer
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn predict_scores_stores_and_answers_the_same_to_a_repeated_request_id() {
+    let f = fixture(true, Limits::default()).await;
+    let before = f.rows();
+    let (status, answer) = f.post("/v1/predict", json!({"features": features()})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let classes = ["Normal", "Bipolar Type-1", "Bipolar Type-2", "Depression"];
+    assert!(classes.contains(&answer["prediction"].as_str().unwrap()));
+    let probabilities = answer["probabilities"].as_object().unwrap();
+    assert_eq!(probabilities.len(), 4);
+    let total: f64 = probabilities.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9);
+    assert_eq!(answer["model_version"], "1");
+    assert_eq!(f.rows(), before + 1);
+    let row_id = answer["row_id"].as_i64().unwrap();
+    let stored = f.db.find_row(&RowRef::Id(row_id)).unwrap().unwrap();
+    assert_eq!(stored.row.label_source, LabelSource::Model);
+    assert_eq!(stored.row.diagnosis_text(), answer["prediction"].as_str().unwrap());
+    assert_eq!(stored.row.model_version.as_deref(), Some("1"));
+
+    let request = json!({"features": features(), "request_id": "client-42"});
+    let (_, first) = f.post("/v1/predict", request.clone()).await;
+    let (status, again) = f.post("/v1/predict", request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, first, "the same answer");
+    assert_eq!(f.rows(), before + 2, "stored once");
+    let mut other = features();
+    other["sadness"] = json!("Seldom");
+    let answer = f
+        .refused(
+            "/v1/predict",
+            Some("application/json"),
+            json!({"features": other, "request_id": "client-42"}).to_string(),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    assert_eq!(answer["error"]["code"], "request_id_conflict");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_kind_of_bad_input_is_a_4xx_naming_the_field_and_stores_nothing() {
+    let f = fixture(
+        true,
+        Limits {
+            body_bytes: 4096,
+            batch_rows: 3,
+        },
+    )
+    .await;
+    let json_type = Some("application/json");
+    let mut cases: Vec<(Value, &str, &str)> = Vec::new();
+    let mut unknown = features();
+    unknown["colour"] = json!("blue");
+    cases.push((json!({"features": unknown}), "features.colour", "unknown feature"));
+    let mut missing = features();
+    missing.as_object_mut().unwrap().remove("optimism");
+    cases.push((json!({"features": missing}), "features.optimism", "missing"));
+    let mut category = features();
+    category["sadness"] = json!("Never");
+    cases.push((
+        json!({"features": category}),
+        "features.sadness",
+        "one of Seldom, Sometimes, Usually, Most-Often",
+    ));
+    let mut range = features();
+    range["optimism"] = json!(11);
+    cases.push((json!({"features": range}), "features.optimism", "from 1 to 10"));
+    let mut wrong_type = features();
+    wrong_type["mood_swing"] = json!(1);
+    cases.push((json!({"features": wrong_type}), "features.mood_swing", "got a number"));
+    cases.push((json!({"features": features(), "extra": true}), "extra", "unknown field"));
+    cases.push((json!([1, 2]), "body", "expected an object"));
+    for (body, field, message) in cases {
+        let answer = f
+            .refused("/v1/predict", json_type, body.to_string(), StatusCode::BAD_REQUEST)
+            .await;
+        let problems = answer["error"]["problems"].as_array().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p["field"] == field && p["message"].as_str().unwrap().contains(message)),
+            "{field}: {answer}"
+        );
+    }
+    let answer = f
+        .refused("/v1/predict", json_type, "{not json", StatusCode::BAD_REQUEST)
+        .await;
+    assert!(
+        answer["error"]["message"].as_str().unwrap().contains("not JSON"),
+        "{answer}"
+    );
+    let answer = f
+        .refused(
+            "/v1/predict",
+            Some("text/plain"),
+            json!({"features": features()}).to_string(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        )
+        .await;
+    assert_eq!(answer["error"]["code"], "unsupported_media_type");
+    f.refused(
+        "/v1/predict",
+        None,
+        json!({"features": features()}).to_string(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    let big = json!({"features": features(), "request_id": "x".repeat(5000)}).to_string();
+    let answer = f
+        .refused("/v1/predict", json_type, big, StatusCode::PAYLOAD_TOO_LARGE)
+        .await;
+    assert_eq!(answer["error"]["code"], "body_too_large");
+    let rows: Vec<Value> = (0..4).map(|_| json!({"features": features()})).collect();
+    let answer = f
+        .refused(
+            "/v1/predict/batch",
+            json_type,
+            json!({"rows": rows}).to_string(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected 1 to 3 rows, got 4"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_is_stored_whole_or_not_at_all() {
+    let f = fixture(true, Limits::default()).await;
+    let before = f.rows();
+    let rows = json!({"rows": [
+        {"features": features(), "request_id": "b-1"},
+        {"features": features()},
+        {"features": features(), "request_id": "b-3"}
+    ]});
+    let (status, answer) = f.post("/v1/predict/batch", rows.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    let ids: Vec<i64> = results.iter().map(|r| r["row_id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(f.rows(), before + 3);
+    assert_eq!(
+        f.db.find_row(&RowRef::RequestId("b-3".into())).unwrap().unwrap().id,
+        ids[2]
+    );
+    // Sent again: rows with a request_id are answered from storage; the other is new.
+    let (_, again) = f.post("/v1/predict/batch", rows).await;
+    assert_eq!(again["results"][0], results[0]);
+    assert_eq!(again["results"][2], results[2]);
+    assert_eq!(f.rows(), before + 4);
+
+    let mut bad = features();
+    bad["optimism"] = json!(0);
+    let answer = f
+        .refused(
+            "/v1/predict/batch",
+            Some("application/json"),
+            json!({"rows": [{"features": features()}, {"features": bad}]}).to_string(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert_eq!(answer["error"]["problems"][0]["field"], "rows[1].features.optimism");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn labels_set_the_expert_diagnosis() {
+    let f = fixture(true, Limits::default()).await;
+    let (_, scored) = f
+        .post("/v1/predict", json!({"features": features(), "request_id": "to-label"}))
+        .await;
+    let row_id = scored["row_id"].as_i64().unwrap();
+    let (status, answer) = f
+        .post("/v1/labels", json!({"row_id": row_id, "diagnosis": "Depression"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"row_id": row_id, "diagnosis": "Depression", "label_source": "expert"})
+    );
+    let (status, _) = f
+        .post("/v1/labels", json!({"request_id": "to-label", "diagnosis": "Normal"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let stored = f.db.find_row(&RowRef::Id(row_id)).unwrap().unwrap();
+    assert_eq!(
+        (stored.row.diagnosis_text(), stored.row.label_source),
+        ("Normal", LabelSource::Expert)
+    );
+    let (status, answer) = f
+        .post("/v1/labels", json!({"row_id": 999_999, "diagnosis": "Normal"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (status, answer) = f
+        .post("/v1/labels", json!({"row_id": row_id, "diagnosis": "Anxiety"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["error"]["problems"][0]["field"], "diagnosis");
+    let (status, _) = f
+        .post(
+            "/v1/labels",
+            json!({"row_id": row_id, "request_id": "to-label", "diagnosis": "Normal"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn champion_health_and_openapi() {
+    let f = fixture(true, Limits::default()).await;
+    let (status, champion) = f.send("GET", "/v1/models/champion", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(champion["version"], 1);
+    assert!(champion["holdout_metrics"]["macro_f1"].as_f64().unwrap() > 0.5);
+    let (status, health) = f.send("GET", "/healthz", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["champion"], 1);
+    let (status, doc) = f.send("GET", "/openapi.json", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/predict",
+        "/v1/predict/batch",
+        "/v1/labels",
+        "/v1/models/champion",
+        "/healthz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    let features = &doc["components"]["schemas"]["Features"];
+    assert_eq!(features["required"].as_array().unwrap().len(), 17);
+    assert_eq!(
+        features["properties"]["sadness"]["enum"],
+        json!(["Seldom", "Sometimes", "Usually", "Most-Often"])
+    );
+    assert_eq!(features["properties"]["optimism"]["maximum"], 10.0);
+    let (status, _) = f.send("GET", "/nowhere", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_champion_predict_is_503_and_says_to_train() {
+    let f = fixture(false, Limits::default()).await;
+    let answer = f
+        .refused(
+            "/v1/predict",
+            Some("application/json"),
+            json!({"features": features()}).to_string(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+        .await;
+    assert_eq!(answer["error"]["code"], "no_champion");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("driftloop train"));
+    let (status, health) = f.send("GET", "/healthz", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health["database"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn storage_down_is_503_and_nothing_is_half_written() {
+    let f = fixture(true, Limits::default()).await;
+    let before = f.rows();
+    // The feature table goes away under the running service.
+    let conn = rusqlite::Connection::open(f.dir.path().join("features.db")).unwrap();
+    conn.execute_batch("ALTER TABLE features RENAME TO features_away")
+        .unwrap();
+    let (status, answer) = f.post("/v1/predict", json!({"features": features()})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"]["code"], "unavailable");
+    conn.execute_batch("ALTER TABLE features_away RENAME TO features")
+        .unwrap();
+    assert_eq!(f.rows(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_insert_that_makes_a_drift_job_due_kicks_the_worker() {
+    let f = fixture(true, Limits::default()).await;
+    // 120 rows stored: the counter is at 20 of 100.
+    let rows: Vec<Value> = (0..79).map(|_| json!({"features": features()})).collect();
+    let (status, _) = f.post("/v1/predict/batch", json!({"rows": rows})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(f.kicks.load(Ordering::SeqCst), 0);
+    let (status, _) = f.post("/v1/predict", json!({"features": features()})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(f.kicks.load(Ordering::SeqCst), 1);
+    assert_eq!(f.db.drift_counter().unwrap().n, 0);
+}
