@@ -21,4 +21,4 @@ mod state;
 pub use api::{openapi, router};
 pub use error::{ApiError, Problem};
 pub use parse::{parse_features, parse_predict_request, PredictInput};
-pub use state::{AppState, Limits};
+pub use state::{AppState, Kick, Limits};

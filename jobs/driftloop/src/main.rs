@@ -91,6 +91,11 @@ enum Command {
     /// Every cell is checked first; a bad one is reported by line and column and nothing
     /// is written. Nothing is stored unless --insert is given.
     Predict(models_cmd::PredictArgs),
+    /// Serves the HTTP API (predict, batch, labels, champion, health, OpenAPI).
+    ///
+    /// An insert that makes a drift job due wakes an in-process worker that runs the
+    /// drift jobs, then the train jobs (unless --no-worker).
+    Serve(models_cmd::ServeArgs),
 }
 
 #[derive(Args)]
@@ -363,6 +368,7 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
         Command::Models(command) => models_cmd::models(command, settings).await?,
         Command::Worker(args) => models_cmd::worker(args, settings).await?,
         Command::Predict(args) => models_cmd::predict(args, settings).await?,
+        Command::Serve(args) => models_cmd::serve(args, settings).await?,
         Command::Db(DbCommand::Migrate { out }) => {
             let db = open(settings)?;
             let report = db.migrate()?;

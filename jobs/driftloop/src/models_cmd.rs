@@ -486,3 +486,94 @@ pub async fn predict(args: PredictArgs, settings: &Settings) -> Result<()> {
     );
     Ok(())
 }
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Seconds between checks of the champion alias (a promoted model is served after at
+    /// most this long).
+    #[arg(long, default_value_t = 30)]
+    refresh_seconds: u64,
+    /// Do not run the drift and train jobs in this process (another worker does).
+    #[arg(long)]
+    no_worker: bool,
+}
+
+/// `driftloop serve`: the HTTP API, with an in-process worker woken when an insert makes
+/// a drift job due.
+pub async fn serve(args: ServeArgs, settings: &Settings) -> Result<()> {
+    use std::sync::Arc;
+
+    let db = open(settings)?;
+    let store = open_store(&settings.store).await?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if !args.no_worker {
+        let (db, store, wake, settings) = (db.clone(), store.clone(), wake.clone(), settings.clone());
+        tokio::spawn(async move {
+            let notifier = notifier_from_settings(&settings).await;
+            let client = mlflow_client(&settings);
+            let drift = drift_config(&settings);
+            let options = TrainOptions {
+                config: TrainConfig::default(),
+                promotion_margin: settings.promotion_margin,
+                mlflow: client.as_ref(),
+            };
+            loop {
+                wake.notified().await;
+                match drain_drift_jobs(db.as_ref(), store.as_ref(), &notifier, &drift, None).await {
+                    Ok(summary) => tracing::info!(
+                        jobs = summary.jobs.len(),
+                        failed = summary.failed.len(),
+                        "drift jobs run"
+                    ),
+                    Err(e) => tracing::error!("drift worker: {e:#}"),
+                }
+                match drain_train_jobs(
+                    db.as_ref(),
+                    store.as_ref(),
+                    &notifier,
+                    settings.train_labels,
+                    &options,
+                    None,
+                )
+                .await
+                {
+                    Ok(summary) => {
+                        tracing::info!(
+                            trainings = summary.trainings.len(),
+                            failed = summary.failed.len(),
+                            "train jobs run"
+                        )
+                    }
+                    Err(e) => tracing::error!("train worker: {e:#}"),
+                }
+            }
+        });
+    }
+    let kick: driftloop_api::Kick = {
+        let wake = wake.clone();
+        Arc::new(move || wake.notify_one())
+    };
+    let state = driftloop_api::AppState::new(
+        db,
+        store,
+        driftloop_api::Limits::default(),
+        Duration::from_secs(args.refresh_seconds.max(1)),
+        kick,
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    tracing::info!("serving on http://{}", listener.local_addr()?);
+    eprintln!("driftloop serving on http://{}", listener.local_addr()?);
+    axum::serve(listener, driftloop_api::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")?;
+    Ok(())
+}

@@ -559,3 +559,79 @@ fn predict_scores_a_csv_with_the_champion_and_carries_other_columns_through() {
     assert_eq!(stored["stored"]["drift_jobs_queued"], 1);
     assert_eq!(json_of(&driftloop(d, &["db", "status", "--json"]))["rows"], 240);
 }
+
+/// One HTTP/1.1 request over a plain socket: (status, body).
+fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+#[test]
+fn serve_answers_health_and_predictions_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    json_of(&driftloop(d, &["db", "migrate", "--json"]));
+    json_of(&driftloop(
+        d,
+        &["import", original_dataset().to_str().unwrap(), "--json"],
+    ));
+    json_of(&driftloop(d, &["train", "--json"]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_driftloop"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .current_dir(d)
+        .env_remove("DRIFTLOOP_DATABASE_URL")
+        .env_remove("DRIFTLOOP_STORE")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut health = None;
+    for _ in 0..100 {
+        if let Ok(answer) = http(port, "GET", "/healthz", None) {
+            health = Some(answer);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let outcome = std::panic::catch_unwind(|| {
+        let (status, body) = health.expect("the server answers /healthz within 10 s");
+        assert_eq!(status, 200, "{body}");
+        let request = r#"{"features": {"sadness": "Usually", "euphoric": "Seldom", "exhausted": "Sometimes",
+            "sleep_disorder": "Sometimes", "mood_swing": "YES", "suicidal_thoughts": "YES", "anorexia": "NO",
+            "authority_respect": "NO", "try_explanation": "YES", "aggressive_response": "NO",
+            "ignore_and_move_on": "NO", "nervous_breakdown": "YES", "admit_mistakes": "YES",
+            "overthinking": "YES", "sexual_activity": 3, "concentration": 3, "optimism": 4}}"#;
+        let (status, body) = http(port, "POST", "/v1/predict", Some(request)).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["model_version"], "1");
+        assert_eq!(answer["row_id"], 121);
+        let (status, body) = http(port, "POST", "/v1/predict", Some(r#"{"features": {}}"#)).unwrap();
+        assert_eq!(status, 400, "{body}");
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+    outcome.unwrap();
+    assert_eq!(json_of(&driftloop(d, &["db", "status", "--json"]))["rows"], 121);
+}
