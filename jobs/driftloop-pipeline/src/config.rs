@@ -185,6 +185,10 @@ pub struct Settings {
     pub webhook_url: Option<Secret>,
     /// `DRIFTLOOP_SNS_TOPIC_ARN`: an SNS topic to notify.
     pub sns_topic_arn: Option<String>,
+    /// `DRIFTLOOP_DRIFT_FUNCTION`: the drift function the predict function invokes
+    /// asynchronously when an insert made a drift job due (on AWS; the schedule is the
+    /// backstop).
+    pub drift_function: Option<String>,
     /// `RUST_LOG`: which log lines to print (tracing's filter syntax); default `info`.
     pub log_filter: String,
 }
@@ -300,6 +304,7 @@ impl Settings {
                 mlflow_experiment: nonempty("DRIFTLOOP_MLFLOW_EXPERIMENT").unwrap_or_else(|| "driftloop".to_string()),
                 webhook_url: webhook_url.map(Secret::new),
                 sns_topic_arn: nonempty("DRIFTLOOP_SNS_TOPIC_ARN"),
+                drift_function: nonempty("DRIFTLOOP_DRIFT_FUNCTION"),
                 log_filter: lookup("RUST_LOG").unwrap_or_else(|| "info".to_string()),
             }),
             _ => Err(Error::Config(problems.join("; "))),
