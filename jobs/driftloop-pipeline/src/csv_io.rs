@@ -9,6 +9,149 @@ use driftloop_core::{spec, FeatureRow, LabelSource};
 
 use crate::error::{CsvProblem, Error, Result};
 
+/// The header of a CSV of feature rows and where the spec's columns are in it. Headers
+/// may be the public names or the published ones; other columns are left alone.
+pub(crate) struct FeatureCsv {
+    pub headers: csv::StringRecord,
+    /// The position of each spec feature column (`None`: missing, reported as a problem).
+    pub features: Vec<Option<usize>>,
+    pub label: Option<usize>,
+    pub label_source: Option<usize>,
+}
+
+fn header_problem(column: &str, message: impl Into<String>) -> CsvProblem {
+    CsvProblem {
+        line: 1,
+        column: column.to_string(),
+        message: message.into(),
+    }
+}
+
+impl FeatureCsv {
+    /// Reads the header and locates the columns; a missing feature column, or a column
+    /// named twice (only feature columns, unless `labels_too`), is a problem. Returns the
+    /// layout and the reader, positioned at the first record.
+    pub(crate) fn open<R: Read>(
+        input: R,
+        labels_too: bool,
+        problems: &mut Vec<CsvProblem>,
+    ) -> Option<(FeatureCsv, csv::Reader<R>)> {
+        let s = spec();
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+        let headers = match reader.headers() {
+            Ok(headers) => headers.clone(),
+            Err(e) => {
+                problems.push(header_problem("", e.to_string()));
+                return None;
+            }
+        };
+        let mut csv = FeatureCsv {
+            headers: headers.clone(),
+            features: vec![None; s.n_features()],
+            label: None,
+            label_source: None,
+        };
+        for (position, header) in headers.iter().enumerate() {
+            let slot = match header_target(header) {
+                HeaderTarget::Feature(col_idx) => &mut csv.features[col_idx],
+                HeaderTarget::Label if labels_too => &mut csv.label,
+                HeaderTarget::LabelSource if labels_too => &mut csv.label_source,
+                _ => continue,
+            };
+            if slot.is_some() {
+                problems.push(header_problem(
+                    header,
+                    "names a column that an earlier header already names",
+                ));
+            }
+            *slot = Some(position);
+        }
+        for (col_idx, at) in csv.features.iter().enumerate() {
+            if at.is_none() {
+                let column = &s.features[col_idx];
+                problems.push(header_problem(
+                    column.name,
+                    format!(
+                        "missing: the header needs {:?} (or {:?})",
+                        column.name, column.source_header
+                    ),
+                ));
+            }
+        }
+        Some((csv, reader))
+    }
+
+    /// Calls `f` with each record of `reader` and its line, in file order; a record that
+    /// cannot be read, or has another number of fields than the header, is a problem
+    /// instead. A file with a header and no rows is a problem too.
+    pub(crate) fn for_each_record<R: Read>(
+        &self,
+        reader: &mut csv::Reader<R>,
+        problems: &mut Vec<CsvProblem>,
+        mut f: impl FnMut(u64, csv::StringRecord, &mut Vec<CsvProblem>),
+    ) {
+        let mut any = false;
+        for record in reader.records() {
+            any = true;
+            let record = match record {
+                Ok(record) => record,
+                Err(e) => {
+                    problems.push(CsvProblem {
+                        line: e.position().map_or(0, line_of),
+                        column: String::new(),
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let line = record.position().map_or(0, line_of);
+            if record.len() != self.headers.len() {
+                problems.push(CsvProblem {
+                    line,
+                    column: String::new(),
+                    message: format!("has {} fields, the header has {}", record.len(), self.headers.len()),
+                });
+                continue;
+            }
+            f(line, record, problems);
+        }
+        if !any && problems.is_empty() {
+            problems.push(CsvProblem {
+                line: 2,
+                column: String::new(),
+                message: "the file has a header but no rows".into(),
+            });
+        }
+    }
+
+    /// The feature codes of a record; each bad cell is a problem naming its line and column.
+    pub(crate) fn features_of(
+        &self,
+        record: &csv::StringRecord,
+        line: u64,
+        problems: &mut Vec<CsvProblem>,
+    ) -> Option<Vec<u8>> {
+        let s = spec();
+        let mut codes = Vec::with_capacity(s.n_features());
+        for (col_idx, at) in self.features.iter().enumerate() {
+            let at = at.expect("every feature column was located");
+            match s.parse_feature(col_idx, &record[at]) {
+                Ok(code) => codes.push(code),
+                Err(e) => problems.push(self.cell_problem(line, at, e.to_string())),
+            }
+        }
+        (codes.len() == s.n_features()).then_some(codes)
+    }
+
+    pub(crate) fn cell_problem(&self, line: u64, at: usize, message: String) -> CsvProblem {
+        CsvProblem {
+            line,
+            column: self.headers[at].to_string(),
+            message,
+        }
+    }
+}
+
 /// Parses a whole CSV of feature rows. Every cell is checked; if any is bad, the answer
 /// lists every bad cell with its line and column and no row is returned, so an import
 /// is all or nothing. Rows without a `label_source` column take `default_source`.
@@ -17,124 +160,40 @@ pub fn read_feature_rows(
     default_source: LabelSource,
 ) -> std::result::Result<Vec<FeatureRow>, Vec<CsvProblem>> {
     let s = spec();
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let headers = match reader.headers() {
-        Ok(headers) => headers.clone(),
-        Err(e) => {
-            return Err(vec![CsvProblem {
-                line: 1,
-                column: String::new(),
-                message: e.to_string(),
-            }])
-        }
-    };
     let mut problems = Vec::new();
-    let mut feature_at: Vec<Option<usize>> = vec![None; s.n_features()];
-    let mut label_at = None;
-    let mut source_at = None;
-    for (position, header) in headers.iter().enumerate() {
-        let slot = match header_target(header) {
-            HeaderTarget::Feature(col_idx) => &mut feature_at[col_idx],
-            HeaderTarget::Label => &mut label_at,
-            HeaderTarget::LabelSource => &mut source_at,
-            HeaderTarget::Other => continue,
-        };
-        if slot.is_some() {
-            problems.push(CsvProblem {
-                line: 1,
-                column: header.to_string(),
-                message: "names a column that an earlier header already names".into(),
-            });
-        }
-        *slot = Some(position);
-    }
-    for (col_idx, at) in feature_at.iter().enumerate() {
-        if at.is_none() {
-            let column = &s.features[col_idx];
-            problems.push(CsvProblem {
-                line: 1,
-                column: column.name.into(),
-                message: format!(
-                    "missing: the header needs {:?} (or {:?})",
-                    column.name, column.source_header
-                ),
-            });
-        }
-    }
-    if label_at.is_none() {
-        problems.push(CsvProblem {
-            line: 1,
-            column: s.label.into(),
-            message: format!(
+    let Some((csv, mut reader)) = FeatureCsv::open(input, true, &mut problems) else {
+        return Err(problems);
+    };
+    if csv.label.is_none() {
+        problems.push(header_problem(
+            s.label,
+            format!(
                 "missing: the header needs {:?} (or {:?})",
                 s.label, s.label_source_header
             ),
-        });
+        ));
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-
+    let (label_at, source_at) = (csv.label.expect("checked above"), csv.label_source);
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                let line = e.position().map_or(0, line_of);
-                problems.push(CsvProblem {
-                    line,
-                    column: String::new(),
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, line_of);
-        if record.len() != headers.len() {
-            problems.push(CsvProblem {
-                line,
-                column: String::new(),
-                message: format!("has {} fields, the header has {}", record.len(), headers.len()),
-            });
-            continue;
-        }
-        let mut cell_problem = |position: usize, message: String| {
-            problems.push(CsvProblem {
-                line,
-                column: headers[position].to_string(),
-                message,
-            });
-        };
-        let mut features = Vec::with_capacity(s.n_features());
-        for (col_idx, at) in feature_at.iter().enumerate() {
-            let at = at.expect("checked above");
-            match s.parse_feature(col_idx, &record[at]) {
-                Ok(code) => features.push(code),
-                Err(e) => cell_problem(at, e.to_string()),
-            }
-        }
-        let label_at = label_at.expect("checked above");
+    csv.for_each_record(&mut reader, &mut problems, |line, record, problems| {
+        let features = csv.features_of(&record, line, problems);
         let diagnosis = s
             .parse_class(&record[label_at])
-            .map_err(|e| cell_problem(label_at, e.to_string()))
+            .map_err(|e| problems.push(csv.cell_problem(line, label_at, e.to_string())))
             .ok();
         let source = match source_at {
             Some(at) => LabelSource::parse(&record[at])
-                .map_err(|e| cell_problem(at, e.to_string()))
+                .map_err(|e| problems.push(csv.cell_problem(line, at, e.to_string())))
                 .ok(),
             None => Some(default_source),
         };
-        if let (Some(diagnosis), Some(source), true) = (diagnosis, source, features.len() == s.n_features()) {
+        if let (Some(features), Some(diagnosis), Some(source)) = (features, diagnosis, source) {
             rows.push(FeatureRow::new(features, diagnosis, source).expect("parsed codes follow the spec"));
         }
-    }
-    if rows.is_empty() && problems.is_empty() {
-        problems.push(CsvProblem {
-            line: 2,
-            column: String::new(),
-            message: "the file has a header but no rows".into(),
-        });
-    }
+    });
     if problems.is_empty() {
         Ok(rows)
     } else {

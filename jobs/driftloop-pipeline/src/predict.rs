@@ -6,12 +6,12 @@
 
 use std::io::{Read, Write};
 
-use driftloop_core::header::{header_target, normalize_header, HeaderTarget};
+use driftloop_core::header::normalize_header;
 use driftloop_core::{spec, FeatureRow, LabelSource};
 use driftloop_model::{encode_rows, Artifact};
 use serde::Serialize;
 
-use crate::csv_io::line_of;
+use crate::csv_io::FeatureCsv;
 use crate::db::{ModelRegistry, ModelVersion};
 use crate::error::{CsvProblem, Error, Result};
 use crate::models::load_champion;
@@ -94,48 +94,14 @@ pub fn score_csv(
     output: impl Write,
 ) -> std::result::Result<Result<CsvScored>, Vec<CsvProblem>> {
     let s = spec();
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            vec![CsvProblem {
-                line: 1,
-                column: String::new(),
-                message: e.to_string(),
-            }]
-        })?
-        .clone();
     let mut problems = Vec::new();
-    let mut feature_at: Vec<Option<usize>> = vec![None; s.n_features()];
-    for (position, header) in headers.iter().enumerate() {
-        if let HeaderTarget::Feature(col_idx) = header_target(header) {
-            if feature_at[col_idx].is_some() {
-                problems.push(CsvProblem {
-                    line: 1,
-                    column: header.to_string(),
-                    message: "names a column that an earlier header already names".into(),
-                });
-            }
-            feature_at[col_idx] = Some(position);
-        }
-    }
-    for (col_idx, at) in feature_at.iter().enumerate() {
-        if at.is_none() {
-            let column = &s.features[col_idx];
-            problems.push(CsvProblem {
-                line: 1,
-                column: column.name.into(),
-                message: format!(
-                    "missing: the header needs {:?} (or {:?})",
-                    column.name, column.source_header
-                ),
-            });
-        }
-    }
+    let Some((csv, mut reader)) = FeatureCsv::open(input, false, &mut problems) else {
+        return Err(problems);
+    };
     let added: Vec<String> = std::iter::once("prediction".to_string())
         .chain(s.classes.iter().map(|c| probability_column(c)))
         .collect();
-    for header in headers.iter() {
+    for header in csv.headers.iter() {
         if added.iter().any(|a| a == header) {
             problems.push(CsvProblem {
                 line: 1,
@@ -149,52 +115,16 @@ pub fn score_csv(
     }
     let mut records = Vec::new();
     let mut codes: Vec<Vec<u8>> = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                problems.push(CsvProblem {
-                    line: e.position().map_or(0, line_of),
-                    column: String::new(),
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, line_of);
-        if record.len() != headers.len() {
-            problems.push(CsvProblem {
-                line,
-                column: String::new(),
-                message: format!("has {} fields, the header has {}", record.len(), headers.len()),
-            });
-            continue;
+    csv.for_each_record(&mut reader, &mut problems, |line, record, problems| {
+        if let Some(row) = csv.features_of(&record, line, problems) {
+            codes.push(row);
+            records.push(record);
         }
-        let mut row = Vec::with_capacity(s.n_features());
-        for (col_idx, at) in feature_at.iter().enumerate() {
-            let at = at.expect("checked above");
-            match s.parse_feature(col_idx, &record[at]) {
-                Ok(code) => row.push(code),
-                Err(e) => problems.push(CsvProblem {
-                    line,
-                    column: headers[at].to_string(),
-                    message: e.to_string(),
-                }),
-            }
-        }
-        codes.push(row);
-        records.push(record);
-    }
-    if records.is_empty() && problems.is_empty() {
-        problems.push(CsvProblem {
-            line: 2,
-            column: String::new(),
-            message: "the file has a header but no rows".into(),
-        });
-    }
+    });
     if !problems.is_empty() {
         return Err(problems);
     }
+    let headers = csv.headers;
     Ok(write_scored(champion, &headers, &records, &codes, &added, output))
 }
 
