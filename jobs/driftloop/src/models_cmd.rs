@@ -372,30 +372,59 @@ pub async fn models(command: ModelsCommand, settings: &Settings) -> Result<()> {
     Ok(())
 }
 
+/// What runs the outbox: the drift jobs, then the train jobs they queued.
+struct Outbox {
+    db: std::sync::Arc<dyn driftloop_pipeline::Database>,
+    store: std::sync::Arc<dyn driftloop_pipeline::ObjectStore>,
+    notifier: driftloop_pipeline::notify::Notifiers,
+    mlflow: Option<MlflowClient>,
+    drift: driftloop_stats::DriftConfig,
+    labels: TrainLabels,
+    promotion_margin: f64,
+}
+
+impl Outbox {
+    async fn new(
+        settings: &Settings,
+        db: std::sync::Arc<dyn driftloop_pipeline::Database>,
+        store: std::sync::Arc<dyn driftloop_pipeline::ObjectStore>,
+    ) -> Result<Outbox> {
+        let drift = drift_config(settings);
+        drift.validate()?;
+        Ok(Outbox {
+            db,
+            store,
+            notifier: notifier_from_settings(settings).await,
+            mlflow: mlflow_client(settings),
+            drift,
+            labels: settings.train_labels,
+            promotion_margin: settings.promotion_margin,
+        })
+    }
+
+    async fn run_once(
+        &self,
+    ) -> Result<(
+        driftloop_pipeline::drift_job::DrainSummary,
+        driftloop_pipeline::train_job::TrainDrain,
+    )> {
+        let (db, store) = (self.db.as_ref(), self.store.as_ref());
+        let drifts = drain_drift_jobs(db, store, &self.notifier, &self.drift, None).await?;
+        let options = TrainOptions {
+            config: TrainConfig::default(),
+            promotion_margin: self.promotion_margin,
+            mlflow: self.mlflow.as_ref(),
+        };
+        let trainings = drain_train_jobs(db, store, &self.notifier, self.labels, &options, None).await?;
+        Ok((drifts, trainings))
+    }
+}
+
 /// Runs drift jobs, then train jobs, until stopped (or once).
 pub async fn worker(args: WorkerArgs, settings: &Settings) -> Result<()> {
-    let db = open(settings)?;
-    let store = open_store(&settings.store).await?;
-    let notifier = notifier_from_settings(settings).await;
-    let client = mlflow_client(settings);
-    let drift = drift_config(settings);
-    drift.validate()?;
-    let options = TrainOptions {
-        config: TrainConfig::default(),
-        promotion_margin: settings.promotion_margin,
-        mlflow: client.as_ref(),
-    };
+    let outbox = Outbox::new(settings, open(settings)?, open_store(&settings.store).await?).await?;
     loop {
-        let drifts = drain_drift_jobs(db.as_ref(), store.as_ref(), &notifier, &drift, None).await?;
-        let trainings = drain_train_jobs(
-            db.as_ref(),
-            store.as_ref(),
-            &notifier,
-            settings.train_labels,
-            &options,
-            None,
-        )
-        .await?;
+        let (drifts, trainings) = outbox.run_once().await?;
         let busy = !drifts.jobs.is_empty()
             || !drifts.failed.is_empty()
             || !trainings.trainings.is_empty()
@@ -510,44 +539,19 @@ pub async fn serve(args: ServeArgs, settings: &Settings) -> Result<()> {
     let store = open_store(&settings.store).await?;
     let wake = Arc::new(tokio::sync::Notify::new());
     if !args.no_worker {
-        let (db, store, wake, settings) = (db.clone(), store.clone(), wake.clone(), settings.clone());
+        let outbox = Outbox::new(settings, db.clone(), store.clone()).await?;
+        let wake = wake.clone();
         tokio::spawn(async move {
-            let notifier = notifier_from_settings(&settings).await;
-            let client = mlflow_client(&settings);
-            let drift = drift_config(&settings);
-            let options = TrainOptions {
-                config: TrainConfig::default(),
-                promotion_margin: settings.promotion_margin,
-                mlflow: client.as_ref(),
-            };
             loop {
                 wake.notified().await;
-                match drain_drift_jobs(db.as_ref(), store.as_ref(), &notifier, &drift, None).await {
-                    Ok(summary) => tracing::info!(
-                        jobs = summary.jobs.len(),
-                        failed = summary.failed.len(),
-                        "drift jobs run"
+                match outbox.run_once().await {
+                    Ok((drifts, trainings)) => tracing::info!(
+                        drift_jobs = drifts.jobs.len(),
+                        trainings = trainings.trainings.len(),
+                        failed = drifts.failed.len() + trainings.failed.len(),
+                        "outbox run"
                     ),
-                    Err(e) => tracing::error!("drift worker: {e:#}"),
-                }
-                match drain_train_jobs(
-                    db.as_ref(),
-                    store.as_ref(),
-                    &notifier,
-                    settings.train_labels,
-                    &options,
-                    None,
-                )
-                .await
-                {
-                    Ok(summary) => {
-                        tracing::info!(
-                            trainings = summary.trainings.len(),
-                            failed = summary.failed.len(),
-                            "train jobs run"
-                        )
-                    }
-                    Err(e) => tracing::error!("train worker: {e:#}"),
+                    Err(e) => tracing::error!("worker: {e:#}"),
                 }
             }
         });
