@@ -68,9 +68,8 @@ impl AppState {
     /// The cached champion, checked against the registry at most every `refresh_every`
     /// (one request checks; the others go on with the cached one meanwhile).
     pub async fn champion(&self) -> Result<Arc<Champion>, driftloop_pipeline::Error> {
-        let cached = self.cached();
         let due = match self.checked_at.try_lock() {
-            Ok(mut at) if at.elapsed() >= self.refresh_every || cached.is_none() => {
+            Ok(mut at) if at.elapsed() >= self.refresh_every => {
                 *at = Instant::now();
                 true
             }

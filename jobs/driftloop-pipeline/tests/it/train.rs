@@ -61,6 +61,24 @@ fn stump() -> TrainConfig {
     }
 }
 
+/// Trains now on the expert rows of `t`, with the default options.
+async fn train_expert(
+    t: &TestDb,
+    store: &dyn ObjectStore,
+    mlflow: Option<&MlflowClient>,
+) -> driftloop_pipeline::Result<driftloop_pipeline::train_job::TrainOutcome> {
+    let source = TrainSource::Database(TrainLabels::Expert);
+    run_training(
+        t.db.as_ref(),
+        store,
+        &Recorder::default(),
+        &source,
+        &options(mlflow),
+        &[],
+    )
+    .await
+}
+
 fn import_original(t: &TestDb) {
     let rows = read_feature_csv(&original_dataset(), LabelSource::Expert).unwrap();
     t.db.insert_rows(&rows).unwrap();
@@ -200,16 +218,9 @@ async fn mlflow_down_loses_no_training_and_the_next_sync_mirrors_it() {
     import_original(&t);
     // Nothing listens on port 9 here.
     let down = MlflowClient::new("http://127.0.0.1:9", "driftloop-down");
-    let outcome = run_training(
-        t.db.as_ref(),
-        s.store.as_ref(),
-        &Recorder::default(),
-        &TrainSource::Database(TrainLabels::Expert),
-        &options(Some(&down)),
-        &[],
-    )
-    .await
-    .expect("training succeeds with MLflow down");
+    let outcome = train_expert(&t, s.store.as_ref(), Some(&down))
+        .await
+        .expect("training succeeds with MLflow down");
     let report = outcome.mlflow.unwrap();
     assert_eq!(report.failed.len(), 1, "{report:?}");
     let v = t.db.champion(model_name()).unwrap().unwrap();
@@ -348,16 +359,7 @@ async fn a_store_failing_during_training_fails_the_job_keeps_the_champion_and_sa
     let t = TestDb::new(Backend::Sqlite, "store_fails");
     let s = TestStore::new(StoreBackend::Local, "store-fails").await;
     import_original(&t);
-    let first = run_training(
-        t.db.as_ref(),
-        s.store.as_ref(),
-        &Recorder::default(),
-        &TrainSource::Database(TrainLabels::Expert),
-        &options(None),
-        &[],
-    )
-    .await
-    .unwrap();
+    let first = train_expert(&t, s.store.as_ref(), None).await.unwrap();
 
     let receiver = WebhookReceiver::start(0).await;
     let notifier = Notifiers(vec![Box::new(WebhookNotifier::new(Secret::new(receiver.url.clone())))]);
@@ -512,16 +514,7 @@ async fn a_changed_artifact_is_refused_on_load() {
     let t = TestDb::new(Backend::Sqlite, "tampered");
     let s = TestStore::new(StoreBackend::Local, "tampered").await;
     import_original(&t);
-    let outcome = run_training(
-        t.db.as_ref(),
-        s.store.as_ref(),
-        &Recorder::default(),
-        &TrainSource::Database(TrainLabels::Expert),
-        &options(None),
-        &[],
-    )
-    .await
-    .unwrap();
+    let outcome = train_expert(&t, s.store.as_ref(), None).await.unwrap();
     let key = s.store.key_of(&outcome.artifact_uri).unwrap();
     let mut bytes = s.store.get(&key).await.unwrap().to_vec();
     let last = bytes.len() - 1;
@@ -538,17 +531,7 @@ async fn a_changed_artifact_is_refused_on_load() {
 async fn training_with_no_labelled_rows_is_a_clear_error() {
     let t = TestDb::new(Backend::Sqlite, "no_rows");
     let s = TestStore::new(StoreBackend::Local, "no-rows").await;
-    let err = run_training(
-        t.db.as_ref(),
-        s.store.as_ref(),
-        &Recorder::default(),
-        &TrainSource::Database(TrainLabels::Expert),
-        &options(None),
-        &[],
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = train_expert(&t, s.store.as_ref(), None).await.unwrap_err().to_string();
     assert!(
         err.contains("no expert rows to train on") && err.contains("driftloop import"),
         "{err}"
@@ -560,16 +543,7 @@ async fn drift_measures_against_the_champions_training_snapshot() {
     let t = TestDb::new(Backend::Sqlite, "champion_reference");
     let s = TestStore::new(StoreBackend::Local, "champion-reference").await;
     import_original(&t);
-    let trained = run_training(
-        t.db.as_ref(),
-        s.store.as_ref(),
-        &Recorder::default(),
-        &TrainSource::Database(TrainLabels::Expert),
-        &options(None),
-        &[],
-    )
-    .await
-    .unwrap();
+    let trained = train_expert(&t, s.store.as_ref(), None).await.unwrap();
     // Newer rows, and a newer snapshot of them all: still not the reference.
     let mut later = read_feature_csv(&original_dataset(), LabelSource::Model).unwrap();
     later.truncate(30);

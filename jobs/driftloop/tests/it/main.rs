@@ -342,15 +342,21 @@ fn original_dataset() -> PathBuf {
     path
 }
 
-#[test]
-fn train_registers_a_champion_retrains_identically_and_models_promote_and_roll_back() {
+/// A working folder whose embedded database is migrated and holds the original 120 rows.
+fn migrated_with_the_original_dataset() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    json_of(&driftloop(d, &["db", "migrate", "--json"]));
+    json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
     json_of(&driftloop(
-        d,
+        dir.path(),
         &["import", original_dataset().to_str().unwrap(), "--json"],
     ));
+    dir
+}
+
+#[test]
+fn train_registers_a_champion_retrains_identically_and_models_promote_and_roll_back() {
+    let dir = migrated_with_the_original_dataset();
+    let d = dir.path();
     let first = json_of(&driftloop(d, &["train", "--json"]));
     assert_eq!(first["version"], 1);
     assert_eq!(first["decision"]["outcome"], "first_champion");
@@ -404,13 +410,8 @@ fn train_registers_a_champion_retrains_identically_and_models_promote_and_roll_b
 
 #[test]
 fn the_worker_closes_the_loop_from_drift_to_a_decided_model() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = migrated_with_the_original_dataset();
     let d = dir.path();
-    json_of(&driftloop(d, &["db", "migrate", "--json"]));
-    json_of(&driftloop(
-        d,
-        &["import", original_dataset().to_str().unwrap(), "--json"],
-    ));
     json_of(&driftloop(d, &["train", "--json"]));
     let shifted = repo_root().join("data-fixtures/covariate-shift-1000.csv");
     let imported = json_of(&driftloop(d, &["import", shifted.to_str().unwrap(), "--json"]));
@@ -583,13 +584,8 @@ fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Res
 
 #[test]
 fn serve_answers_health_and_predictions_over_http() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = migrated_with_the_original_dataset();
     let d = dir.path();
-    json_of(&driftloop(d, &["db", "migrate", "--json"]));
-    json_of(&driftloop(
-        d,
-        &["import", original_dataset().to_str().unwrap(), "--json"],
-    ));
     json_of(&driftloop(d, &["train", "--json"]));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
