@@ -168,6 +168,9 @@ fn concurrent_workers_never_share_a_job(backend: Backend) {
                     let mut mine = Vec::new();
                     while let Some(job) = db.claim(&[JobKind::Drift], LEASE).unwrap() {
                         mine.push(job.id);
+                        // A job takes time, as real ones do: without it one thread can
+                        // take the SQLite write lock again before the others wake up.
+                        std::thread::sleep(std::time::Duration::from_millis(1));
                         db.complete(&job).unwrap();
                     }
                     mine
