@@ -1,12 +1,16 @@
 //! The drift function's handler: an EventBridge schedule (the backstop) or a direct
 //! invocation (predict's kick, or a person) drains the pending drift jobs, stopping early
-//! enough before the invocation's deadline to finish the job in hand.
+//! enough before the invocation's deadline to finish the job in hand. When the drain
+//! queued a training, the train function is started asynchronously (its schedule is the
+//! backstop).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use driftloop_pipeline::drift_job::{drain_drift_jobs, DrainSummary};
+use driftloop_pipeline::invoke::stop_before;
+use driftloop_pipeline::invoke::FunctionStarter;
 use driftloop_pipeline::notify::Notifier;
 use driftloop_pipeline::{Database, ObjectStore};
 use driftloop_stats::DriftConfig;
@@ -38,6 +42,8 @@ pub struct Deps {
     pub store: Arc<dyn ObjectStore>,
     pub notifier: Arc<dyn Notifier>,
     pub config: DriftConfig,
+    /// The train function to start when a drift job queued a training.
+    pub train_function: Option<FunctionStarter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,31 +65,31 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// When to stop starting jobs: the invocation's deadline less [`DEADLINE_MARGIN`].
-fn stop_at(deadline_ms: u64) -> Option<Instant> {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    if deadline_ms == 0 {
-        return None;
-    }
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
-}
-
 pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<DrainSummary, HandlerError> {
     match &event.payload {
         Request::Scheduled(e) => tracing::info!(source = %e.source, "scheduled drift check"),
         Request::Direct { action: Action::Drain } => tracing::info!("drift check requested"),
     }
-    let stop = stop_at(event.context.deadline);
-    Ok(drain_drift_jobs(
+    let stop = stop_before(event.context.deadline, DEADLINE_MARGIN);
+    let summary = drain_drift_jobs(
         deps.db.as_ref(),
         deps.store.as_ref(),
         deps.notifier.as_ref(),
         &deps.config,
         stop,
     )
-    .await?)
+    .await?;
+    let queued_training = summary
+        .jobs
+        .iter()
+        .any(|job| job.train_job.as_ref().is_some_and(|t| t.created));
+    if let (true, Some(train)) = (queued_training, &deps.train_function) {
+        if let Err(e) = train.drain().await {
+            tracing::warn!(
+                function = train.function(),
+                "could not start the train function (its schedule will run the job): {e}"
+            );
+        }
+    }
+    Ok(summary)
 }

@@ -6,32 +6,22 @@
 
 use std::sync::Arc;
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::InvocationType;
 use driftloop_api::Kick;
+use driftloop_pipeline::invoke::FunctionStarter;
 
 /// The kick for this deployment: an asynchronous invoke of `drift_function`, or a log
 /// line when none is configured.
 pub async fn drift_kick(drift_function: Option<String>) -> Kick {
     match drift_function {
         Some(function) => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let client = aws_sdk_lambda::Client::new(&config);
+            let starter = FunctionStarter::new(function).await;
             Arc::new(move || {
-                let (client, function) = (client.clone(), function.clone());
+                let starter = starter.clone();
                 tokio::spawn(async move {
-                    let sent = client
-                        .invoke()
-                        .function_name(&function)
-                        .invocation_type(InvocationType::Event)
-                        .payload(Blob::new(r#"{"action": "drain"}"#))
-                        .send()
-                        .await;
-                    if let Err(e) = sent {
+                    if let Err(e) = starter.drain().await {
                         tracing::warn!(
-                            function,
-                            "could not kick the drift function (its schedule will run the job): {}",
-                            aws_sdk_lambda::error::DisplayErrorContext(e)
+                            function = starter.function(),
+                            "could not start the drift function (its schedule will run the job): {e}"
                         );
                     }
                 });

@@ -12,7 +12,8 @@ const CHAMPION_REFRESH: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let settings = Settings::from_env()?;
+    let mut settings = Settings::from_env()?;
+    driftloop_pipeline::secrets::resolve_database_secret(&mut settings).await?;
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))

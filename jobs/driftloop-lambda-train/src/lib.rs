@@ -4,14 +4,19 @@
 //! the database are coalesced (one training reads every labelled row, which each job asked
 //! for), so `{"job_id": N}` runs the drain that includes job N; a job that is no longer
 //! pending is reported as it stands.
+//!
+//! On deploy the same binary applies the migrations (`sql/`): the CDK app's custom
+//! resource sends CloudFormation's `{"RequestType": "Create" | "Update" | "Delete", ...}`
+//! through the provider framework, and [`dispatch`] routes it to [`deploy`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use driftloop_model::TrainConfig;
 use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::db::{Job, JobKind, JobStatus};
+use driftloop_pipeline::invoke::stop_before;
 use driftloop_pipeline::mlflow::MlflowClient;
 use driftloop_pipeline::notify::Notifier;
 use driftloop_pipeline::train_job::{drain_train_jobs, TrainDrain, TrainOptions};
@@ -68,6 +73,9 @@ pub enum HandlerError {
     /// The request names something that does not exist: retrying does not help.
     #[error("{0}")]
     BadRequest(String),
+    /// A defect of this function.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -75,24 +83,13 @@ impl From<HandlerError> for Diagnostic {
         let error_type = match error {
             HandlerError::Infrastructure(_) => "Retryable.Infrastructure",
             HandlerError::BadRequest(_) => "Request.Invalid",
+            HandlerError::Internal(_) => "Internal",
         };
         Diagnostic {
             error_type: error_type.into(),
             error_message: error.to_string(),
         }
     }
-}
-
-fn stop_at(deadline_ms: u64) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
 }
 
 fn find_job(db: &dyn Database, job_id: i64) -> Result<Option<Job>, HandlerError> {
@@ -138,7 +135,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<Response
         deps.notifier.as_ref(),
         deps.labels,
         &options,
-        stop_at(event.context.deadline),
+        stop_before(event.context.deadline, DEADLINE_MARGIN),
     )
     .await?;
     let job = match job_id {
@@ -146,4 +143,73 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<Response
         None => None,
     };
     Ok(Response { drain, job })
+}
+
+/// CloudFormation's custom-resource event, as the provider framework passes it on.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomResourceEvent {
+    pub request_type: String,
+    pub physical_resource_id: Option<String>,
+}
+
+/// The answer the provider framework expects from its `onEvent` handler.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomResourceResponse {
+    pub physical_resource_id: String,
+    pub data: serde_json::Value,
+}
+
+/// The schema's custom resource has this physical id: one schema per database.
+pub const SCHEMA_RESOURCE_ID: &str = "driftloop-schema";
+
+/// Create and Update apply the pending migrations; Delete keeps the database as it is
+/// (its tables hold the rows and the registry, which outlive a stack update).
+pub fn deploy(db: &dyn Database, event: &CustomResourceEvent) -> Result<CustomResourceResponse, HandlerError> {
+    let id = event
+        .physical_resource_id
+        .clone()
+        .unwrap_or_else(|| SCHEMA_RESOURCE_ID.to_string());
+    match event.request_type.as_str() {
+        "Create" | "Update" => {
+            let report = db.migrate()?;
+            tracing::info!(applied = ?report.applied, already_applied = report.already_applied, "migrations applied");
+            Ok(CustomResourceResponse {
+                physical_resource_id: id,
+                data: serde_json::json!({
+                    "Applied": report.applied.len(),
+                    "AlreadyApplied": report.already_applied,
+                }),
+            })
+        }
+        "Delete" => Ok(CustomResourceResponse {
+            physical_resource_id: id,
+            data: serde_json::json!({}),
+        }),
+        other => Err(HandlerError::BadRequest(format!(
+            "RequestType {other:?} is not Create, Update or Delete"
+        ))),
+    }
+}
+
+/// The function's entry: a custom-resource event goes to [`deploy`], anything else must
+/// be a [`Request`] for [`handle`].
+pub async fn dispatch(deps: &Deps, event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, HandlerError> {
+    let (payload, context) = event.into_parts();
+    if payload.get("RequestType").is_some() {
+        let custom: CustomResourceEvent = serde_json::from_value(payload)
+            .map_err(|e| HandlerError::BadRequest(format!("not a custom-resource event: {e}")))?;
+        return to_json(&deploy(deps.db.as_ref(), &custom)?);
+    }
+    let request: Request = serde_json::from_value(payload).map_err(|_| {
+        HandlerError::BadRequest(
+            "expected an EventBridge schedule, {\"action\": \"drain\"} or {\"job_id\": N}".to_string(),
+        )
+    })?;
+    to_json(&handle(deps, LambdaEvent::new(request, context)).await?)
+}
+
+fn to_json<T: Serialize>(answer: &T) -> Result<serde_json::Value, HandlerError> {
+    serde_json::to_value(answer).map_err(|e| HandlerError::Internal(format!("encoding the answer: {e}")))
 }

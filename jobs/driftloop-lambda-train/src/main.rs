@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use driftloop_lambda_train::{handle, Deps};
+use driftloop_lambda_train::{dispatch, Deps};
 use driftloop_model::TrainConfig;
 use driftloop_pipeline::mlflow::MlflowClient;
 use driftloop_pipeline::notify::notifier_from_settings;
@@ -11,7 +11,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let settings = Settings::from_env()?;
+    let mut settings = Settings::from_env()?;
+    driftloop_pipeline::secrets::resolve_database_secret(&mut settings).await?;
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
@@ -28,5 +29,5 @@ async fn main() -> Result<(), Error> {
         config: TrainConfig::default(),
         promotion_margin: settings.promotion_margin,
     };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(&deps, event))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| dispatch(&deps, event))).await
 }

@@ -164,6 +164,10 @@ impl fmt::Display for StoreUrl {
 pub struct Settings {
     /// `DRIFTLOOP_DATABASE_URL`; default [`DEFAULT_DATABASE_URL`].
     pub database_url: DatabaseUrl,
+    /// `DRIFTLOOP_DATABASE_SECRET_ARN`: on AWS, a Secrets Manager secret with the RDS
+    /// credentials; [`crate::secrets::resolve_database_secret`] turns it into the database
+    /// URL (used only when `DRIFTLOOP_DATABASE_URL` is not set).
+    pub database_secret_arn: Option<String>,
     /// `DRIFTLOOP_STORE`; default [`DEFAULT_STORE`].
     pub store: StoreUrl,
     /// `DRIFTLOOP_DRIFT_ALPHA`, `DRIFTLOOP_DRIFT_PSI_THRESHOLD`, `DRIFTLOOP_DRIFT_SHARE`:
@@ -189,6 +193,9 @@ pub struct Settings {
     /// asynchronously when an insert made a drift job due (on AWS; the schedule is the
     /// backstop).
     pub drift_function: Option<String>,
+    /// `DRIFTLOOP_TRAIN_FUNCTION`: the train function the drift function invokes
+    /// asynchronously when it queued a training (on AWS; the schedule is the backstop).
+    pub train_function: Option<String>,
     /// `RUST_LOG`: which log lines to print (tracing's filter syntax); default `info`.
     pub log_filter: String,
 }
@@ -293,6 +300,8 @@ impl Settings {
         }
         match (problems.is_empty(), database_url, store) {
             (true, Some(database_url), Some(store)) => Ok(Settings {
+                database_secret_arn: nonempty("DRIFTLOOP_DATABASE_SECRET_ARN")
+                    .filter(|_| nonempty("DRIFTLOOP_DATABASE_URL").is_none()),
                 database_url,
                 store,
                 drift_alpha,
@@ -305,6 +314,7 @@ impl Settings {
                 webhook_url: webhook_url.map(Secret::new),
                 sns_topic_arn: nonempty("DRIFTLOOP_SNS_TOPIC_ARN"),
                 drift_function: nonempty("DRIFTLOOP_DRIFT_FUNCTION"),
+                train_function: nonempty("DRIFTLOOP_TRAIN_FUNCTION"),
                 log_filter: lookup("RUST_LOG").unwrap_or_else(|| "info".to_string()),
             }),
             _ => Err(Error::Config(problems.join("; "))),

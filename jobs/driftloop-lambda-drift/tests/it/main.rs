@@ -58,6 +58,7 @@ async fn scheduled_and_direct_invocations_drain_the_drift_jobs() {
         store,
         notifier: Arc::new(LogNotifier),
         config: Default::default(),
+        train_function: None,
     };
 
     // Too close to the deadline: nothing is started.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use driftloop_core::LabelSource;
-use driftloop_lambda_train::{handle, Deps, Request};
+use driftloop_lambda_train::{dispatch, handle, Deps, Request};
 use driftloop_model::TrainConfig;
 use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
@@ -93,6 +93,77 @@ async fn scheduled_direct_and_job_invocations_run_the_train_jobs() {
     let err = handle(&deps, missing).await.unwrap_err();
     let diagnostic: lambda_runtime::Diagnostic = err.into();
     assert_eq!(diagnostic.error_type, "Request.Invalid");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_events_apply_the_migrations_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_database(&DatabaseUrl::Sqlite {
+        path: dir.path().join("features.db"),
+    })
+    .unwrap();
+    let deps = Deps {
+        db: db.clone(),
+        store: open_store(&StoreUrl::Local {
+            root: dir.path().join("store"),
+        })
+        .await
+        .unwrap(),
+        notifier: Arc::new(LogNotifier),
+        mlflow: None,
+        labels: TrainLabels::Expert,
+        config: TrainConfig::default(),
+        promotion_margin: 0.01,
+    };
+    let raw = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(fixtures().join("events").join(name)).unwrap()).unwrap()
+    };
+    let create = raw("train-deploy-create.json");
+    let answer = dispatch(&deps, LambdaEvent::new(create.clone(), Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(answer["PhysicalResourceId"], "driftloop-schema");
+    let applied = answer["Data"]["Applied"].as_u64().unwrap();
+    assert!(applied >= 5, "{answer}");
+    // The schema is there: rows can be stored.
+    db.insert_rows(&read_feature_csv(&fixtures().join("baseline-120.csv"), LabelSource::Expert).unwrap())
+        .unwrap();
+
+    // An update (a new sql/ hash) applies nothing new; a delete keeps the data.
+    let mut update = create.clone();
+    update["RequestType"] = json!("Update");
+    update["PhysicalResourceId"] = json!("driftloop-schema");
+    let answer = dispatch(&deps, LambdaEvent::new(update, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(answer["Data"]["Applied"], 0);
+    assert_eq!(answer["Data"]["AlreadyApplied"].as_u64().unwrap(), applied);
+    let mut delete = create.clone();
+    delete["RequestType"] = json!("Delete");
+    let answer = dispatch(&deps, LambdaEvent::new(delete, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(answer["PhysicalResourceId"], "driftloop-schema");
+    assert_eq!(db.count_rows().unwrap(), 120);
+
+    // A scheduled event through the same entry runs the train drain.
+    let answer = dispatch(&deps, LambdaEvent::new(raw("train-scheduled.json"), Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(answer["stopped_at_deadline"], false, "{answer}");
+
+    let err = dispatch(&deps, LambdaEvent::new(json!({"hello": 1}), Context::default()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("job_id"), "{err}");
+    let mut bad = create;
+    bad["RequestType"] = json!("Explode");
+    let err = dispatch(&deps, LambdaEvent::new(bad, Context::default()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Explode"), "{err}");
 }
 
 #[test]

@@ -13,5 +13,6 @@ mod jobs;
 mod migrate;
 mod objects;
 mod schema;
+mod secrets;
 mod snapshots;
 mod train;
