@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// The CDK app: one driftloop stack, checked by cdk-nag's AWS Solutions rules on synth.
+//   DRIFTLOOP_FUNCTIONS_DIR  where infra/build-functions put <name>/bootstrap
+//                            (default: ../target/lambda beside this folder)
+
+import * as path from 'node:path';
+
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+
+import { DriftloopStack } from '../lib/driftloop-stack';
+
+const repo = path.resolve(__dirname, '..', '..');
+const app = new App();
+new DriftloopStack(app, 'Driftloop', {
+  functionsDir: process.env.DRIFTLOOP_FUNCTIONS_DIR ?? path.join(repo, 'target', 'lambda'),
+  sqlDir: path.join(repo, 'sql', 'mysql'),
+  description: 'driftloop: predict, drift and train functions over RDS MySQL and S3',
+});
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+app.synth();
