@@ -2,6 +2,7 @@
 //! drift checks, training, the model registry and the worker, over the database that
 //! `--database-url` / `DRIFTLOOP_DATABASE_URL` names.
 
+mod demo;
 mod models_cmd;
 
 use std::path::PathBuf;
@@ -96,6 +97,13 @@ enum Command {
     /// An insert that makes a drift job due wakes an in-process worker that runs the
     /// drift jobs, then the train jobs (unless --no-worker).
     Serve(models_cmd::ServeArgs),
+    /// Runs the whole loop on this machine and prints what happened.
+    ///
+    /// A fresh SQLite file and folder under --dir (or the --database-url / --store given):
+    /// the baseline, the first champion, simulated clients calling the HTTP API with rows
+    /// that drift partway, expert labels, drift checks every 100 rows, retraining and
+    /// promotion.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Args)]
@@ -245,7 +253,7 @@ impl From<SourceArg> for LabelSource {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum ScenarioArg {
+pub(crate) enum ScenarioArg {
     Baseline,
     CovariateShift,
     LabelShift,
@@ -288,8 +296,14 @@ fn main() -> ExitCode {
             if let Some(raw) = &cli.database_url {
                 settings.database_url = DatabaseUrl::parse(raw).context("--database-url")?;
             }
+            // The demo prints its own progress and notifications: left at the default,
+            // its log shows warnings only.
+            let filter = match &cli.command {
+                Command::Demo(_) if settings.log_filter == "info" => "warn",
+                _ => settings.log_filter.as_str(),
+            };
             tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
                 .with_writer(std::io::stderr)
                 .init();
             if let Some(raw) = &cli.store {
@@ -299,7 +313,8 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .context("starting tokio")?;
-            runtime.block_on(run(cli.command, &settings))
+            let explicit = (cli.database_url.is_some(), cli.store.is_some());
+            runtime.block_on(run(cli.command, &settings, explicit))
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -362,8 +377,9 @@ fn drift_text(report: &DriftReport) -> String {
     lines.join("\n")
 }
 
-async fn run(command: Command, settings: &Settings) -> Result<()> {
+async fn run(command: Command, settings: &Settings, explicit: (bool, bool)) -> Result<()> {
     match command {
+        Command::Demo(args) => demo::demo(args, settings, explicit.0, explicit.1).await?,
         Command::Train(args) => models_cmd::train(args, settings).await?,
         Command::Models(command) => models_cmd::models(command, settings).await?,
         Command::Worker(args) => models_cmd::worker(args, settings).await?,

@@ -373,10 +373,11 @@ pub async fn models(command: ModelsCommand, settings: &Settings) -> Result<()> {
 }
 
 /// What runs the outbox: the drift jobs, then the train jobs they queued.
-struct Outbox {
+pub(crate) struct Outbox {
     db: std::sync::Arc<dyn driftloop_pipeline::Database>,
     store: std::sync::Arc<dyn driftloop_pipeline::ObjectStore>,
-    notifier: driftloop_pipeline::notify::Notifiers,
+    /// The log line first, then the webhook and SNS topic the settings name.
+    pub(crate) notifier: driftloop_pipeline::notify::Notifiers,
     mlflow: Option<MlflowClient>,
     drift: driftloop_stats::DriftConfig,
     labels: TrainLabels,
@@ -384,7 +385,7 @@ struct Outbox {
 }
 
 impl Outbox {
-    async fn new(
+    pub(crate) async fn new(
         settings: &Settings,
         db: std::sync::Arc<dyn driftloop_pipeline::Database>,
         store: std::sync::Arc<dyn driftloop_pipeline::ObjectStore>,
@@ -402,7 +403,7 @@ impl Outbox {
         })
     }
 
-    async fn run_once(
+    pub(crate) async fn run_once(
         &self,
     ) -> Result<(
         driftloop_pipeline::drift_job::DrainSummary,

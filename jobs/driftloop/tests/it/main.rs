@@ -1,5 +1,7 @@
 //! Tests of the `driftloop` binary as users run it, on the embedded SQLite default.
 
+mod demo;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
