@@ -29,28 +29,33 @@ fn event(name: &str, seconds_left: u64) -> LambdaEvent<Request> {
     LambdaEvent { payload, context }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn scheduled_direct_and_job_invocations_run_the_train_jobs() {
-    let dir = tempfile::tempdir().unwrap();
+/// The function's clients over an SQLite file (not migrated) and a folder in `dir`.
+async fn deps_in(dir: &std::path::Path) -> Deps {
     let db = open_database(&DatabaseUrl::Sqlite {
-        path: dir.path().join("features.db"),
+        path: dir.join("features.db"),
     })
     .unwrap();
-    db.migrate().unwrap();
-    let store = open_store(&StoreUrl::Local {
-        root: dir.path().join("store"),
-    })
-    .await
-    .unwrap();
-    let deps = Deps {
-        db: db.clone(),
-        store,
+    Deps {
+        db,
+        store: open_store(&StoreUrl::Local {
+            root: dir.join("store"),
+        })
+        .await
+        .unwrap(),
         notifier: Arc::new(LogNotifier),
         mlflow: None,
         labels: TrainLabels::Expert,
         config: TrainConfig::default(),
         promotion_margin: 0.01,
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_direct_and_job_invocations_run_the_train_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let deps = deps_in(dir.path()).await;
+    let db = deps.db.clone();
+    db.migrate().unwrap();
     // Job 1 of the fixture: the first train job.
     let first = db.enqueue(JobKind::Train, &json!({}), None).unwrap();
     assert_eq!(first.id, 1);
@@ -98,23 +103,8 @@ async fn scheduled_direct_and_job_invocations_run_the_train_jobs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_events_apply_the_migrations_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = open_database(&DatabaseUrl::Sqlite {
-        path: dir.path().join("features.db"),
-    })
-    .unwrap();
-    let deps = Deps {
-        db: db.clone(),
-        store: open_store(&StoreUrl::Local {
-            root: dir.path().join("store"),
-        })
-        .await
-        .unwrap(),
-        notifier: Arc::new(LogNotifier),
-        mlflow: None,
-        labels: TrainLabels::Expert,
-        config: TrainConfig::default(),
-        promotion_margin: 0.01,
-    };
+    let deps = deps_in(dir.path()).await;
+    let db = deps.db.clone();
     let raw = |name: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(fixtures().join("events").join(name)).unwrap()).unwrap()
     };
