@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use crate::config::{DatabaseUrl, Secret, Settings};
+use crate::config::{DatabaseUrl, Settings};
 use crate::error::{Error, Result};
 
 /// The fields of an RDS credentials secret that driftloop uses.
@@ -44,7 +44,7 @@ pub fn database_url_from_secret(json: &str) -> Result<DatabaseUrl> {
     url.set_password(Some(&secret.password))
         .map_err(|_| invalid("password"))?;
     url.set_path(&dbname);
-    DatabaseUrl::parse(Secret::new(url.to_string()).expose())
+    DatabaseUrl::parse(url.as_str())
 }
 
 /// When `DRIFTLOOP_DATABASE_SECRET_ARN` is set, replaces the settings' database URL with
