@@ -14,6 +14,8 @@ import time
 import pandas as pd
 import pymysql
 
+from summary import record
+
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
 DATABASE = "driftloop_bench"
 URL = f"mysql://{USER}@{HOST}:{PORT}/{DATABASE}"
@@ -82,6 +84,7 @@ def main():
     parser.add_argument("--driftloop", required=True, help="path to the release driftloop binary")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--summary", help="append the headline numbers to this JSON-lines file")
     args = parser.parse_args()
 
     import_rate = prepare(args.driftloop, args.rows)
@@ -112,6 +115,9 @@ def main():
         print(f"| {name} | {best:,.0f} | {median:,.0f} | {wall:.2f} |")
     pandas_best = results[1][1]
     print(f"\ndriftloop / pandas: {results[0][1] / pandas_best:.1f}x")
+    for name, best, _, _ in results[1:]:
+        record(args.summary, f"bulk read, MariaDB -> data frame, {args.rows:,} rows", "rows/s (best)",
+               results[0][1], name, best, higher_is_better=True)
 
 
 if __name__ == "__main__":

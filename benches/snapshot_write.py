@@ -12,6 +12,8 @@ import time
 
 import pyarrow.parquet as pq
 
+from summary import record
+
 URL = "mysql://root@127.0.0.1:3306/driftloop_bench"
 
 
@@ -25,6 +27,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--driftloop", required=True)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--summary", help="append the headline numbers to this JSON-lines file")
     args = parser.parse_args()
 
     rows = size = None
@@ -58,6 +61,8 @@ def main():
         best = min(timings)
         print(f"| {name} | {rows / best:,.0f} | {nbytes / best / 1e6:,.1f} | {statistics.median(timings):.3f} | {nbytes / 1e6:.1f} |")
     print(f"\ndriftloop / pyarrow (rows/s): {min(theirs) / min(ours):.2f}x")
+    record(args.summary, f"snapshot to Parquet (zstd), {rows:,} rows", "rows/s (best)", rows / min(ours),
+           "pyarrow.parquet.write_table", rows / min(theirs), higher_is_better=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from summary import record
+
 FREQUENCY = ["Seldom", "Sometimes", "Usually", "Most-Often"]
 CLASSES = ["Normal", "Bipolar Type-1", "Bipolar Type-2", "Depression"]
 N_FREQUENCY, N_YES_NO, N_SCORES = 4, 10, 3
@@ -113,6 +115,7 @@ def main():
     parser.add_argument("--driftloop", required=True)
     parser.add_argument("--rows", type=int, default=20_000, help="rows of the synthetic dataset")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--summary", help="append the headline numbers to this JSON-lines file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         synthetic = os.path.join(tmp, f"baseline-{args.rows}.csv")
@@ -135,11 +138,16 @@ def main():
                 print(f"| {label} | {family} | {t_ours:.3f} | {t_theirs:.3f} | {t_theirs / t_ours:.1f}x | "
                       f"{ours[0][1]:.3f} / {ours[0][2]:.3f} | {theirs[0][1]:.3f} / {theirs[0][2]:.3f} | "
                       f"{ours[0][3]:.3f} / {theirs[0][3]:.3f} |")
+                record(args.summary, f"training {family}, {label}",
+                       f"CV grid + refit s (best); holdout macro-F1 {ours[0][2]:.3f} vs {theirs[0][2]:.3f}", t_ours,
+                       "scikit-learn GridSearchCV", t_theirs, higher_is_better=False, unit="s")
         rss, seconds = peak_rss_of_train_job(args.driftloop, synthetic, tmp)
         frame_bytes = ours[0][4]["frame_bytes"]
         print(f"\nWhole train job on {args.rows:,} rows (SQLite read, Parquet snapshot, every family's grid, "
               f"register): {seconds:.1f} s, peak RSS {rss / 2**20:.0f} MiB; the rows in memory (Polars frame): "
               f"{frame_bytes / 2**20:.1f} MiB ({rss / frame_bytes:.0f}x)")
+    record(args.summary, f"whole train job, {args.rows:,} rows", "peak RSS MiB", rss / 2**20,
+           "(no reference)", None, higher_is_better=False)
 
 
 if __name__ == "__main__":
