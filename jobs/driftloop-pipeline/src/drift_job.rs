@@ -39,6 +39,8 @@ pub struct DriftJobOutcome {
     pub drift_share: f64,
     pub drifted_columns: Vec<String>,
     pub report_uri: String,
+    /// The same report as a page for people.
+    pub html_uri: String,
     /// The train job queued because of this drift (the existing one on a re-run).
     pub train_job: Option<Enqueued>,
 }
@@ -124,11 +126,12 @@ pub async fn run_drift_job_against(
         },
     );
     store.put(&html_key, Bytes::from(page)).await?;
+    let html_uri = store.uri(&html_key);
     let document = json!({
         "job_id": job.id,
         "reference": {"uri": reference.uri, "sha256": reference.sha256, "max_id": reference.max_id, "rows": reference.rows},
         "current": {"after_id": reference.max_id, "max_id": current_max_id, "rows": n_current},
-        "html_uri": store.uri(&html_key),
+        "html_uri": html_uri,
         "report": report,
     });
     let json_bytes = serde_json::to_vec_pretty(&document).expect("a report serializes");
@@ -168,6 +171,7 @@ pub async fn run_drift_job_against(
         drift_share: report.drift_share,
         drifted_columns,
         report_uri,
+        html_uri,
         train_job,
     })
 }

@@ -465,7 +465,7 @@ fn summarize(
         champion_version: db.champion(spec().name)?.map(|c| c.version),
         champion_history,
         candidates_rejected,
-        drift_reports: drifted.iter().map(|d| d.report_uri.replace(".json", ".html")).collect(),
+        drift_reports: drifted.iter().map(|d| d.html_uri.clone()).collect(),
         snapshots,
         database: settings.database_url.to_string(),
         store: settings.store.to_string(),

@@ -82,7 +82,8 @@ async fn drift_job_end_to_end(backend: Backend) {
     assert_eq!(document["report"]["drift"], true);
     assert_eq!(document["current"]["after_id"], 120);
     assert_eq!(document["current"]["max_id"], 1120);
-    let html_key = store.key_of(document["html_uri"].as_str().unwrap()).unwrap();
+    assert_eq!(document["html_uri"], result.html_uri.as_str());
+    let html_key = store.key_of(&result.html_uri).unwrap();
     let page = String::from_utf8(store.get(&html_key).await.unwrap().to_vec()).unwrap();
     assert!(
         page.contains("Drift detected: 3 of 17 columns drifted"),
