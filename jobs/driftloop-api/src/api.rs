@@ -285,30 +285,28 @@ async fn predict(
     }
     let scored = champion.score(&[&input.codes]).map_err(model_failure)?.remove(0);
     let row = new_row(&input, &scored, &champion);
-    let db = state.db.clone();
-    let inserted = tokio::task::spawn_blocking(move || db.insert_row(&row))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a storage call panicked"))?;
-    match inserted {
+    match state.writer.insert(row).await {
         Ok(outcome) => {
             if outcome.drift_jobs_queued > 0 {
                 (state.kick)();
             }
             Ok(Json(answer(&scored, champion.model_version(), outcome.last_id)))
         }
-        // The same request_id arrived twice at once: the other one stored it.
-        Err(driftloop_pipeline::Error::DuplicateRequestId(request_id)) => {
-            let (db, by) = (state.db.clone(), RowRef::RequestId(request_id));
-            let stored = blocking(move || db.find_row(&by)).await?.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "a duplicate request_id vanished",
-                )
-            })?;
-            stored_answer(&state, &champion, &stored, &input).await.map(Json)
-        }
-        Err(e) => Err(ApiError::unavailable(&e)),
+        Err(e) => match e.as_ref() {
+            // The same request_id arrived twice at once: the other one stored it.
+            driftloop_pipeline::Error::DuplicateRequestId(request_id) => {
+                let (db, by) = (state.db.clone(), RowRef::RequestId(request_id.clone()));
+                let stored = blocking(move || db.find_row(&by)).await?.ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "a duplicate request_id vanished",
+                    )
+                })?;
+                stored_answer(&state, &champion, &stored, &input).await.map(Json)
+            }
+            other => Err(ApiError::unavailable(other)),
+        },
     }
 }
 

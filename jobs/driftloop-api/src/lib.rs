@@ -17,8 +17,10 @@ mod error;
 mod parse;
 mod schema;
 mod state;
+mod writer;
 
 pub use api::{openapi, router};
 pub use error::{ApiError, Problem};
 pub use parse::{parse_features, parse_predict_request, PredictInput};
 pub use state::{AppState, Kick, Limits};
+pub use writer::{RowResult, RowWriter, MAX_ROWS_PER_COMMIT};

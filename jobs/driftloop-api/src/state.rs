@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use driftloop_pipeline::predict::Champion;
 use driftloop_pipeline::{Database, ObjectStore};
 
+use crate::writer::RowWriter;
+
 /// Request limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -36,13 +38,16 @@ pub struct AppState {
     /// How often the champion alias is checked for a change.
     pub refresh_every: Duration,
     pub kick: Kick,
+    /// Stores the rows of single predictions, concurrent ones in one transaction.
+    pub writer: RowWriter,
     champion: RwLock<Option<Arc<Champion>>>,
     checked_at: tokio::sync::Mutex<Instant>,
 }
 
 impl AppState {
     /// The state, with the champion loaded if there is one (its absence is not an error:
-    /// the routes that need it answer 503 until one is trained).
+    /// the routes that need it answer 503 until one is trained). Starts the row writer
+    /// task on the current Tokio runtime.
     pub async fn new(
         db: Arc<dyn Database>,
         store: Arc<dyn ObjectStore>,
@@ -51,6 +56,7 @@ impl AppState {
         kick: Kick,
     ) -> Arc<AppState> {
         let state = Arc::new(AppState {
+            writer: RowWriter::start(db.clone()),
             db,
             store,
             limits,

@@ -426,3 +426,58 @@ async fn an_insert_that_makes_a_drift_job_due_kicks_the_worker() {
     assert_eq!(f.kicks.load(Ordering::SeqCst), 1);
     assert_eq!(f.db.drift_counter().unwrap().n, 0);
 }
+
+async fn post_on(app: axum::Router, uri: &'static str, body: Value) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_predictions_each_get_their_own_row_and_the_count_stays_exact() {
+    let f = fixture(true, Limits::default()).await;
+    let before = f.rows();
+    let jobs_before = f.db.jobs(None).unwrap().len();
+    // 200 requests at once (rows written in shared transactions); 40 of them carry one of
+    // two request_ids, so 160 + 2 rows are new.
+    let requests: Vec<_> = (0..200)
+        .map(|i| {
+            let mut body = json!({"features": features()});
+            if i % 5 == 0 {
+                body["request_id"] = json!(format!("shared-{}", i % 10));
+            }
+            tokio::spawn(post_on(f.app.clone(), "/v1/predict", body))
+        })
+        .collect();
+    let mut row_ids = std::collections::HashMap::<Option<String>, Vec<i64>>::new();
+    for (i, request) in requests.into_iter().enumerate() {
+        let (status, answer) = request.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let key = (i % 5 == 0).then(|| format!("shared-{}", i % 10));
+        row_ids.entry(key).or_default().push(answer["row_id"].as_i64().unwrap());
+    }
+    let mut fresh = row_ids.remove(&None).unwrap();
+    fresh.sort();
+    fresh.dedup();
+    assert_eq!(fresh.len(), 160, "every request without a request_id has its own row");
+    for (request_id, ids) in &row_ids {
+        assert_eq!(ids.len(), 20);
+        assert!(
+            ids.iter().all(|id| *id == ids[0]),
+            "{request_id:?} answered one row: {ids:?}"
+        );
+        assert!(!fresh.contains(&ids[0]));
+    }
+    assert_eq!(f.rows(), before + 162);
+    // 120 rows counted 20 of 100 before; 162 more reach 100 once and leave 82.
+    assert_eq!(f.db.drift_counter().unwrap().n, 82);
+    assert_eq!(f.db.jobs(None).unwrap().len(), jobs_before + 1);
+    assert_eq!(f.kicks.load(Ordering::SeqCst), 1, "the worker is woken once");
+}

@@ -142,4 +142,22 @@ impl Error {
         let context = context.into();
         move |source| Error::Sqlite { context, source }
     }
+
+    /// True when an insert failed on the unique `features.request_id`: the row is stored
+    /// already (by an earlier transaction, or an earlier row of the same one).
+    pub(crate) fn is_duplicate_request_id(&self) -> bool {
+        match self {
+            Error::DuplicateRequestId(_) => true,
+            // MariaDB: "... for key 'features_request_id'"; MySQL 8: "... 'features.features_request_id'".
+            Error::Mysql {
+                source: mysql::Error::MySqlError(e),
+                ..
+            } => e.code == 1062 && e.message.contains("request_id"),
+            Error::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, Some(message)),
+                ..
+            } => e.code == rusqlite::ErrorCode::ConstraintViolation && message.contains("features.request_id"),
+            _ => false,
+        }
+    }
 }

@@ -404,6 +404,10 @@ pub trait RowAccess: Send + Sync {
     /// Inserts rows in one transaction, all or none, returning each row's id (in order)
     /// and the drift jobs the trigger queued.
     fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)>;
+    /// Inserts rows in one transaction where each row stands alone: a row whose
+    /// `request_id` is stored already gets `None` and the others are stored. Any other
+    /// failure stores none. Returns each row's id and the drift jobs the trigger queued.
+    fn insert_rows_each(&self, rows: &[FeatureRow]) -> Result<(Vec<Option<i64>>, u64)>;
 }
 
 impl<D: WithSqlTx + Send + Sync> RowAccess for D {
@@ -417,6 +421,10 @@ impl<D: WithSqlTx + Send + Sync> RowAccess for D {
 
     fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)> {
         self.with_tx("inserting feature rows", &mut |tx| rows::insert_returning_ids(tx, rows))
+    }
+
+    fn insert_rows_each(&self, rows: &[FeatureRow]) -> Result<(Vec<Option<i64>>, u64)> {
+        self.with_tx("inserting feature rows", &mut |tx| rows::insert_each(tx, rows))
     }
 }
 

@@ -79,8 +79,23 @@ pub(crate) fn set_label(tx: &mut dyn SqlTx, by: &RowRef, diagnosis: u8) -> Resul
 }
 
 /// Inserts rows one statement each in the caller's transaction, returning each new id and
-/// the number of drift jobs the trigger queued meanwhile.
+/// the number of drift jobs the trigger queued meanwhile; a `request_id` stored already is
+/// [`Error::DuplicateRequestId`].
 pub(crate) fn insert_returning_ids(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)> {
+    let (ids, queued) = insert_each(tx, rows)?;
+    let ids = ids
+        .into_iter()
+        .zip(rows)
+        .map(|(id, row)| id.ok_or_else(|| Error::DuplicateRequestId(row.request_id.clone().unwrap_or_default())))
+        .collect::<Result<Vec<i64>>>()?;
+    Ok((ids, queued))
+}
+
+/// Inserts rows one statement each in the caller's transaction. A row whose `request_id`
+/// is stored already (before, or by an earlier row of this call) is not stored and gets
+/// `None`; the other rows go on, since a failed statement undoes only itself. Returns each
+/// row's new id and the number of drift jobs the trigger queued meanwhile.
+pub(crate) fn insert_each(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<(Vec<Option<i64>>, u64)> {
     let s = spec();
     // A locking read on MySQL: the latest committed count, held until commit, as the
     // adapters' own inserts do.
@@ -126,9 +141,13 @@ pub(crate) fn insert_returning_ids(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> R
         values.push(SqlValue::Text(row.label_source.as_str().to_string()));
         values.push(row.model_version.as_deref().into());
         values.push(row.request_id.as_deref().into());
-        tx.exec(&sql, values)?;
-        ids.push(tx.last_insert_id()?);
+        match tx.exec(&sql, values) {
+            Ok(_) => ids.push(Some(tx.last_insert_id()?)),
+            Err(e) if row.request_id.is_some() && e.is_duplicate_request_id() => ids.push(None),
+            Err(e) => return Err(e),
+        }
     }
     let after = counter(tx)?;
-    Ok((ids, super::queued(before, after, rows.len() as u64)))
+    let stored = ids.iter().flatten().count() as u64;
+    Ok((ids, super::queued(before, after, stored)))
 }

@@ -2,7 +2,7 @@
 
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::{spec, FeatureRow, LabelSource};
-use driftloop_pipeline::db::RowFilter;
+use driftloop_pipeline::db::{RowFilter, RowRef};
 use driftloop_pipeline::frames::feature_schema;
 use driftloop_pipeline::Error;
 use polars::prelude::*;
@@ -16,6 +16,7 @@ on_both_backends!(
     read_filters_by_watermark_and_label_source,
     a_batch_is_stored_whole_or_not_at_all,
     a_request_id_is_stored_once,
+    rows_stored_each_on_their_own_skip_only_stored_request_ids,
     the_trigger_queues_a_drift_job_every_n_rows,
     plain_sql_inserts_are_counted_too,
 );
@@ -180,6 +181,47 @@ fn a_request_id_is_stored_once(backend: Backend) {
     assert_eq!(err.to_string(), "request_id \"req-4-0\" is already stored");
     assert_eq!(t.db.count_rows().unwrap(), 1);
     assert_eq!(t.db.drift_counter().unwrap().n, 1);
+}
+
+fn rows_stored_each_on_their_own_skip_only_stored_request_ids(backend: Backend) {
+    let t = TestDb::new(backend, "rows_each");
+    t.db.set_drift_every(4).unwrap();
+    let rows = mixed_rows(9, 6);
+    let with_id = |i: usize| {
+        let mut row = rows[i].clone();
+        row.request_id = Some(format!("each-{i}"));
+        row
+    };
+    t.db.insert_row(&with_id(0)).unwrap();
+    // One transaction: a request_id stored before, one repeated inside it, and five new rows.
+    let batch = vec![
+        with_id(1),
+        with_id(0),
+        rows[2].clone(),
+        with_id(1),
+        with_id(3),
+        rows[4].clone(),
+        rows[5].clone(),
+    ];
+    let (ids, queued) = t.db.insert_rows_each(&batch).unwrap();
+    let stored: Vec<bool> = ids.iter().map(Option::is_some).collect();
+    assert_eq!(stored, [true, false, true, false, true, true, true], "{ids:?}");
+    assert_eq!(t.db.count_rows().unwrap(), 6);
+    // 6 rows counted with a job every 4: one job, the counter at 2; skipped rows count nothing.
+    assert_eq!(queued, 1);
+    assert_eq!(t.db.drift_counter().unwrap().n, 2);
+    assert_eq!(t.db.jobs(None).unwrap().len(), 1);
+    for (row, id) in batch.iter().zip(&ids) {
+        if let Some(id) = id {
+            let found = t.db.find_row(&RowRef::Id(*id)).unwrap().unwrap();
+            assert_eq!(found.row.features, row.features);
+            assert_eq!(found.row.request_id, row.request_id);
+        }
+    }
+    // The all-or-nothing form refuses the same repeat.
+    let err = t.db.insert_rows_with_ids(&[rows[6].clone(), with_id(3)]).unwrap_err();
+    assert!(matches!(&err, Error::DuplicateRequestId(id) if id == "each-3"), "{err}");
+    assert_eq!(t.db.count_rows().unwrap(), 6);
 }
 
 fn the_trigger_queues_a_drift_job_every_n_rows(backend: Backend) {
