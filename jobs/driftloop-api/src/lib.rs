@@ -23,4 +23,3 @@ pub use api::{openapi, router};
 pub use error::{ApiError, Problem};
 pub use parse::{parse_features, parse_predict_request, PredictInput};
 pub use state::{AppState, Kick, Limits};
-pub use writer::{RowResult, RowWriter, MAX_ROWS_PER_COMMIT};

@@ -39,7 +39,7 @@ pub struct AppState {
     pub refresh_every: Duration,
     pub kick: Kick,
     /// Stores the rows of single predictions, concurrent ones in one transaction.
-    pub writer: RowWriter,
+    pub(crate) writer: RowWriter,
     champion: RwLock<Option<Arc<Champion>>>,
     checked_at: tokio::sync::Mutex<Instant>,
 }

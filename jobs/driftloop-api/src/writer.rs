@@ -17,7 +17,7 @@ use driftloop_pipeline::{Database, Error};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most rows one transaction of the writer stores.
-pub const MAX_ROWS_PER_COMMIT: usize = 256;
+const MAX_ROWS_PER_COMMIT: usize = 256;
 
 /// Requests that may wait for the writer before `insert` itself waits for room.
 const QUEUE: usize = 4096;
@@ -25,7 +25,7 @@ const QUEUE: usize = 4096;
 /// One row's outcome: its id and the drift jobs its transaction's trigger queued (counted
 /// on one row of the transaction only, so the drift worker is woken once), or why it was
 /// not stored. A failed transaction's error is shared by all its rows.
-pub type RowResult = Result<InsertOutcome, Arc<Error>>;
+pub(crate) type RowResult = Result<InsertOutcome, Arc<Error>>;
 
 struct Pending {
     row: FeatureRow,
@@ -33,14 +33,14 @@ struct Pending {
 }
 
 /// The handle of the writer task; the task ends when the handle is dropped.
-pub struct RowWriter {
+pub(crate) struct RowWriter {
     queue: mpsc::Sender<Pending>,
     database: String,
 }
 
 impl RowWriter {
     /// Starts the writer task on the current Tokio runtime.
-    pub fn start(db: Arc<dyn Database>) -> RowWriter {
+    pub(crate) fn start(db: Arc<dyn Database>) -> RowWriter {
         let (queue, pending) = mpsc::channel(QUEUE);
         let database = db.url();
         tokio::spawn(run(db, pending));
@@ -48,7 +48,7 @@ impl RowWriter {
     }
 
     /// Stores one row, in a transaction shared with the rows queued beside it.
-    pub async fn insert(&self, row: FeatureRow) -> RowResult {
+    pub(crate) async fn insert(&self, row: FeatureRow) -> RowResult {
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             Arc::new(Error::Unreachable {

@@ -132,18 +132,21 @@ impl MysqlDatabase {
                 row_values(row, &mut values);
             }
             tx.exec_drop(insert_sql(chunk.len()), Params::Positional(values))
-                .map_err(|e| match &e {
-                    mysql::Error::MySqlError(m) if m.code == ER_DUP_ENTRY && m.message.contains("request_id") => {
-                        let duplicate = chunk
-                            .iter()
-                            .filter_map(|r| r.request_id.as_deref())
-                            .find(|id| m.message.contains(id));
-                        Error::DuplicateRequestId(duplicate.unwrap_or_default().to_string())
-                    }
-                    _ => Error::Mysql {
+                .map_err(|source| {
+                    let error = Error::Mysql {
                         context: "inserting feature rows".into(),
-                        source: e,
-                    },
+                        source,
+                    };
+                    if !error.is_duplicate_request_id() {
+                        return error;
+                    }
+                    // The server's message names the duplicate value.
+                    let message = std::error::Error::source(&error).map_or_else(String::new, ToString::to_string);
+                    let duplicate = chunk
+                        .iter()
+                        .filter_map(|r| r.request_id.as_deref())
+                        .find(|id| message.contains(id));
+                    Error::DuplicateRequestId(duplicate.unwrap_or_default().to_string())
                 })?;
             // LAST_INSERT_ID() is the first id of a multi-row insert; within one
             // statement InnoDB hands out consecutive ids.

@@ -81,16 +81,15 @@ fn row_values(row: &FeatureRow) -> Vec<rusqlite::types::Value> {
 }
 
 fn insert_error(row: &FeatureRow) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
-    move |source| match (&source, &row.request_id) {
-        (rusqlite::Error::SqliteFailure(e, Some(msg)), Some(request_id))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("features.request_id") =>
-        {
-            Error::DuplicateRequestId(request_id.clone())
-        }
-        _ => Error::Sqlite {
+    move |source| {
+        let error = Error::Sqlite {
             context: "inserting a feature row".into(),
             source,
-        },
+        };
+        match &row.request_id {
+            Some(request_id) if error.is_duplicate_request_id() => Error::DuplicateRequestId(request_id.clone()),
+            _ => error,
+        }
     }
 }
 
