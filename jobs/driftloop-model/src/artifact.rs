@@ -18,7 +18,11 @@ use crate::select::{CandidateScore, TrainConfig};
 use crate::ModelError;
 
 pub const FORMAT: &str = "driftloop-model";
-pub const FORMAT_VERSION: u32 = 1;
+/// The version written. Version 2 brought driftloop's own trees; version 1 held
+/// smartcore's, and still loads.
+pub const FORMAT_VERSION: u32 = 2;
+/// The versions read.
+pub const FORMAT_VERSIONS_READ: [u32; 2] = [1, 2];
 /// File name extension of artifacts in the object store.
 pub const EXTENSION: &str = "dlmodel";
 
@@ -114,9 +118,9 @@ pub fn decode_header(bytes: &[u8]) -> Result<(ArtifactHeader, usize), ModelError
         ));
     }
     let version = value.get("format_version").and_then(|v| v.as_u64());
-    if version != Some(FORMAT_VERSION as u64) {
+    if !version.is_some_and(|v| FORMAT_VERSIONS_READ.iter().any(|&r| r as u64 == v)) {
         return Err(ModelError::Artifact(format!(
-            "format version {version:?}; this driftloop reads version {FORMAT_VERSION}"
+            "format version {version:?}; this driftloop reads versions {FORMAT_VERSIONS_READ:?}"
         )));
     }
     let header: ArtifactHeader =

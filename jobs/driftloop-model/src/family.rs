@@ -1,36 +1,41 @@
-//! The candidate model families, fitted with smartcore, and how each gives class
-//! probabilities:
+//! The candidate model families and how each gives class probabilities:
 //!
 //! - **logistic regression** (multinomial, L2 penalty `alpha`, on standardized features):
-//!   smartcore fits the weights but has no `predict_proba`. Its `predict` takes the
-//!   argmax of `x·Wᵀ + b`, the logits of the softmax model it fitted; the probabilities
-//!   are the softmax of those same logits (the sigmoid for two classes), computed here
-//!   from `coefficients()` and `intercept()`.
-//! - **random forest**: smartcore fits the forest (bootstrap samples, √p features tried at
-//!   each split) but has no `predict_proba` and keeps its trees private. Its `predict` is a
-//!   majority vote of the trees; the probabilities are each class's share of those votes.
-//!   The trees are taken out of the fitted forest through its serde form (the crate's
-//!   version is pinned, and a test checks the votes give smartcore's own predictions).
-//! - **decision tree**: smartcore's `predict_proba`. A smartcore leaf keeps only its
-//!   majority class, so a tree's probabilities are 1 for the predicted class, 0 elsewhere.
+//!   the objective of smartcore's `LogisticRegression`, minimized by smartcore's L-BFGS with
+//!   a gradient tolerance (see [`crate::logistic`]). The probabilities are the softmax of
+//!   the fitted logits `x·Wᵀ + b`: the model's own.
+//! - **random forest**: driftloop's CART trees ([`crate::cart`]), each on a bootstrap sample
+//!   trying √p columns at each split; the probabilities are the mean of the trees' leaf
+//!   class shares.
+//! - **decision tree**: one CART tree on all columns; the probabilities are the class
+//!   shares of the training rows in the row's leaf.
+//! - **naive Bayes** (categorical, Lidstone smoothing `alpha`, on the category codes):
+//!   smartcore's `CategoricalNB` counts the rows; its `predict` takes the argmax of
+//!   log prior + Σ log P(value | class), and the probabilities are the softmax of those same
+//!   log posteriors, computed here from its `class_count()` and `feature_log_prob()`. A
+//!   value above every value seen in training for its column gets the probability of a
+//!   value seen 0 times (smartcore's `predict` would drop the whole row's likelihood).
+//!
+//! Artifacts of format 1 hold smartcore's trees (smartcore has no `predict_proba` for its
+//! forest and keeps the trees private; a smartcore leaf keeps only its majority class):
+//! they still load and predict, a forest's probabilities being its trees' vote shares and
+//! a tree's 1 for the predicted class.
 //!
 //! Probabilities are over all classes of the spec; a class absent from the training rows
 //! gets 0.
 
 use serde::{Deserialize, Serialize};
-use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
-use smartcore::tree::decision_tree_classifier::{DecisionTreeClassifier, DecisionTreeClassifierParameters};
+use smartcore::naive_bayes::categorical::{CategoricalNB, CategoricalNBParameters};
+use smartcore::tree::decision_tree_classifier::DecisionTreeClassifier;
 
-use crate::parallel::parallel_map;
-use crate::ModelError;
+use crate::{cart, logistic, ModelError};
 
 /// Feature rows as smartcore takes them: `n × p`, row-major.
 pub type Matrix = DenseMatrix<f64>;
-/// A fitted smartcore decision tree over [`Matrix`] rows and class indices.
-pub type Tree = DecisionTreeClassifier<f64, i32, Matrix, Vec<i32>>;
+/// A smartcore decision tree over [`Matrix`] rows and class indices (format-1 artifacts).
+pub type SmartcoreTree = DecisionTreeClassifier<f64, i32, Matrix, Vec<i32>>;
 
 /// A model family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,16 +44,23 @@ pub enum Family {
     LogisticRegression,
     RandomForest,
     DecisionTree,
+    NaiveBayes,
 }
 
 impl Family {
-    pub const ALL: [Family; 3] = [Family::LogisticRegression, Family::RandomForest, Family::DecisionTree];
+    pub const ALL: [Family; 4] = [
+        Family::LogisticRegression,
+        Family::RandomForest,
+        Family::DecisionTree,
+        Family::NaiveBayes,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Family::LogisticRegression => "logistic_regression",
             Family::RandomForest => "random_forest",
             Family::DecisionTree => "decision_tree",
+            Family::NaiveBayes => "naive_bayes",
         }
     }
 
@@ -80,6 +92,10 @@ pub enum Candidate {
         max_depth: Option<u16>,
         min_samples_leaf: usize,
     },
+    NaiveBayes {
+        /// Lidstone smoothing: a count of `alpha` added to every value of every column.
+        alpha: f64,
+    },
 }
 
 impl Candidate {
@@ -88,6 +104,7 @@ impl Candidate {
             Candidate::LogisticRegression { .. } => Family::LogisticRegression,
             Candidate::RandomForest { .. } => Family::RandomForest,
             Candidate::DecisionTree { .. } => Family::DecisionTree,
+            Candidate::NaiveBayes { .. } => Family::NaiveBayes,
         }
     }
 
@@ -132,6 +149,9 @@ pub fn default_grid() -> Vec<Candidate> {
             min_samples_leaf,
         });
     }
+    for alpha in [0.1, 0.5, 1.0] {
+        grid.push(Candidate::NaiveBayes { alpha });
+    }
     grid
 }
 
@@ -142,60 +162,93 @@ pub struct Logistic {
     pub scales: Vec<f64>,
     /// Class indices in the order of the weight rows.
     pub classes: Vec<i32>,
-    /// One row of weights per class (a single row, for class `classes[1]`, with two
-    /// classes).
+    /// One row of weights per class. (Format-1 artifacts fitted by smartcore on two
+    /// classes hold a single row, for class `classes[1]`.)
     pub coefficients: Vec<Vec<f64>>,
     pub intercepts: Vec<f64>,
 }
 
-/// A forest: the trees smartcore grew, which vote.
-#[derive(Debug, Serialize, Deserialize)]
+/// A forest of CART trees whose leaf class shares are averaged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forest {
+    pub trees: Vec<cart::Tree>,
+}
+
+/// Categorical naive Bayes: what smartcore's `CategoricalNB` counted, as log probabilities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NaiveBayes {
+    /// ln P(class) by class index (−∞ for a class absent from the training rows).
+    pub log_priors: Vec<f64>,
+    /// ln P(value | class), by column, class index and value.
+    pub log_likelihoods: Vec<Vec<Vec<f64>>>,
+    /// ln P(value | class) of a value seen 0 times, by column and class index: used for a
+    /// value above every value seen in training.
+    pub log_unseen: Vec<Vec<f64>>,
+}
+
+/// A forest of smartcore trees, which vote (format-1 artifacts).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SmartcoreForest {
     pub classes: Vec<i32>,
-    pub trees: Vec<Tree>,
+    pub trees: Vec<SmartcoreTree>,
 }
 
 /// A fitted model of any family. (Externally tagged: the binary body format cannot
-/// carry an internally tagged enum.)
+/// carry an internally tagged enum. The binary form numbers the variants in order, so
+/// new ones go last.)
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fitted {
     LogisticRegression(Logistic),
+    /// Read from format-1 artifacts only.
+    SmartcoreRandomForest(SmartcoreForest),
+    /// Read from format-1 artifacts only.
+    SmartcoreDecisionTree {
+        tree: SmartcoreTree,
+    },
     RandomForest(Forest),
-    DecisionTree { tree: Tree },
-}
-
-/// Trees per unit of parallel work when growing a forest. Fixed, so the trees and their
-/// seeds do not depend on how many threads grow them.
-const TREES_PER_CHUNK: u16 = 25;
-
-fn failed(what: &str) -> impl FnOnce(smartcore::error::Failed) -> ModelError + '_ {
-    move |e| ModelError::Fit(format!("{what}: {e}"))
+    DecisionTree(cart::Tree),
+    NaiveBayes(NaiveBayes),
 }
 
 impl Fitted {
     /// Fits `candidate` on rows `x` with class indices `y`. `threads` bounds the
     /// parallelism (forests only); the result does not depend on it.
     pub fn fit(candidate: &Candidate, x: &Matrix, y: &[i32], seed: u64, threads: usize) -> Result<Fitted, ModelError> {
-        let y_vec = y.to_vec();
+        let (n, p) = x.shape();
+        if y.len() != n {
+            return Err(ModelError::Input(format!("{n} rows but {} classes", y.len())));
+        }
+        let labels: Vec<u8> = y
+            .iter()
+            .map(|&c| u8::try_from(c).map_err(|_| ModelError::Input(format!("class index {c} is out of range"))))
+            .collect::<Result<_, _>>()?;
+        let mut classes: Vec<i32> = y.to_vec();
+        classes.sort_unstable();
+        classes.dedup();
+        if classes.len() < 2 {
+            return Err(ModelError::Fit(format!(
+                "{}: the rows hold {} class(es); fitting needs at least 2",
+                candidate.family(),
+                classes.len()
+            )));
+        }
+        let n_classes = *classes.last().expect("two classes") as usize + 1;
         match *candidate {
             Candidate::LogisticRegression { alpha } => {
                 let (means, scales) = standardization(x);
                 let z = standardize(x, &means, &scales);
-                let model =
-                    LogisticRegression::fit(&z, &y_vec, LogisticRegressionParameters::default().with_alpha(alpha))
-                        .map_err(failed("logistic regression"))?;
-                let coefficients = model.coefficients();
-                let (rows, cols) = coefficients.shape();
-                let intercept = model.intercept();
+                let positions: Vec<usize> = y
+                    .iter()
+                    .map(|c| classes.binary_search(c).expect("a class of the rows"))
+                    .collect();
+                let fitted = logistic::fit(&z, &positions, p, classes.len(), alpha)?;
                 Ok(Fitted::LogisticRegression(Logistic {
                     means,
                     scales,
-                    classes: model.classes().clone(),
-                    coefficients: (0..rows)
-                        .map(|r| (0..cols).map(|c| *coefficients.get((r, c))).collect())
-                        .collect(),
-                    intercepts: (0..rows).map(|r| *intercept.get((r, 0))).collect(),
+                    classes,
+                    coefficients: fitted.weights,
+                    intercepts: fitted.intercepts,
                 }))
             }
             Candidate::RandomForest {
@@ -203,61 +256,49 @@ impl Fitted {
                 max_depth,
                 min_samples_leaf,
             } => {
-                let chunks: Vec<(u64, u16)> = (0..n_trees.div_ceil(TREES_PER_CHUNK))
-                    .map(|c| {
-                        let size = TREES_PER_CHUNK.min(n_trees - c * TREES_PER_CHUNK);
-                        // Each tree's seed is its chunk's seed plus its index in the chunk.
-                        (seed.wrapping_add(c as u64 * 1_000_003), size)
-                    })
-                    .collect();
-                let grown = parallel_map(&chunks, threads, |&(chunk_seed, size)| {
-                    let params = RandomForestClassifierParameters {
-                        max_depth,
-                        min_samples_leaf,
-                        n_trees: size,
-                        seed: chunk_seed,
-                        ..Default::default()
-                    };
-                    let forest = RandomForestClassifier::fit(x, &y_vec, params).map_err(failed("random forest"))?;
-                    forest_trees(&forest)
-                });
-                let mut trees = Vec::with_capacity(n_trees as usize);
-                for chunk in grown {
-                    trees.extend(chunk?);
-                }
-                let mut classes = y_vec;
-                classes.sort_unstable();
-                classes.dedup();
-                Ok(Fitted::RandomForest(Forest { classes, trees }))
+                let values = row_major(x);
+                let trees = cart::fit_forest(
+                    &values,
+                    p,
+                    &labels,
+                    n_classes,
+                    n_trees as usize,
+                    max_depth,
+                    min_samples_leaf,
+                    seed,
+                    threads,
+                )?;
+                Ok(Fitted::RandomForest(Forest { trees }))
             }
             Candidate::DecisionTree {
                 max_depth,
                 min_samples_leaf,
             } => {
-                let params = DecisionTreeClassifierParameters {
+                let growth = cart::Growth {
                     max_depth,
                     min_samples_leaf,
-                    seed: Some(seed),
-                    ..Default::default()
+                    features_per_split: None,
                 };
-                let tree = DecisionTreeClassifier::fit(x, &y_vec, params).map_err(failed("decision tree"))?;
-                Ok(Fitted::DecisionTree { tree })
+                let tree = cart::fit_tree(&row_major(x), p, &labels, n_classes, growth, seed)?;
+                Ok(Fitted::DecisionTree(tree))
             }
+            Candidate::NaiveBayes { alpha } => fit_naive_bayes(x, &labels, alpha).map(Fitted::NaiveBayes),
         }
     }
 
     pub fn family(&self) -> Family {
         match self {
             Fitted::LogisticRegression(_) => Family::LogisticRegression,
-            Fitted::RandomForest(_) => Family::RandomForest,
-            Fitted::DecisionTree { .. } => Family::DecisionTree,
+            Fitted::RandomForest(_) | Fitted::SmartcoreRandomForest(_) => Family::RandomForest,
+            Fitted::DecisionTree(_) | Fitted::SmartcoreDecisionTree { .. } => Family::DecisionTree,
+            Fitted::NaiveBayes(_) => Family::NaiveBayes,
         }
     }
 
     /// Class probabilities, one row of `n_classes` per row of `x` (see the module
     /// documentation for where each family's come from).
     pub fn predict_proba(&self, x: &Matrix, n_classes: usize) -> Result<Vec<Vec<f64>>, ModelError> {
-        let n = x.shape().0;
+        let (n, p) = x.shape();
         let mut out = vec![vec![0.0; n_classes]; n];
         let class_slot = |class: i32| -> Result<usize, ModelError> {
             usize::try_from(class).ok().filter(|&c| c < n_classes).ok_or_else(|| {
@@ -268,14 +309,14 @@ impl Fitted {
             Fitted::LogisticRegression(model) => {
                 let z = standardize(x, &model.means, &model.scales);
                 let slots: Vec<usize> = model.classes.iter().map(|&c| class_slot(c)).collect::<Result<_, _>>()?;
-                for (r, probabilities) in out.iter_mut().enumerate() {
+                for (row, probabilities) in z.chunks_exact(p.max(1)).zip(out.iter_mut()) {
                     let logits: Vec<f64> = model
                         .coefficients
                         .iter()
                         .zip(&model.intercepts)
-                        .map(|(w, b)| w.iter().enumerate().map(|(c, w)| w * z.get((r, c))).sum::<f64>() + b)
+                        .map(|(w, b)| w.iter().zip(row).map(|(w, v)| w * v).sum::<f64>() + b)
                         .collect();
-                    if model.classes.len() == 2 {
+                    if logits.len() == 1 {
                         let p1 = 1.0 / (1.0 + (-logits[0]).exp());
                         probabilities[slots[0]] = 1.0 - p1;
                         probabilities[slots[1]] = p1;
@@ -290,6 +331,61 @@ impl Fitted {
                 }
             }
             Fitted::RandomForest(forest) => {
+                let values = row_major(x);
+                let share = 1.0 / forest.trees.len().max(1) as f64;
+                for tree in &forest.trees {
+                    check_width(tree, p, n_classes)?;
+                    for (row, probabilities) in values.chunks_exact(p.max(1)).zip(out.iter_mut()) {
+                        for (slot, s) in probabilities.iter_mut().zip(tree.leaf_shares(row)) {
+                            *slot += s * share;
+                        }
+                    }
+                }
+            }
+            Fitted::DecisionTree(tree) => {
+                check_width(tree, p, n_classes)?;
+                let values = row_major(x);
+                for (row, probabilities) in values.chunks_exact(p.max(1)).zip(out.iter_mut()) {
+                    for (slot, s) in probabilities.iter_mut().zip(tree.leaf_shares(row)) {
+                        *slot = *s;
+                    }
+                }
+            }
+            Fitted::NaiveBayes(model) => {
+                if model.log_likelihoods.len() != p {
+                    return Err(ModelError::Predict(format!(
+                        "the model takes {} features, the rows have {p}",
+                        model.log_likelihoods.len()
+                    )));
+                }
+                if model.log_priors.len() > n_classes {
+                    return Err(ModelError::Predict(format!(
+                        "the model knows {} classes, beyond the {n_classes} asked for",
+                        model.log_priors.len()
+                    )));
+                }
+                let codes = category_codes(x)?;
+                for (row, probabilities) in codes.chunks_exact(p.max(1)).zip(out.iter_mut()) {
+                    let mut log_posterior = model.log_priors.clone();
+                    for (j, &value) in row.iter().enumerate() {
+                        for (class, lp) in log_posterior.iter_mut().enumerate() {
+                            // (A slice's `get`: smartcore's `Array` has one too.)
+                            *lp += model.log_likelihoods[j][class]
+                                .as_slice()
+                                .get(value as usize)
+                                .copied()
+                                .unwrap_or(model.log_unseen[j][class]);
+                        }
+                    }
+                    let max = log_posterior.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let exps: Vec<f64> = log_posterior.iter().map(|l| (l - max).exp()).collect();
+                    let total: f64 = exps.iter().sum();
+                    for (slot, e) in probabilities.iter_mut().zip(exps) {
+                        *slot = e / total;
+                    }
+                }
+            }
+            Fitted::SmartcoreRandomForest(forest) => {
                 let mut votes = vec![vec![0u32; n_classes]; n];
                 for tree in &forest.trees {
                     let predicted = tree.predict(x).map_err(|e| ModelError::Predict(e.to_string()))?;
@@ -304,7 +400,7 @@ impl Fitted {
                     }
                 }
             }
-            Fitted::DecisionTree { tree } => {
+            Fitted::SmartcoreDecisionTree { tree } => {
                 let predicted = tree.predict(x).map_err(|e| ModelError::Predict(e.to_string()))?;
                 for (probabilities, class) in out.iter_mut().zip(predicted) {
                     probabilities[class_slot(class)?] = 1.0;
@@ -314,7 +410,7 @@ impl Fitted {
         Ok(out)
     }
 
-    /// The most probable class of each row (the first, on a tie: smartcore's rule).
+    /// The most probable class of each row (the first, on a tie).
     pub fn predict(&self, x: &Matrix, n_classes: usize) -> Result<Vec<u8>, ModelError> {
         Ok(self
             .predict_proba(x, n_classes)?
@@ -322,6 +418,104 @@ impl Fitted {
             .map(|p| argmax(p) as u8)
             .collect())
     }
+}
+
+/// Fits smartcore's categorical naive Bayes on the category codes of `x` and keeps its
+/// log probabilities.
+fn fit_naive_bayes(x: &Matrix, labels: &[u8], alpha: f64) -> Result<NaiveBayes, ModelError> {
+    if !(alpha > 0.0 && alpha.is_finite()) {
+        return Err(ModelError::Config(format!(
+            "naive Bayes needs a smoothing alpha above 0, not {alpha}"
+        )));
+    }
+    let (n, p) = x.shape();
+    let codes = category_codes(x)?;
+    let matrix = DenseMatrix::new(n, p, codes, false).map_err(|e| ModelError::Input(e.to_string()))?;
+    let y: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+    let model = CategoricalNB::fit(&matrix, &y, CategoricalNBParameters::default().with_alpha(alpha))
+        .map_err(|e| ModelError::Fit(format!("naive Bayes: {e}")))?;
+    let counts = model.class_count();
+    let log_priors = counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                f64::NEG_INFINITY
+            } else {
+                (c as f64 / n as f64).ln()
+            }
+        })
+        .collect();
+    let log_unseen = model
+        .n_categories()
+        .iter()
+        .map(|&categories| {
+            counts
+                .iter()
+                .map(|&c| (alpha / (c as f64 + categories as f64 * alpha)).ln())
+                .collect()
+        })
+        .collect();
+    Ok(NaiveBayes {
+        log_priors,
+        log_likelihoods: model.feature_log_prob().clone(),
+        log_unseen,
+    })
+}
+
+/// The values of `x` as category codes (row-major): naive Bayes takes whole numbers from 0.
+fn category_codes(x: &Matrix) -> Result<Vec<u32>, ModelError> {
+    row_major(x)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if v >= 0.0 && v.fract() == 0.0 && v <= u16::MAX as f64 {
+                Ok(v as u32)
+            } else {
+                let p = x.shape().1.max(1);
+                Err(ModelError::Input(format!(
+                    "naive Bayes takes category codes (whole numbers from 0): row {} column {} is {v}",
+                    i / p,
+                    i % p
+                )))
+            }
+        })
+        .collect()
+}
+
+/// Refuses rows of another width, or a tree knowing more classes than asked for.
+fn check_width(tree: &cart::Tree, p: usize, n_classes: usize) -> Result<(), ModelError> {
+    if tree.n_features != p {
+        return Err(ModelError::Predict(format!(
+            "the model takes {} features, the rows have {p}",
+            tree.n_features
+        )));
+    }
+    let known = tree
+        .nodes
+        .iter()
+        .find_map(|node| match node {
+            cart::Node::Leaf { shares } => Some(shares.len()),
+            cart::Node::Split { .. } => None,
+        })
+        .unwrap_or(0);
+    if known > n_classes {
+        return Err(ModelError::Predict(format!(
+            "the model knows {known} classes, beyond the {n_classes} asked for"
+        )));
+    }
+    Ok(())
+}
+
+/// The values of `x`, row after row.
+fn row_major(x: &Matrix) -> Vec<f64> {
+    let (n, p) = x.shape();
+    let mut values = Vec::with_capacity(n * p);
+    for r in 0..n {
+        for c in 0..p {
+            values.push(*x.get((r, c)));
+        }
+    }
+    values
 }
 
 /// The index of the first largest value.
@@ -333,27 +527,6 @@ pub fn argmax(values: &[f64]) -> usize {
         }
     }
     best
-}
-
-/// The trees of a fitted smartcore forest. The forest keeps them private; its serde form
-/// is the struct's fields in order (`trees`, `classes`, `samples`), read back here.
-fn forest_trees(forest: &RandomForestClassifier<f64, i32, Matrix, Vec<i32>>) -> Result<Vec<Tree>, ModelError> {
-    #[derive(Deserialize)]
-    struct ForestFields {
-        trees: Option<Vec<Tree>>,
-        #[allow(dead_code)]
-        classes: Option<Vec<i32>>,
-        #[allow(dead_code)]
-        samples: Option<Vec<Vec<bool>>>,
-    }
-    let config = bincode::config::standard();
-    let bytes =
-        bincode::serde::encode_to_vec(forest, config).map_err(|e| ModelError::Fit(format!("reading a forest: {e}")))?;
-    let (fields, _): (ForestFields, usize) = bincode::serde::decode_from_slice(&bytes, config)
-        .map_err(|e| ModelError::Fit(format!("reading a forest's trees: {e}")))?;
-    fields
-        .trees
-        .ok_or_else(|| ModelError::Fit("the fitted forest has no trees".into()))
 }
 
 /// Column means and standard deviations (1 for a constant column).
@@ -370,7 +543,7 @@ fn standardization(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
     (means, scales)
 }
 
-fn standardize(x: &Matrix, means: &[f64], scales: &[f64]) -> Matrix {
+fn standardize(x: &Matrix, means: &[f64], scales: &[f64]) -> Vec<f64> {
     let (n, p) = x.shape();
     let mut values = Vec::with_capacity(n * p);
     for r in 0..n {
@@ -378,5 +551,5 @@ fn standardize(x: &Matrix, means: &[f64], scales: &[f64]) -> Matrix {
             values.push((*x.get((r, c)) - means[c]) / scales[c]);
         }
     }
-    DenseMatrix::new(n, p, values, false).expect("the shape matches")
+    values
 }

@@ -1,10 +1,12 @@
 //! driftloop's models, pure (no I/O): the encoder declared by the dataset spec, the
-//! smartcore candidate families and how each gives class probabilities, cross-validated
+//! candidate families and how each gives class probabilities, cross-validated
 //! selection with a holdout score, and the artifact format.
 
 pub mod artifact;
+pub mod cart;
 pub mod encode;
 pub mod family;
+pub mod logistic;
 mod parallel;
 pub mod select;
 

@@ -1,7 +1,8 @@
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::spec;
-use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
+use smartcore::linalg::basic::arrays::Array;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
+use smartcore::naive_bayes::categorical::{CategoricalNB, CategoricalNBParameters};
 
 use crate::artifact::{artifact_key, code_version, sha256_hex, ArtifactMetrics, SnapshotRef};
 use crate::*;
@@ -28,6 +29,7 @@ fn small_config(threads: usize) -> TrainConfig {
                 max_depth: Some(6),
                 min_samples_leaf: 1,
             },
+            Candidate::NaiveBayes { alpha: 1.0 },
         ],
         threads,
         ..TrainConfig::default()
@@ -78,7 +80,7 @@ fn training_chooses_a_model_that_beats_the_majority_class_on_the_holdout() {
     let data = dataset(600, 7);
     let encoder = Encoder::from_spec(spec());
     let trained = train(&data, &encoder, 4, &small_config(2)).unwrap();
-    assert_eq!(trained.cv.len(), 3);
+    assert_eq!(trained.cv.len(), 4);
     for candidate in &trained.cv {
         assert_eq!(candidate.fold_macro_f1.len(), 5, "{candidate:?}");
         assert!(candidate.error.is_none(), "{candidate:?}");
@@ -132,39 +134,41 @@ fn the_same_rows_and_config_give_a_byte_identical_artifact_whatever_the_threads(
 }
 
 #[test]
-fn forest_votes_reproduce_smartcore_predictions_and_sum_to_one() {
+fn forest_probabilities_are_the_mean_of_its_trees_leaf_shares() {
     let data = dataset(400, 3);
     let encoder = Encoder::from_spec(spec());
     let rows: Vec<usize> = (0..400).collect();
     let x = data.matrix(&encoder, &rows).unwrap();
     let y: Vec<i32> = data.labels.iter().map(|&l| l as i32).collect();
-    // 20 trees: one chunk, so its seed is the forest's seed, as in smartcore's own fit.
     let candidate = Candidate::RandomForest {
         n_trees: 20,
         max_depth: None,
         min_samples_leaf: 1,
     };
     let fitted = Fitted::fit(&candidate, &x, &y, 42, 2).unwrap();
-    let forest = RandomForestClassifier::fit(
-        &x,
-        &y,
-        RandomForestClassifierParameters {
-            n_trees: 20,
-            seed: 42,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let smartcore_says: Vec<u8> = forest.predict(&x).unwrap().into_iter().map(|c| c as u8).collect();
-    assert_eq!(fitted.predict(&x, 4).unwrap(), smartcore_says);
-    for p in fitted.predict_proba(&x, 4).unwrap() {
+    let Fitted::RandomForest(ref forest) = fitted else {
+        panic!("a forest")
+    };
+    assert_eq!(forest.trees.len(), 20);
+    let probabilities = fitted.predict_proba(&x, 4).unwrap();
+    for (r, p) in probabilities.iter().enumerate() {
+        let row: Vec<f64> = (0..17).map(|c| *x.get((r, c))).collect();
+        for (class, share) in p.iter().enumerate() {
+            let mean = forest.trees.iter().map(|t| t.leaf_shares(&row)[class]).sum::<f64>() / 20.0;
+            assert!((share - mean).abs() < 1e-12);
+        }
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{p:?}");
-        assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
     }
+    // Grown to purity on bootstrap samples, the forest knows its own rows well, and is
+    // unsure of some (the trees disagree).
+    let predicted = fitted.predict(&x, 4).unwrap();
+    let right = predicted.iter().zip(&data.labels).filter(|(a, b)| a == b).count();
+    assert!(right > 380, "{right} of 400");
+    assert!(probabilities.iter().any(|p| p.iter().all(|v| *v < 0.9)));
 }
 
 #[test]
-fn logistic_probabilities_are_the_softmax_of_smartcores_logits() {
+fn logistic_regression_reaches_the_minimum_smartcore_finds_for_the_same_objective() {
     let data = dataset(400, 5);
     let encoder = Encoder::from_spec(spec());
     let rows: Vec<usize> = (0..400).collect();
@@ -174,7 +178,7 @@ fn logistic_probabilities_are_the_softmax_of_smartcores_logits() {
     let Fitted::LogisticRegression(ref model) = fitted else {
         panic!("a logistic regression")
     };
-    // smartcore on the same standardized rows predicts the argmax of these probabilities.
+    // smartcore's own fit on the same standardized rows, to its tolerance of 1e-8.
     let mut z = Vec::new();
     for r in 0..400 {
         for c in 0..17 {
@@ -182,22 +186,110 @@ fn logistic_probabilities_are_the_softmax_of_smartcores_logits() {
             z.push((code - model.means[c]) / model.scales[c]);
         }
     }
-    let z = smartcore::linalg::basic::matrix::DenseMatrix::new(400, 17, z, false).unwrap();
+    let z_matrix = smartcore::linalg::basic::matrix::DenseMatrix::new(400, 17, z.clone(), false).unwrap();
     let smartcore_model =
-        LogisticRegression::fit(&z, &y, LogisticRegressionParameters::default().with_alpha(0.1)).unwrap();
+        LogisticRegression::fit(&z_matrix, &y, LogisticRegressionParameters::default().with_alpha(0.1)).unwrap();
+    let weights_of = |coefficients: &dyn Fn(usize, usize) -> f64, intercept: &dyn Fn(usize) -> f64| {
+        let mut w = Vec::new();
+        for class in 0..4 {
+            w.extend((0..17).map(|c| coefficients(class, c)));
+            w.push(intercept(class));
+        }
+        w
+    };
+    let ours = weights_of(&|k, c| model.coefficients[k][c], &|k| model.intercepts[k]);
+    let theirs = weights_of(&|k, c| *smartcore_model.coefficients().get((k, c)), &|k| {
+        *smartcore_model.intercept().get((k, 0))
+    });
+    let positions: Vec<usize> = data.labels.iter().map(|&l| l as usize).collect();
+    let objective = crate::logistic::Objective::new(&z, &positions, 17, 4, 0.1);
+    let (at_ours, _) = objective.evaluate(&ours);
+    let (at_theirs, _) = objective.evaluate(&theirs);
+    // Within a millionth of the minimum per row (the tolerance stops it that close).
+    assert!(at_ours - at_theirs < 1e-5 * at_theirs, "{at_ours} vs {at_theirs}");
     let smartcore_says: Vec<u8> = smartcore_model
-        .predict(&z)
+        .predict(&z_matrix)
         .unwrap()
         .into_iter()
         .map(|c| c as u8)
         .collect();
-    assert_eq!(fitted.predict(&x, 4).unwrap(), smartcore_says);
+    let agree = fitted
+        .predict(&x, 4)
+        .unwrap()
+        .iter()
+        .zip(&smartcore_says)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(agree >= 396, "{agree} of 400 rows get smartcore's class");
     let probabilities = fitted.predict_proba(&x, 4).unwrap();
     for p in &probabilities {
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
     // Not one-hot: a calibrated model is unsure about some rows.
     assert!(probabilities.iter().any(|p| p.iter().all(|v| *v < 0.99)));
+}
+
+#[test]
+fn naive_bayes_probabilities_are_the_softmax_of_smartcores_log_posteriors() {
+    let data = dataset(400, 11);
+    let encoder = Encoder::from_spec(spec());
+    let rows: Vec<usize> = (0..400).collect();
+    let x = data.matrix(&encoder, &rows).unwrap();
+    let y: Vec<i32> = data.labels.iter().map(|&l| l as i32).collect();
+    let fitted = Fitted::fit(&Candidate::NaiveBayes { alpha: 0.5 }, &x, &y, 42, 1).unwrap();
+    // smartcore's own classifier on the same category codes.
+    let codes: Vec<u32> = (0..400 * 17).map(|i| *x.get((i / 17, i % 17)) as u32).collect();
+    let matrix = smartcore::linalg::basic::matrix::DenseMatrix::new(400, 17, codes, false).unwrap();
+    let labels: Vec<u32> = data.labels.iter().map(|&l| l as u32).collect();
+    let smartcore_model =
+        CategoricalNB::fit(&matrix, &labels, CategoricalNBParameters::default().with_alpha(0.5)).unwrap();
+    let smartcore_says: Vec<u8> = smartcore_model
+        .predict(&matrix)
+        .unwrap()
+        .into_iter()
+        .map(|c| c as u8)
+        .collect();
+    assert_eq!(fitted.predict(&x, 4).unwrap(), smartcore_says);
+    let probabilities = fitted.predict_proba(&x, 4).unwrap();
+    let priors = smartcore_model.class_count();
+    for (r, p) in probabilities.iter().enumerate() {
+        let log_posterior: Vec<f64> = (0..4)
+            .map(|c| {
+                (priors[c] as f64 / 400.0).ln()
+                    + (0..17)
+                        .map(|j| smartcore_model.feature_log_prob()[j][c][*x.get((r, j)) as usize])
+                        .sum::<f64>()
+            })
+            .collect();
+        let total: f64 = log_posterior.iter().map(|l| l.exp()).sum();
+        for (share, log) in p.iter().zip(&log_posterior) {
+            assert!((share - log.exp() / total).abs() < 1e-9);
+        }
+    }
+    assert!(probabilities.iter().any(|p| p.iter().all(|v| *v < 0.9)));
+
+    // A value above all seen in training counts as a value seen 0 times, for every class.
+    let Fitted::NaiveBayes(ref model) = fitted else {
+        panic!("naive Bayes")
+    };
+    let score_column = 16;
+    let seen = model.log_likelihoods[score_column][0].len();
+    let mut row: Vec<f64> = (0..17).map(|c| *x.get((0, c))).collect();
+    row[score_column] = seen as f64 + 3.0;
+    let unseen = smartcore::linalg::basic::matrix::DenseMatrix::new(1, 17, row, false).unwrap();
+    let p = fitted.predict_proba(&unseen, 4).unwrap();
+    assert!((p[0].iter().sum::<f64>() - 1.0).abs() < 1e-9 && p[0].iter().all(|v| v.is_finite()));
+
+    // Not a category code: refused, naming the cell.
+    let mut bad: Vec<f64> = (0..17).map(|c| *x.get((0, c))).collect();
+    bad[3] = 1.5;
+    let bad = smartcore::linalg::basic::matrix::DenseMatrix::new(1, 17, bad, false).unwrap();
+    let error = fitted.predict_proba(&bad, 4).unwrap_err().to_string();
+    assert!(error.contains("row 0 column 3 is 1.5"), "{error}");
+    let error = Fitted::fit(&Candidate::NaiveBayes { alpha: 0.0 }, &x, &y, 42, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("alpha above 0"), "{error}");
 }
 
 #[test]

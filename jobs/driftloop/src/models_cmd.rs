@@ -60,6 +60,7 @@ enum FamilyArg {
     LogisticRegression,
     RandomForest,
     DecisionTree,
+    NaiveBayes,
 }
 
 impl From<FamilyArg> for Family {
@@ -68,6 +69,7 @@ impl From<FamilyArg> for Family {
             FamilyArg::LogisticRegression => Family::LogisticRegression,
             FamilyArg::RandomForest => Family::RandomForest,
             FamilyArg::DecisionTree => Family::DecisionTree,
+            FamilyArg::NaiveBayes => Family::NaiveBayes,
         }
     }
 }

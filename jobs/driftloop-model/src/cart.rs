@@ -1,0 +1,565 @@
+//! driftloop's classification trees (CART: binary splits chosen by Gini impurity) and
+//! forests of them, grown on binned columns.
+//!
+//! Why not smartcore's: its tree looks for every node's split by walking all rows of the
+//! training set (rows outside the node are skipped one by one) and gives every split a new
+//! vector as long as the training set, so a deep tree on n rows costs n × nodes × features.
+//! Here a node costs only its own rows: each column is binned once per fit (a column's
+//! distinct values, in order, are its bins), a node counts its rows per bin and class,
+//! and the best threshold of a column is found by one sweep over its bins.
+//!
+//! The splits are the ones exact CART finds as long as a column has at most [`MAX_BINS`]
+//! distinct values (the dataset spec's columns have 2 to 10); a column with more is cut at
+//! quantiles into that many bins. A threshold is the midpoint between the largest value of
+//! the bins on its left and the smallest on its right, so a row goes left when its value is
+//! at most the threshold, whatever bins it was trained on.
+//!
+//! Probabilities: a leaf keeps the class shares of the training rows that reached it; a
+//! tree's probabilities are its leaf's, a forest's the mean of its trees' (each tree grown
+//! on a bootstrap sample, trying √p random columns at each split).
+
+use driftloop_core::rng::SplitMix64;
+use serde::{Deserialize, Serialize};
+
+use crate::parallel::parallel_map;
+use crate::ModelError;
+
+/// The most bins a column is cut into.
+pub const MAX_BINS: usize = 256;
+
+/// How to grow a tree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Growth {
+    /// Levels of splits at most (a tree of depth 0 is one leaf); `None`: no limit.
+    pub max_depth: Option<u16>,
+    /// Rows each side of a split must keep, at least 1.
+    pub min_samples_leaf: usize,
+    /// Columns tried at each split (the others are tried only when none of these can
+    /// split the node); `None`: all of them.
+    pub features_per_split: Option<usize>,
+}
+
+/// A node: a split on one column, or a leaf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Node {
+    /// Rows with `value <= threshold` go to `left`, the others to `right` (node indices).
+    Split {
+        feature: u32,
+        threshold: f64,
+        left: u32,
+        right: u32,
+    },
+    /// The class shares of the training rows that reached this leaf (they sum to 1).
+    Leaf { shares: Vec<f64> },
+}
+
+/// A fitted classification tree; node 0 is the root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    pub n_features: usize,
+    pub nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// The leaf's class shares for one row of `n_features` values.
+    pub fn leaf_shares(&self, row: &[f64]) -> &[f64] {
+        let mut at = 0usize;
+        loop {
+            match &self.nodes[at] {
+                Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                } => {
+                    at = if row[*feature as usize] <= *threshold {
+                        *left
+                    } else {
+                        *right
+                    } as usize
+                }
+                Node::Leaf { shares } => return shares,
+            }
+        }
+    }
+
+    /// Levels of splits on the longest path from the root.
+    pub fn depth(&self) -> usize {
+        fn depth_of(nodes: &[Node], at: usize) -> usize {
+            match &nodes[at] {
+                Node::Split { left, right, .. } => {
+                    1 + depth_of(nodes, *left as usize).max(depth_of(nodes, *right as usize))
+                }
+                Node::Leaf { .. } => 0,
+            }
+        }
+        depth_of(&self.nodes, 0)
+    }
+
+    pub fn n_leaves(&self) -> usize {
+        self.nodes.iter().filter(|n| matches!(n, Node::Leaf { .. })).count()
+    }
+}
+
+/// Training rows with every column binned: `bins[c][r]` is row r's bin in column c, and
+/// `lower[c][b]` / `upper[c][b]` the smallest / largest value seen in bin b.
+pub struct Binned {
+    bins: Vec<Vec<u8>>,
+    lower: Vec<Vec<f64>>,
+    upper: Vec<Vec<f64>>,
+}
+
+impl Binned {
+    /// Bins the `n_rows × n_features` values (row-major). A NaN or infinite value is refused.
+    pub fn new(values: &[f64], n_rows: usize, n_features: usize) -> Result<Binned, ModelError> {
+        if n_features == 0 || n_rows == 0 {
+            return Err(ModelError::Input("a tree needs at least one row and one column".into()));
+        }
+        if values.len() != n_rows * n_features {
+            return Err(ModelError::Input("the values do not match the shape".into()));
+        }
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::Input(format!(
+                "row {} column {} is not a finite number",
+                i / n_features.max(1),
+                i % n_features.max(1)
+            )));
+        }
+        let mut bins = Vec::with_capacity(n_features);
+        let mut lower = Vec::with_capacity(n_features);
+        let mut upper = Vec::with_capacity(n_features);
+        for c in 0..n_features {
+            let column: Vec<f64> = (0..n_rows).map(|r| values[r * n_features + c]).collect();
+            let mut distinct = column.clone();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            // Each bin's largest value: every distinct value, or quantile cuts.
+            let tops: Vec<f64> = if distinct.len() <= MAX_BINS {
+                distinct
+            } else {
+                let mut sorted = column.clone();
+                sorted.sort_by(f64::total_cmp);
+                let mut tops: Vec<f64> = (1..=MAX_BINS)
+                    .map(|q| sorted[(q * n_rows).div_ceil(MAX_BINS).saturating_sub(1)])
+                    .collect();
+                tops.dedup();
+                tops
+            };
+            let mut column_bins = Vec::with_capacity(n_rows);
+            let mut low = vec![f64::INFINITY; tops.len()];
+            let mut high = vec![f64::NEG_INFINITY; tops.len()];
+            for &v in &column {
+                let b = tops.partition_point(|&top| top < v).min(tops.len() - 1);
+                column_bins.push(b as u8);
+                low[b] = low[b].min(v);
+                high[b] = high[b].max(v);
+            }
+            bins.push(column_bins);
+            lower.push(low);
+            upper.push(high);
+        }
+        Ok(Binned { bins, lower, upper })
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.bins.len()
+    }
+
+    fn n_bins(&self, feature: usize) -> usize {
+        self.lower[feature].len()
+    }
+}
+
+/// The keys a tree counts: `bin × n_classes + class` of every row, per column.
+pub struct Keyed<'a> {
+    data: &'a Binned,
+    n_classes: usize,
+    y: Vec<u8>,
+    keys: Vec<Vec<u16>>,
+}
+
+impl<'a> Keyed<'a> {
+    /// Pairs the binned rows with their class indices (below `n_classes`).
+    pub fn new(data: &'a Binned, y: &[u8], n_classes: usize) -> Keyed<'a> {
+        let keys = data
+            .bins
+            .iter()
+            .map(|column| {
+                column
+                    .iter()
+                    .zip(y)
+                    .map(|(&b, &c)| b as u16 * n_classes as u16 + c as u16)
+                    .collect()
+            })
+            .collect();
+        Keyed {
+            data,
+            n_classes,
+            y: y.to_vec(),
+            keys,
+        }
+    }
+}
+
+/// Grows one tree on the rows with a non-zero weight (a row of weight w counts as w
+/// rows, as a bootstrap sample draws it w times).
+pub fn grow(keyed: &Keyed<'_>, weights: &[u32], growth: Growth, rng: &mut SplitMix64) -> Tree {
+    let data = keyed.data;
+    let n_classes = keyed.n_classes;
+    let p = data.n_features();
+    let min_leaf = growth.min_samples_leaf.max(1) as u64;
+    let max_depth = growth.max_depth.map_or(usize::MAX, usize::from);
+    let mtry = growth.features_per_split.unwrap_or(p).clamp(1, p.max(1));
+    let max_bins = (0..p).map(|c| data.n_bins(c)).max().unwrap_or(1);
+    let mut rows: Vec<u32> = (0..weights.len() as u32).filter(|&r| weights[r as usize] > 0).collect();
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut histogram = vec![0u32; LANES * max_bins * n_classes];
+    let mut order: Vec<usize> = (0..p).collect();
+    let mut left = vec![0u64; n_classes];
+    let mut found_left = vec![0u64; n_classes];
+    let mut best_left = vec![0u64; n_classes];
+
+    struct Pending {
+        node: usize,
+        start: usize,
+        end: usize,
+        depth: usize,
+        counts: Vec<u64>,
+    }
+    let mut root_counts = vec![0u64; n_classes];
+    for &r in &rows {
+        root_counts[keyed.y[r as usize] as usize] += weights[r as usize] as u64;
+    }
+    nodes.push(Node::Leaf { shares: Vec::new() });
+    let mut stack = vec![Pending {
+        node: 0,
+        start: 0,
+        end: rows.len(),
+        depth: 0,
+        counts: root_counts,
+    }];
+
+    while let Some(Pending {
+        node,
+        start,
+        end,
+        depth,
+        counts,
+    }) = stack.pop()
+    {
+        let n: u64 = counts.iter().sum();
+        let impure = counts.iter().filter(|&&c| c > 0).count() > 1;
+        let mut best: Option<(f64, usize, usize)> = None; // (score, feature, last left bin)
+        if impure && depth < max_depth && n >= 2 * min_leaf {
+            if mtry < p {
+                for i in (1..p).rev() {
+                    let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+                    order.swap(i, j);
+                }
+            }
+            let mut tried = 0;
+            for &feature in order.iter() {
+                if tried >= mtry && best.is_some() {
+                    break;
+                }
+                let n_bins = data.n_bins(feature);
+                let cells = n_bins * n_classes;
+                count_keys(
+                    &mut histogram[..LANES * cells],
+                    cells,
+                    &keyed.keys[feature],
+                    weights,
+                    &rows[start..end],
+                );
+                let hist = &histogram[..cells];
+                let mut occupied = 0;
+                left.fill(0);
+                let mut left_n = 0u64;
+                let mut found: Option<(f64, usize)> = None;
+                let mut previous = 0;
+                for b in 0..n_bins {
+                    let bin = &hist[b * n_classes..(b + 1) * n_classes];
+                    let bin_n: u64 = bin.iter().map(|&c| c as u64).sum();
+                    if bin_n == 0 {
+                        continue;
+                    }
+                    occupied += 1;
+                    // A threshold between the occupied bins before b and bin b.
+                    if left_n >= min_leaf && n - left_n >= min_leaf {
+                        let score = gini_proxy(&left, left_n, &counts, n);
+                        if found.is_none_or(|(s, _)| score > s) {
+                            found = Some((score, previous));
+                            found_left.copy_from_slice(&left);
+                        }
+                    }
+                    for (l, &c) in left.iter_mut().zip(bin) {
+                        *l += c as u64;
+                    }
+                    left_n += bin_n;
+                    previous = b;
+                }
+                if occupied < 2 {
+                    continue; // constant in this node: does not count as tried
+                }
+                tried += 1;
+                if let Some((score, last_left)) = found {
+                    if best.is_none_or(|(s, ..)| score > s) {
+                        best = Some((score, feature, last_left));
+                        best_left.copy_from_slice(&found_left);
+                    }
+                }
+            }
+        }
+        let Some((_, feature, last_left)) = best else {
+            let total = n.max(1) as f64;
+            nodes[node] = Node::Leaf {
+                shares: counts.iter().map(|&c| c as f64 / total).collect(),
+            };
+            continue;
+        };
+        // Partition the node's rows: left (bin <= last_left) first.
+        let column = &data.bins[feature];
+        let mut i = start;
+        let mut j = end;
+        while i < j {
+            if column[rows[i] as usize] as usize <= last_left {
+                i += 1;
+            } else {
+                j -= 1;
+                rows.swap(i, j);
+            }
+        }
+        let next_bin = (last_left + 1..data.n_bins(feature))
+            .find(|&b| data.lower[feature][b].is_finite())
+            .expect("a split has rows on its right");
+        let threshold = (data.upper[feature][last_left] + data.lower[feature][next_bin]) / 2.0;
+        let left_counts = best_left.clone();
+        let right_counts: Vec<u64> = counts.iter().zip(&left_counts).map(|(t, l)| t - l).collect();
+        let left_node = nodes.len();
+        nodes.push(Node::Leaf { shares: Vec::new() });
+        let right_node = nodes.len();
+        nodes.push(Node::Leaf { shares: Vec::new() });
+        nodes[node] = Node::Split {
+            feature: feature as u32,
+            threshold,
+            left: left_node as u32,
+            right: right_node as u32,
+        };
+        // Right pushed first: the left subtree is grown first (depth first, fixed order).
+        stack.push(Pending {
+            node: right_node,
+            start: i,
+            end,
+            depth: depth + 1,
+            counts: right_counts,
+        });
+        stack.push(Pending {
+            node: left_node,
+            start,
+            end: i,
+            depth: depth + 1,
+            counts: left_counts,
+        });
+    }
+    Tree { n_features: p, nodes }
+}
+
+/// Histograms counted side by side over a node's rows (then added up), so that rows
+/// falling into the same cell one after another do not wait on each other's addition.
+const LANES: usize = 4;
+
+/// Counts the weights of `rows` per key into `histogram[..cells]` (which holds [`LANES`]
+/// histograms of `cells` cells, all overwritten).
+fn count_keys(histogram: &mut [u32], cells: usize, keys: &[u16], weights: &[u32], rows: &[u32]) {
+    histogram.fill(0);
+    let chunks = rows.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &r) in chunk.iter().enumerate() {
+            histogram[lane * cells + keys[r as usize] as usize] += weights[r as usize];
+        }
+    }
+    for &r in rest {
+        histogram[keys[r as usize] as usize] += weights[r as usize];
+    }
+    let (first, others) = histogram.split_at_mut(cells);
+    for lane in others.chunks_exact(cells) {
+        for (total, &c) in first.iter_mut().zip(lane) {
+            *total += c;
+        }
+    }
+}
+
+/// Minus the children's weighted Gini impurity, times the node's rows, up to a constant:
+/// Σ left_c² / n_left + Σ right_c² / n_right. The larger, the better the split.
+fn gini_proxy(left: &[u64], left_n: u64, total: &[u64], n: u64) -> f64 {
+    let right_n = (n - left_n) as f64;
+    let mut l = 0.0;
+    let mut r = 0.0;
+    for (&lc, &tc) in left.iter().zip(total) {
+        let rc = (tc - lc) as f64;
+        l += (lc as f64) * (lc as f64);
+        r += rc * rc;
+    }
+    l / left_n as f64 + r / right_n
+}
+
+/// Grows a tree on all rows of `values` (`n × p`, row-major).
+pub fn fit_tree(
+    values: &[f64],
+    n_features: usize,
+    y: &[u8],
+    n_classes: usize,
+    growth: Growth,
+    seed: u64,
+) -> Result<Tree, ModelError> {
+    let data = Binned::new(values, y.len(), n_features)?;
+    let keyed = Keyed::new(&data, y, n_classes);
+    Ok(grow(&keyed, &vec![1; y.len()], growth, &mut SplitMix64::new(seed)))
+}
+
+/// Grows `n_trees` trees, each on its own bootstrap sample and trying √p columns at each
+/// split. Tree t's randomness comes from `seed` and t alone, so `threads` (the work is
+/// spread over them) changes nothing in the forest.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_forest(
+    values: &[f64],
+    n_features: usize,
+    y: &[u8],
+    n_classes: usize,
+    n_trees: usize,
+    max_depth: Option<u16>,
+    min_samples_leaf: usize,
+    seed: u64,
+    threads: usize,
+) -> Result<Vec<Tree>, ModelError> {
+    let n = y.len();
+    let data = Binned::new(values, n, n_features)?;
+    let growth = Growth {
+        max_depth,
+        min_samples_leaf,
+        features_per_split: Some(((n_features as f64).sqrt().floor() as usize).max(1)),
+    };
+    let keyed = Keyed::new(&data, y, n_classes);
+    let indices: Vec<usize> = (0..n_trees).collect();
+    Ok(parallel_map(&indices, threads, |&t| {
+        let mut rng = SplitMix64::new(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut weights = vec![0u32; n];
+        for _ in 0..n {
+            weights[(rng.next_u64() % n as u64) as usize] += 1;
+        }
+        grow(&keyed, &weights, growth, &mut rng)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn growth(max_depth: Option<u16>, min_samples_leaf: usize) -> Growth {
+        Growth {
+            max_depth,
+            min_samples_leaf,
+            features_per_split: None,
+        }
+    }
+
+    #[test]
+    fn the_split_is_the_midpoint_of_the_best_gini_boundary() {
+        // Column 0 separates the classes between 2 and 5; column 1 is noise.
+        let values = [1.0, 7.0, 2.0, 3.0, 2.0, 7.0, 5.0, 3.0, 6.0, 7.0, 5.0, 3.0];
+        let y = [0, 0, 0, 1, 1, 1];
+        let tree = fit_tree(&values, 2, &y, 2, growth(None, 1), 0).unwrap();
+        assert_eq!(
+            tree.nodes[0],
+            Node::Split {
+                feature: 0,
+                threshold: 3.5,
+                left: 1,
+                right: 2
+            }
+        );
+        assert_eq!(tree.nodes[1], Node::Leaf { shares: vec![1.0, 0.0] });
+        assert_eq!(tree.nodes[2], Node::Leaf { shares: vec![0.0, 1.0] });
+        assert_eq!(tree.leaf_shares(&[3.4, 0.0]), &[1.0, 0.0]);
+        assert_eq!(tree.leaf_shares(&[3.6, 0.0]), &[0.0, 1.0]);
+    }
+
+    #[test]
+    fn depth_and_leaf_size_limits_hold_and_leaves_keep_class_shares() {
+        // One column, values 0..40, classes alternating in runs: a full tree needs depth > 2.
+        let values: Vec<f64> = (0..40).map(|v| v as f64).collect();
+        let y: Vec<u8> = (0..40).map(|v| ((v / 5) % 3) as u8).collect();
+        let full = fit_tree(&values, 1, &y, 3, growth(None, 1), 0).unwrap();
+        assert!(full.depth() > 2);
+        for r in 0..40 {
+            let shares = full.leaf_shares(&values[r..r + 1]);
+            assert_eq!(shares[y[r] as usize], 1.0, "a full tree fits its rows");
+        }
+        let shallow = fit_tree(&values, 1, &y, 3, growth(Some(2), 1), 0).unwrap();
+        assert!(shallow.depth() <= 2 && shallow.n_leaves() <= 4);
+        let leafy = fit_tree(&values, 1, &y, 3, growth(None, 7), 0).unwrap();
+        // Every leaf holds at least 7 rows: count the rows reaching each leaf.
+        let mut reached = std::collections::HashMap::new();
+        for r in 0..40 {
+            *reached
+                .entry(leafy.leaf_shares(&values[r..r + 1]).as_ptr() as usize)
+                .or_insert(0) += 1;
+        }
+        assert!(reached.values().all(|&n| n >= 7), "{reached:?}");
+        for node in &leafy.nodes {
+            if let Node::Leaf { shares } = node {
+                assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn a_constant_or_pure_node_is_a_leaf() {
+        let tree = fit_tree(&[1.0, 1.0, 1.0, 1.0], 1, &[0, 1, 0, 1], 2, growth(None, 1), 0).unwrap();
+        assert_eq!(tree.nodes, vec![Node::Leaf { shares: vec![0.5, 0.5] }]);
+        let tree = fit_tree(&[1.0, 2.0, 3.0], 1, &[1, 1, 1], 3, growth(None, 1), 0).unwrap();
+        assert_eq!(
+            tree.nodes,
+            vec![Node::Leaf {
+                shares: vec![0.0, 1.0, 0.0]
+            }]
+        );
+    }
+
+    #[test]
+    fn many_distinct_values_are_cut_at_quantiles_and_still_split_well() {
+        let n = 2_000;
+        let values: Vec<f64> = (0..n).map(|v| ((v * 7_919) % n) as f64 * 1.5).collect();
+        let y: Vec<u8> = values.iter().map(|&v| u8::from(v > 1_234.0)).collect();
+        let data = Binned::new(&values, n, 1).unwrap();
+        assert_eq!(data.n_bins(0), MAX_BINS);
+        let tree = fit_tree(&values, 1, &y, 2, growth(None, 1), 0).unwrap();
+        let right = values
+            .iter()
+            .zip(&y)
+            .filter(|(v, &c)| tree.leaf_shares(&[**v])[c as usize] > 0.5)
+            .count();
+        // Only the bin holding the boundary (8 rows) can mix the classes.
+        assert!(right >= n - 8, "{right} of {n}");
+    }
+
+    #[test]
+    fn a_non_finite_value_is_refused() {
+        let error = fit_tree(&[1.0, f64::NAN], 1, &[0, 1], 2, growth(None, 1), 0).unwrap_err();
+        assert!(error.to_string().contains("row 1 column 0"), "{error}");
+    }
+
+    #[test]
+    fn a_forest_is_the_same_whatever_the_threads() {
+        let values: Vec<f64> = (0..600).map(|i| ((i * 7919) % 13) as f64).collect();
+        let y: Vec<u8> = (0..200)
+            .map(|r| (values[r * 3] as u8 + values[r * 3 + 1] as u8) % 3)
+            .collect();
+        let one = fit_forest(&values, 3, &y, 3, 12, None, 1, 9, 1).unwrap();
+        let three = fit_forest(&values, 3, &y, 3, 12, None, 1, 9, 3).unwrap();
+        assert_eq!(one, three);
+        assert_ne!(one[0], one[1], "each tree has its own sample");
+        assert_ne!(one, fit_forest(&values, 3, &y, 3, 12, None, 1, 10, 1).unwrap());
+    }
+}
