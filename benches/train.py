@@ -1,10 +1,10 @@
 """Training, per model family: driftloop (`driftloop train --input FILE --dry-run`)
-beside scikit-learn's same family with the same procedure, in the same run:
-a stratified 20 % holdout, a 5-fold stratified cross-validation on macro-F1 over the same
-hyper-parameter grid (on a stratified sample of at most 20,000 training rows, as driftloop
-does), the best refitted on all training rows, then scored on the holdout. Both use every
-core (driftloop's threads; GridSearchCV n_jobs=-1). Datasets: the original 120-row file
-and a large synthetic one. Also: the peak RSS of a whole train job (read, snapshot, train,
+beside scikit-learn's same family with the same procedure, in the same run: the same
+stratified 20 % holdout rows (driftloop's split, which it reports), a 5-fold stratified
+cross-validation on macro-F1 over the same hyper-parameter grid (on a stratified sample of
+at most 20,000 training rows, as driftloop does), the best refitted on all training rows,
+then scored on the holdout. Both use every core (driftloop's threads; GridSearchCV
+n_jobs=-1). Datasets: the original 120-row file and a large synthetic one. Also: the peak RSS of a whole train job (read, snapshot, train,
 register) beside the in-memory size of its rows."""
 
 import argparse
@@ -77,9 +77,13 @@ def encode(frame):
     return x, y.astype(int)
 
 
-def sklearn_train(x, y, family, cv_max_rows=20_000):
+def sklearn_train(x, y, family, holdout_rows, cv_max_rows=20_000):
+    """scikit-learn on driftloop's own stratified holdout split (the rows it held out), so
+    both are scored on the very same rows."""
     estimator, grid = GRIDS[family]
-    x_train, x_hold, y_train, y_hold = train_test_split(x, y, test_size=0.2, stratify=y, random_state=42)
+    held = np.zeros(len(y), dtype=bool)
+    held[holdout_rows] = True
+    x_train, x_hold, y_train, y_hold = x[~held], x[held], y[~held], y[held]
     started = time.perf_counter()
     x_cv, y_cv = x_train, y_train
     if len(y_train) > cv_max_rows:
@@ -142,7 +146,8 @@ def main():
             x, y = encode(frame)
             for family in GRIDS:
                 ours = [driftloop_train(args.driftloop, path, family) for _ in range(args.repeat)]
-                theirs = [sklearn_train(x, y, family) for _ in range(args.repeat)]
+                assert ours[0][4]["rows"] == len(y), "driftloop read every row of the file"
+                theirs = [sklearn_train(x, y, family, ours[0][4]["holdout_rows"]) for _ in range(args.repeat)]
                 t_ours, t_theirs = min(r[0] for r in ours), min(r[0] for r in theirs)
                 print(f"| {label} | {family} | {t_ours:.3f} | {t_theirs:.3f} | {t_theirs / t_ours:.1f}x | "
                       f"{ours[0][1]:.3f} / {ours[0][2]:.3f} | {theirs[0][1]:.3f} / {theirs[0][2]:.3f} | "

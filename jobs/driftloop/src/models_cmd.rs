@@ -263,6 +263,9 @@ async fn dry_run(input: &std::path::Path, config: TrainConfig, json_mode: bool) 
         "chosen": trained.chosen,
         "cv": trained.cv,
         "holdout": trained.holdout,
+        // The file's data rows (0-based, in file order) scored as the holdout, so another
+        // tool can be scored on the very same rows.
+        "holdout_rows": trained.holdout_rows,
     });
     print(json_mode, answer, || {
         format!(
