@@ -15,11 +15,12 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, field_validator
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import CategoricalNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from train import CLASSES, FREQUENCY, ORIGINAL, encode
+from train import CATEGORIES, CLASSES, FREQUENCY, ORIGINAL, encode
 
 Frequency = Literal["Seldom", "Sometimes", "Usually", "Most-Often"]
 YesNo = Literal["NO", "YES"]
@@ -71,8 +72,12 @@ def fit():
     elif family == "decision_tree":
         model = DecisionTreeClassifier(max_depth=params.get("max_depth"),
                                        min_samples_leaf=params.get("min_samples_leaf", 1), random_state=42)
-    else:
+    elif family == "logistic_regression":
         model = make_pipeline(StandardScaler(), LogisticRegression(C=1 / params.get("alpha", 0.1), max_iter=1000))
+    elif family == "naive_bayes":
+        model = CategoricalNB(alpha=params.get("alpha", 1.0), min_categories=CATEGORIES)
+    else:
+        raise SystemExit(f"predict_reference: no scikit-learn counterpart for the family {family!r}")
     return model.fit(x, y)
 
 

@@ -31,6 +31,9 @@ from summary import record
 FREQUENCY = ["Seldom", "Sometimes", "Usually", "Most-Often"]
 CLASSES = ["Normal", "Bipolar Type-1", "Bipolar Type-2", "Depression"]
 N_FREQUENCY, N_YES_NO, N_SCORES = 4, 10, 3
+# Categories per column for CategoricalNB: every level of every column (scores 1-10 are
+# categories 0-10), so a model fitted without some level can still score a row that has it.
+CATEGORIES = [4] * N_FREQUENCY + [2] * N_YES_NO + [11] * N_SCORES
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORIGINAL = os.path.join(HERE, "..", "..", "shared", "data", "mental-disorders-120.csv")
 
@@ -51,10 +54,8 @@ GRIDS = {
         DecisionTreeClassifier(random_state=42),
         [{"max_depth": [4, 8], "min_samples_leaf": [1]}, {"max_depth": [None], "min_samples_leaf": [3]}],
     ),
-    # Every level of every column is a category (scores 1-10 are categories 0-10), so a
-    # fold without some level can still score a row that has it.
     "naive_bayes": (
-        CategoricalNB(min_categories=[4] * N_FREQUENCY + [2] * N_YES_NO + [11] * N_SCORES),
+        CategoricalNB(min_categories=CATEGORIES),
         {"alpha": [0.1, 0.5, 1.0]},
     ),
 }
