@@ -96,6 +96,17 @@ impl Tree {
         depth_of(&self.nodes, 0)
     }
 
+    /// Classes the leaves know (0 for a tree without leaves).
+    pub fn n_classes(&self) -> usize {
+        self.nodes
+            .iter()
+            .find_map(|node| match node {
+                Node::Leaf { shares } => Some(shares.len()),
+                Node::Split { .. } => None,
+            })
+            .unwrap_or(0)
+    }
+
     pub fn n_leaves(&self) -> usize {
         self.nodes.iter().filter(|n| matches!(n, Node::Leaf { .. })).count()
     }
@@ -174,13 +185,13 @@ impl Binned {
 pub struct Keyed<'a> {
     data: &'a Binned,
     n_classes: usize,
-    y: Vec<u8>,
+    y: &'a [u8],
     keys: Vec<Vec<u16>>,
 }
 
 impl<'a> Keyed<'a> {
     /// Pairs the binned rows with their class indices (below `n_classes`).
-    pub fn new(data: &'a Binned, y: &[u8], n_classes: usize) -> Keyed<'a> {
+    pub fn new(data: &'a Binned, y: &'a [u8], n_classes: usize) -> Keyed<'a> {
         let keys = data
             .bins
             .iter()
@@ -195,7 +206,7 @@ impl<'a> Keyed<'a> {
         Keyed {
             data,
             n_classes,
-            y: y.to_vec(),
+            y,
             keys,
         }
     }

@@ -321,11 +321,8 @@ impl Fitted {
                         probabilities[slots[0]] = 1.0 - p1;
                         probabilities[slots[1]] = p1;
                     } else {
-                        let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                        let exps: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
-                        let total: f64 = exps.iter().sum();
-                        for (slot, e) in slots.iter().zip(exps) {
-                            probabilities[*slot] = e / total;
+                        for (slot, share) in slots.iter().zip(softmax(&logits)) {
+                            probabilities[*slot] = share;
                         }
                     }
                 }
@@ -334,7 +331,7 @@ impl Fitted {
                 let values = row_major(x);
                 let share = 1.0 / forest.trees.len().max(1) as f64;
                 for tree in &forest.trees {
-                    check_width(tree, p, n_classes)?;
+                    check_shape(tree.n_features, tree.n_classes(), p, n_classes)?;
                     for (row, probabilities) in values.chunks_exact(p.max(1)).zip(out.iter_mut()) {
                         for (slot, s) in probabilities.iter_mut().zip(tree.leaf_shares(row)) {
                             *slot += s * share;
@@ -343,7 +340,7 @@ impl Fitted {
                 }
             }
             Fitted::DecisionTree(tree) => {
-                check_width(tree, p, n_classes)?;
+                check_shape(tree.n_features, tree.n_classes(), p, n_classes)?;
                 let values = row_major(x);
                 for (row, probabilities) in values.chunks_exact(p.max(1)).zip(out.iter_mut()) {
                     for (slot, s) in probabilities.iter_mut().zip(tree.leaf_shares(row)) {
@@ -352,18 +349,7 @@ impl Fitted {
                 }
             }
             Fitted::NaiveBayes(model) => {
-                if model.log_likelihoods.len() != p {
-                    return Err(ModelError::Predict(format!(
-                        "the model takes {} features, the rows have {p}",
-                        model.log_likelihoods.len()
-                    )));
-                }
-                if model.log_priors.len() > n_classes {
-                    return Err(ModelError::Predict(format!(
-                        "the model knows {} classes, beyond the {n_classes} asked for",
-                        model.log_priors.len()
-                    )));
-                }
+                check_shape(model.log_likelihoods.len(), model.log_priors.len(), p, n_classes)?;
                 let codes = category_codes(x)?;
                 for (row, probabilities) in codes.chunks_exact(p.max(1)).zip(out.iter_mut()) {
                     let mut log_posterior = model.log_priors.clone();
@@ -377,11 +363,8 @@ impl Fitted {
                                 .unwrap_or(model.log_unseen[j][class]);
                         }
                     }
-                    let max = log_posterior.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    let exps: Vec<f64> = log_posterior.iter().map(|l| (l - max).exp()).collect();
-                    let total: f64 = exps.iter().sum();
-                    for (slot, e) in probabilities.iter_mut().zip(exps) {
-                        *slot = e / total;
+                    for (slot, share) in probabilities.iter_mut().zip(softmax(&log_posterior)) {
+                        *slot = share;
                     }
                 }
             }
@@ -482,28 +465,28 @@ fn category_codes(x: &Matrix) -> Result<Vec<u32>, ModelError> {
         .collect()
 }
 
-/// Refuses rows of another width, or a tree knowing more classes than asked for.
-fn check_width(tree: &cart::Tree, p: usize, n_classes: usize) -> Result<(), ModelError> {
-    if tree.n_features != p {
+/// Refuses rows of another width than the model's, or a model knowing more classes than
+/// asked for.
+fn check_shape(model_features: usize, model_classes: usize, p: usize, n_classes: usize) -> Result<(), ModelError> {
+    if model_features != p {
         return Err(ModelError::Predict(format!(
-            "the model takes {} features, the rows have {p}",
-            tree.n_features
+            "the model takes {model_features} features, the rows have {p}"
         )));
     }
-    let known = tree
-        .nodes
-        .iter()
-        .find_map(|node| match node {
-            cart::Node::Leaf { shares } => Some(shares.len()),
-            cart::Node::Split { .. } => None,
-        })
-        .unwrap_or(0);
-    if known > n_classes {
+    if model_classes > n_classes {
         return Err(ModelError::Predict(format!(
-            "the model knows {known} classes, beyond the {n_classes} asked for"
+            "the model knows {model_classes} classes, beyond the {n_classes} asked for"
         )));
     }
     Ok(())
+}
+
+/// Probabilities from logits or log posteriors (−∞ gives 0).
+fn softmax(logits: &[f64]) -> Vec<f64> {
+    let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let exps: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
+    let total: f64 = exps.iter().sum();
+    exps.into_iter().map(|e| e / total).collect()
 }
 
 /// The values of `x`, row after row.

@@ -5,6 +5,7 @@ use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegress
 use smartcore::naive_bayes::categorical::{CategoricalNB, CategoricalNBParameters};
 
 use crate::artifact::{artifact_key, code_version, sha256_hex, ArtifactMetrics, SnapshotRef};
+use crate::family::Matrix;
 use crate::*;
 
 fn dataset(n: usize, seed: u64) -> Dataset {
@@ -14,6 +15,15 @@ fn dataset(n: usize, seed: u64) -> Dataset {
         codes: rows.iter().flat_map(|r| r.features.clone()).collect(),
         labels: rows.iter().map(|r| r.diagnosis).collect(),
     }
+}
+
+/// `n` synthetic rows, encoded as the spec declares, and their class indices.
+fn fitting_rows(n: usize, seed: u64) -> (Dataset, Matrix, Vec<i32>) {
+    let data = dataset(n, seed);
+    let rows: Vec<usize> = (0..n).collect();
+    let x = data.matrix(&Encoder::from_spec(spec()), &rows).unwrap();
+    let y = data.labels.iter().map(|&l| l as i32).collect();
+    (data, x, y)
 }
 
 fn small_config(threads: usize) -> TrainConfig {
@@ -135,11 +145,7 @@ fn the_same_rows_and_config_give_a_byte_identical_artifact_whatever_the_threads(
 
 #[test]
 fn forest_probabilities_are_the_mean_of_its_trees_leaf_shares() {
-    let data = dataset(400, 3);
-    let encoder = Encoder::from_spec(spec());
-    let rows: Vec<usize> = (0..400).collect();
-    let x = data.matrix(&encoder, &rows).unwrap();
-    let y: Vec<i32> = data.labels.iter().map(|&l| l as i32).collect();
+    let (data, x, y) = fitting_rows(400, 3);
     let candidate = Candidate::RandomForest {
         n_trees: 20,
         max_depth: None,
@@ -169,11 +175,7 @@ fn forest_probabilities_are_the_mean_of_its_trees_leaf_shares() {
 
 #[test]
 fn logistic_regression_reaches_the_minimum_smartcore_finds_for_the_same_objective() {
-    let data = dataset(400, 5);
-    let encoder = Encoder::from_spec(spec());
-    let rows: Vec<usize> = (0..400).collect();
-    let x = data.matrix(&encoder, &rows).unwrap();
-    let y: Vec<i32> = data.labels.iter().map(|&l| l as i32).collect();
+    let (data, x, y) = fitting_rows(400, 5);
     let fitted = Fitted::fit(&Candidate::LogisticRegression { alpha: 0.1 }, &x, &y, 42, 1).unwrap();
     let Fitted::LogisticRegression(ref model) = fitted else {
         panic!("a logistic regression")
@@ -231,11 +233,7 @@ fn logistic_regression_reaches_the_minimum_smartcore_finds_for_the_same_objectiv
 
 #[test]
 fn naive_bayes_probabilities_are_the_softmax_of_smartcores_log_posteriors() {
-    let data = dataset(400, 11);
-    let encoder = Encoder::from_spec(spec());
-    let rows: Vec<usize> = (0..400).collect();
-    let x = data.matrix(&encoder, &rows).unwrap();
-    let y: Vec<i32> = data.labels.iter().map(|&l| l as i32).collect();
+    let (data, x, y) = fitting_rows(400, 11);
     let fitted = Fitted::fit(&Candidate::NaiveBayes { alpha: 0.5 }, &x, &y, 42, 1).unwrap();
     // smartcore's own classifier on the same category codes.
     let codes: Vec<u32> = (0..400 * 17).map(|i| *x.get((i / 17, i % 17)) as u32).collect();
