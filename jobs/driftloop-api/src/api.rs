@@ -174,12 +174,12 @@ fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
 
 /// Runs blocking storage work off the async workers.
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> driftloop_pipeline::Result<T> + Send + 'static,
+    f: impl FnOnce() -> driftloop_pipeline::db::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a storage call panicked"))?
-        .map_err(|e| ApiError::unavailable(&e))
+        .map_err(|e| ApiError::db_unavailable(&e))
 }
 
 fn answer(scored: &Scored, model_version: String, row_id: i64) -> PredictResponse {
@@ -294,7 +294,7 @@ async fn predict(
         }
         Err(e) => match e.as_ref() {
             // The same request_id arrived twice at once: the other one stored it.
-            driftloop_pipeline::Error::DuplicateRequestId(request_id) => {
+            driftloop_pipeline::db::Error::DuplicateRequestId(request_id) => {
                 let (db, by) = (state.db.clone(), RowRef::RequestId(request_id.clone()));
                 let stored = blocking(move || db.find_row(&by)).await?.ok_or_else(|| {
                     ApiError::new(
@@ -305,7 +305,7 @@ async fn predict(
                 })?;
                 stored_answer(&state, &champion, &stored, &input).await.map(Json)
             }
-            other => Err(ApiError::unavailable(other)),
+            other => Err(ApiError::db_unavailable(other)),
         },
     }
 }

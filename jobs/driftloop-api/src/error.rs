@@ -68,7 +68,15 @@ impl ApiError {
 
     /// A storage or model failure: the service cannot answer now; nothing was stored.
     pub fn unavailable(error: &driftloop_pipeline::Error) -> ApiError {
-        use driftloop_pipeline::Error as E;
+        match error {
+            driftloop_pipeline::Error::Db(db) => ApiError::db_unavailable(db),
+            other => ApiError::storage_failed(other),
+        }
+    }
+
+    /// A database failure, or a row or champion that is not there.
+    pub fn db_unavailable(error: &driftloop_pipeline::db::Error) -> ApiError {
+        use driftloop_pipeline::db::Error as E;
         match error {
             E::NoChampion(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -80,15 +88,17 @@ impl ApiError {
                 "not_found",
                 format!("there is no feature row with {what}"),
             ),
-            other => {
-                tracing::error!("storage failed: {other:#}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    format!("storage is unavailable, nothing was stored: {other}"),
-                )
-            }
+            other => ApiError::storage_failed(other),
         }
+    }
+
+    fn storage_failed(error: &dyn std::error::Error) -> ApiError {
+        tracing::error!("storage failed: {error:#}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("storage is unavailable, nothing was stored: {error}"),
+        )
     }
 }
 

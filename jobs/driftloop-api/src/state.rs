@@ -87,7 +87,7 @@ impl AppState {
             }
         }
         self.cached()
-            .ok_or_else(|| driftloop_pipeline::Error::NoChampion(driftloop_core::spec().name.to_string()))
+            .ok_or_else(|| driftloop_pipeline::db::Error::NoChampion(driftloop_core::spec().name.to_string()).into())
     }
 
     fn cached(&self) -> Option<Arc<Champion>> {

@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use driftloop_core::FeatureRow;
-use driftloop_pipeline::db::InsertOutcome;
-use driftloop_pipeline::{Database, Error};
+use driftloop_pipeline::db::{Error, InsertOutcome};
+use driftloop_pipeline::Database;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most rows one transaction of the writer stores.

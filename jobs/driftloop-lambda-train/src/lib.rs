@@ -93,7 +93,11 @@ impl From<HandlerError> for Diagnostic {
 }
 
 fn find_job(db: &dyn Database, job_id: i64) -> Result<Option<Job>, HandlerError> {
-    Ok(db.jobs(None)?.into_iter().find(|j| j.id == job_id))
+    Ok(db
+        .jobs(None)
+        .map_err(driftloop_pipeline::Error::from)?
+        .into_iter()
+        .find(|j| j.id == job_id))
 }
 
 pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<Response, HandlerError> {
@@ -173,7 +177,7 @@ pub fn deploy(db: &dyn Database, event: &CustomResourceEvent) -> Result<CustomRe
         .unwrap_or_else(|| SCHEMA_RESOURCE_ID.to_string());
     match event.request_type.as_str() {
         "Create" | "Update" => {
-            let report = db.migrate()?;
+            let report = db.migrate().map_err(driftloop_pipeline::Error::from)?;
             tracing::info!(applied = ?report.applied, already_applied = report.already_applied, "migrations applied");
             Ok(CustomResourceResponse {
                 physical_resource_id: id,

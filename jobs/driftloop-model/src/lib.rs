@@ -8,6 +8,7 @@ pub mod encode;
 pub mod family;
 pub mod logistic;
 mod parallel;
+pub mod promotion;
 pub mod select;
 
 pub use artifact::{decode_artifact, encode_artifact, Artifact, ArtifactHeader};

@@ -11,6 +11,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::{ClaimedJob, Database, DriftReportRecord, Enqueued, JobKind, RowFilter};
+pub use crate::drain::FailedJob;
+use crate::drain::{drain, JobRunner};
 use crate::error::Result;
 use crate::frames::describe_query;
 use crate::notify::{Event, Notifier};
@@ -185,13 +187,6 @@ pub struct DrainSummary {
     pub stopped_at_deadline: bool,
 }
 
-/// A job that failed, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FailedJob {
-    pub job_id: i64,
-    pub error: String,
-}
-
 /// How long a drift job may run before another worker may take it over.
 pub const DRIFT_LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
@@ -205,36 +200,38 @@ pub async fn drain_drift_jobs(
     config: &DriftConfig,
     deadline: Option<std::time::Instant>,
 ) -> Result<DrainSummary> {
-    let mut summary = DrainSummary::default();
-    let mut reference: Option<Reference> = None;
-    loop {
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            summary.stopped_at_deadline = true;
-            return Ok(summary);
-        }
-        let Some(job) = db.claim(&[JobKind::Drift], DRIFT_LEASE)? else {
-            return Ok(summary);
+    let mut runner = DriftRunner {
+        db,
+        store,
+        notifier,
+        config,
+        reference: None,
+    };
+    let drained = drain(db, JobKind::Drift, DRIFT_LEASE, deadline, &mut runner).await?;
+    Ok(DrainSummary {
+        jobs: drained.outcomes,
+        failed: drained.failed,
+        stopped_at_deadline: drained.stopped_at_deadline,
+    })
+}
+
+/// Drift jobs one at a time, against a reference loaded once per drain.
+struct DriftRunner<'a> {
+    db: &'a dyn Database,
+    store: &'a dyn ObjectStore,
+    notifier: &'a dyn Notifier,
+    config: &'a DriftConfig,
+    reference: Option<Reference>,
+}
+
+impl JobRunner for DriftRunner<'_> {
+    type Outcome = DriftJobOutcome;
+
+    async fn run(&mut self, jobs: &[ClaimedJob]) -> Result<DriftJobOutcome> {
+        let reference = match &mut self.reference {
+            Some(reference) => reference,
+            slot @ None => slot.insert(load_reference(self.db, self.store).await?),
         };
-        // Every job of one drain measures against the same reference: list, fetch, verify
-        // and decode it once, when the first job needs it.
-        let outcome = match &reference {
-            Some(reference) => run_drift_job_against(db, store, notifier, &job, config, reference).await,
-            None => match load_reference(db, store).await {
-                Ok(loaded) => run_drift_job_against(db, store, notifier, &job, config, reference.insert(loaded)).await,
-                Err(e) => Err(e),
-            },
-        };
-        match outcome {
-            Ok(outcome) => {
-                db.complete(&job)?;
-                summary.jobs.push(outcome);
-            }
-            Err(e) => {
-                let error = format!("{e:#}");
-                tracing::error!(job_id = job.id, "drift job failed: {error}");
-                db.fail(&job, &error)?;
-                summary.failed.push(FailedJob { job_id: job.id, error });
-            }
-        }
+        run_drift_job_against(self.db, self.store, self.notifier, &jobs[0], self.config, reference).await
     }
 }

@@ -25,42 +25,12 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
-    #[error("cannot reach the database at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
-
-    #[error("database {database:?} does not exist at {url}: create it first (CREATE DATABASE `{database}`)")]
-    NoSuchDatabase { url: String, database: String },
-
-    #[error("mysql: {context}")]
-    Mysql {
-        context: String,
-        #[source]
-        source: mysql::Error,
-    },
-
-    #[error("sqlite: {context}")]
-    Sqlite {
-        context: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-
-    #[error("migration {name}: {reason}")]
-    Migration { name: String, reason: String },
-
-    #[error("request_id {0:?} is already stored")]
-    DuplicateRequestId(String),
-
-    #[error(
-        "job {job_id} attempt {attempt} no longer holds its lease: another worker claimed it after the lease expired"
-    )]
-    LeaseLost { job_id: i64, attempt: u32 },
+    /// The feature database: rows, jobs, drift reports, the model registry.
+    #[error(transparent)]
+    Db(#[from] driftloop_db::Error),
 
     #[error("stored data does not fit the spec: {0}")]
     Corrupt(String),
-
-    #[error("bulk read from {url}: {reason}")]
-    BulkRead { url: String, reason: String },
 
     #[cfg(feature = "frames")]
     #[error("drift statistics: {0}")]
@@ -92,21 +62,6 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("model {name} has no version {version}")]
-    NoSuchModelVersion { name: String, version: String },
-
-    #[error("there is no feature row with {0}")]
-    NoSuchRow(String),
-
-    #[error("model {0} has no champion yet: train one first (`driftloop train`)")]
-    NoChampion(String),
-
-    #[error("model {name} version {version} replaced no earlier champion: there is nothing to roll back to")]
-    NothingToRollBack { name: String, version: i64 },
-
-    #[error("the champion changed while deciding (expected {expected:?}, found {found:?}); decide again")]
-    ChampionChanged { expected: Option<i64>, found: Option<i64> },
-
     #[error("MLflow: {0}")]
     Tracker(String),
 
@@ -130,34 +85,4 @@ fn list_problems(problems: &[CsvProblem]) -> String {
         lines.push(format!("  ... and {} more", problems.len() - SHOWN));
     }
     lines.join("\n")
-}
-
-impl Error {
-    pub(crate) fn mysql(context: impl Into<String>) -> impl FnOnce(mysql::Error) -> Error {
-        let context = context.into();
-        move |source| Error::Mysql { context, source }
-    }
-
-    pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
-        let context = context.into();
-        move |source| Error::Sqlite { context, source }
-    }
-
-    /// True when an insert failed on the unique `features.request_id`: the row is stored
-    /// already (by an earlier transaction, or an earlier row of the same one).
-    pub(crate) fn is_duplicate_request_id(&self) -> bool {
-        match self {
-            Error::DuplicateRequestId(_) => true,
-            // MariaDB: "... for key 'features_request_id'"; MySQL 8: "... 'features.features_request_id'".
-            Error::Mysql {
-                source: mysql::Error::MySqlError(e),
-                ..
-            } => e.code == 1062 && e.message.contains("request_id"),
-            Error::Sqlite {
-                source: rusqlite::Error::SqliteFailure(e, Some(message)),
-                ..
-            } => e.code == rusqlite::ErrorCode::ConstraintViolation && message.contains("features.request_id"),
-            _ => false,
-        }
-    }
 }

@@ -1,10 +1,11 @@
-//! driftloop's pipeline layer: the one place configuration is read, the feature-store
-//! and job-queue ports with their SQLite and MySQL adapters, migrations, CSV import and
-//! (feature `frames`) bulk reads into Polars.
+//! driftloop's pipeline layer: the one place configuration is read, the object store,
+//! snapshots, the drift and train jobs, trackers and notifiers, CSV import. The feature
+//! database is its own crate, `driftloop-db`, re-exported here as [`db`].
 
 pub mod config;
 pub mod csv_io;
-pub mod db;
+#[cfg(feature = "frames")]
+mod drain;
 #[cfg(feature = "frames")]
 pub mod drift_job;
 pub mod error;
@@ -21,8 +22,11 @@ pub mod snapshot;
 pub mod store;
 #[cfg(feature = "frames")]
 pub mod train_job;
+#[cfg(feature = "frames")]
+pub mod worker;
 
 pub use config::{DatabaseUrl, Secret, Settings, StoreUrl};
 pub use db::{open_database, Database, FeatureStore, JobQueue};
+pub use driftloop_db as db;
 pub use error::{Error, Result};
 pub use store::{open_store, ObjectStore};

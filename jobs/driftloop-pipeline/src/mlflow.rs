@@ -62,6 +62,14 @@ pub struct SyncReport {
 }
 
 impl MlflowClient {
+    /// The client the settings name (`MLFLOW_TRACKING_URI`), if any.
+    pub fn from_settings(settings: &crate::Settings) -> Option<MlflowClient> {
+        settings
+            .mlflow_tracking_uri
+            .as_deref()
+            .map(|uri| MlflowClient::new(uri, &settings.mlflow_experiment))
+    }
+
     pub fn new(tracking_uri: &str, experiment: &str) -> MlflowClient {
         MlflowClient {
             base: tracking_uri.trim_end_matches('/').to_string(),

@@ -292,7 +292,13 @@ impl Notifier for Notifiers {
 
 /// The log notifier, plus the webhook and SNS topic the settings name.
 pub async fn notifier_from_settings(settings: &crate::Settings) -> Notifiers {
-    let mut notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(LogNotifier)];
+    notifiers_after(Box::new(LogNotifier), settings).await
+}
+
+/// `first` (the log line, or the demo's printer), then the webhook and SNS topic the
+/// settings name.
+pub async fn notifiers_after(first: Box<dyn Notifier>, settings: &crate::Settings) -> Notifiers {
+    let mut notifiers: Vec<Box<dyn Notifier>> = vec![first];
     if let Some(url) = &settings.webhook_url {
         notifiers.push(Box::new(WebhookNotifier::new(url.clone())));
     }

@@ -33,12 +33,12 @@ pub struct Scored {
 }
 
 impl Champion {
-    /// Loads the registered champion; [`Error::NoChampion`] when there is none.
+    /// Loads the registered champion; [`crate::db::Error::NoChampion`] when there is none.
     pub async fn load(db: &dyn ModelRegistry, store: &dyn ObjectStore) -> Result<Champion> {
         let name = spec().name;
         let (version, artifact) = load_champion(db, store, name)
             .await?
-            .ok_or_else(|| Error::NoChampion(name.to_string()))?;
+            .ok_or_else(|| crate::db::Error::NoChampion(name.to_string()))?;
         Ok(Champion { version, artifact })
     }
 

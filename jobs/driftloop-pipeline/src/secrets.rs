@@ -44,7 +44,7 @@ pub fn database_url_from_secret(json: &str) -> Result<DatabaseUrl> {
     url.set_password(Some(&secret.password))
         .map_err(|_| invalid("password"))?;
     url.set_path(&dbname);
-    DatabaseUrl::parse(url.as_str())
+    Ok(DatabaseUrl::parse(url.as_str())?)
 }
 
 /// When `DRIFTLOOP_DATABASE_SECRET_ARN` is set, replaces the settings' database URL with

@@ -21,8 +21,9 @@ use sha2::{Digest, Sha256};
 
 use crate::db::RowFilter;
 use crate::error::{Error, Result};
-use crate::frames::{canonicalize, feature_schema};
+use crate::frames::feature_schema;
 use crate::store::ObjectStore;
+use driftloop_db::frames::canonicalize;
 
 /// Version of the snapshot layout and columns; bumped when either changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -309,7 +310,7 @@ pub async fn load_snapshot(store: &dyn ObjectStore, uri: &str) -> Result<(DataFr
 /// Parquet bytes to a frame with the feature schema.
 pub fn decode_snapshot(bytes: Bytes) -> Result<DataFrame> {
     let frame = ParquetReader::new(Cursor::new(bytes)).finish()?;
-    canonicalize(frame)
+    Ok(canonicalize(frame)?)
 }
 
 /// Every snapshot of the shipped dataset, oldest data first.

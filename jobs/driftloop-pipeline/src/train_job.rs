@@ -4,20 +4,22 @@
 //! content-addressed and the registry keys versions by artifact hash, so a job that runs
 //! twice (a lost lease) registers one version.
 //!
-//! The decision: the first model becomes champion. Later, candidate and champion are
-//! scored on the same rows, the candidate's holdout (rows the candidate never saw), and
-//! the candidate replaces the champion only when its macro-F1 is higher by the configured
-//! margin; otherwise it is registered as rejected and the champion stays.
+//! The decision is `driftloop_model::promotion::decide`; this module scores the champion
+//! on the candidate's holdout, moves the alias by compare-and-set (deciding again when
+//! another training moved it meanwhile) or records the rejection, and notifies.
 
 use driftloop_core::metrics::{score, Scores};
 use driftloop_core::spec;
 use driftloop_model::artifact::{code_version, encode_artifact, ArtifactHeader, ArtifactMetrics, SnapshotRef};
+pub use driftloop_model::promotion::Decision;
+use driftloop_model::promotion::{self, ChampionScore};
 use driftloop_model::{encode_rows, train, Encoder, TrainConfig, Trained};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::TrainLabels;
 use crate::db::{AliasReason, ClaimedJob, Database, JobKind, ModelVersion, NewModelVersion};
+use crate::drain::{drain, FailedJob, JobRunner};
 use crate::error::{Error, Result};
 use crate::frames::{describe_query, frame_to_dataset};
 use crate::mlflow::{sync, MlflowClient, SyncReport};
@@ -54,32 +56,6 @@ pub struct TrainOptions<'a> {
     pub config: TrainConfig,
     pub promotion_margin: f64,
     pub mlflow: Option<&'a MlflowClient>,
-}
-
-/// What the promotion step decided.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Decision {
-    /// There was no champion: this version is the first.
-    FirstChampion,
-    /// The candidate beat the champion on the candidate's holdout.
-    Promoted {
-        previous: i64,
-        candidate_macro_f1: f64,
-        champion_macro_f1: f64,
-        margin: f64,
-    },
-    /// The candidate did not beat the champion by the margin; the champion stays.
-    Rejected {
-        champion: i64,
-        candidate_macro_f1: f64,
-        champion_macro_f1: f64,
-        margin: f64,
-    },
-    /// The same artifact is already the champion (a retraining of the same snapshot).
-    AlreadyChampion,
-    /// The same artifact was registered and decided before; nothing changed.
-    AlreadyDecided { status: String },
 }
 
 /// What one training did.
@@ -281,80 +257,70 @@ async fn decide(
         });
     }
     for _ in 0..3 {
-        let Some((champion, artifact)) = load_champion(db, store, name).await? else {
-            let decision = Decision::FirstChampion;
-            let recorded = json!({"decision": &decision, "candidate_macro_f1": candidate_macro_f1});
-            match db.set_champion(name, candidate.version, None, AliasReason::Promoted, Some(&recorded)) {
-                Ok(_) => {}
-                Err(Error::ChampionChanged { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-            notifier
-                .notify(&Event::ChampionPromoted {
-                    version: candidate.version,
-                    previous: None,
-                    candidate_macro_f1,
-                    champion_macro_f1: None,
+        let champion = load_champion(db, store, name).await?;
+        let champion_score = match &champion {
+            Some((champion, artifact)) => {
+                let x = encode_rows(encoder, holdout_rows.iter().copied())?;
+                let n_classes = spec().classes.len();
+                let predicted = artifact.model.predict(&x, n_classes)?;
+                Some(ChampionScore {
+                    version: champion.version,
+                    macro_f1: score(holdout_truth, &predicted, n_classes).macro_f1,
                 })
-                .await;
-            return Ok(decision);
-        };
-        let x = encode_rows(encoder, holdout_rows.iter().copied())?;
-        let n_classes = spec().classes.len();
-        let predicted = artifact.model.predict(&x, n_classes)?;
-        let champion_macro_f1 = score(holdout_truth, &predicted, n_classes).macro_f1;
-        if candidate_macro_f1 >= champion_macro_f1 + margin {
-            let decision = Decision::Promoted {
-                previous: champion.version,
-                candidate_macro_f1,
-                champion_macro_f1,
-                margin,
-            };
-            let recorded = json!({"decision": &decision, "holdout_rows": holdout_truth.len()});
-            match db.set_champion(
-                name,
-                candidate.version,
-                Some(champion.version),
-                AliasReason::Promoted,
-                Some(&recorded),
-            ) {
-                Ok(_) => {}
-                Err(Error::ChampionChanged { .. }) => continue,
-                Err(e) => return Err(e),
             }
+            None => None,
+        };
+        let decision = promotion::decide(candidate_macro_f1, champion_score, margin);
+        if let Decision::Rejected {
+            champion,
+            champion_macro_f1,
+            ..
+        } = decision
+        {
+            let recorded = json!({"decision": &decision, "holdout_rows": holdout_truth.len()});
+            db.reject_model(name, candidate.version, &recorded)?;
             notifier
-                .notify(&Event::ChampionPromoted {
+                .notify(&Event::CandidateRejected {
                     version: candidate.version,
-                    previous: Some(champion.version),
+                    champion,
                     candidate_macro_f1,
-                    champion_macro_f1: Some(champion_macro_f1),
+                    champion_macro_f1,
+                    margin,
                 })
                 .await;
             return Ok(decision);
         }
-        let decision = Decision::Rejected {
-            champion: champion.version,
-            candidate_macro_f1,
-            champion_macro_f1,
-            margin,
+        let previous = champion_score.map(|c| c.version);
+        let recorded = match previous {
+            None => json!({"decision": &decision, "candidate_macro_f1": candidate_macro_f1}),
+            Some(_) => json!({"decision": &decision, "holdout_rows": holdout_truth.len()}),
         };
-        let recorded = json!({"decision": &decision, "holdout_rows": holdout_truth.len()});
-        db.reject_model(name, candidate.version, &recorded)?;
+        match db.set_champion(
+            name,
+            candidate.version,
+            previous,
+            AliasReason::Promoted,
+            Some(&recorded),
+        ) {
+            Ok(_) => {}
+            Err(crate::db::Error::ChampionChanged { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
         notifier
-            .notify(&Event::CandidateRejected {
+            .notify(&Event::ChampionPromoted {
                 version: candidate.version,
-                champion: champion.version,
+                previous,
                 candidate_macro_f1,
-                champion_macro_f1,
-                margin,
+                champion_macro_f1: champion_score.map(|c| c.macro_f1),
             })
             .await;
         return Ok(decision);
     }
-    Err(Error::ChampionChanged {
+    Err(crate::db::Error::ChampionChanged {
         expected: None,
         found: None,
-    })
+    }
+    .into())
 }
 
 /// How long a train job may run before another worker may take it over.
@@ -364,7 +330,7 @@ pub const TRAIN_LEASE: std::time::Duration = std::time::Duration::from_secs(15 *
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TrainDrain {
     pub trainings: Vec<TrainOutcome>,
-    pub failed: Vec<crate::drift_job::FailedJob>,
+    pub failed: Vec<FailedJob>,
     pub stopped_at_deadline: bool,
 }
 
@@ -389,82 +355,64 @@ pub async fn drain_train_jobs(
     options: &TrainOptions<'_>,
     deadline: Option<std::time::Instant>,
 ) -> Result<TrainDrain> {
-    let mut summary = TrainDrain::default();
-    loop {
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            summary.stopped_at_deadline = true;
-            return Ok(summary);
-        }
-        let Some(first) = db.claim(&[JobKind::Train], TRAIN_LEASE)? else {
-            return Ok(summary);
-        };
-        let mut held = vec![first];
-        let source = match snapshot_of(&held[0]) {
-            Some(uri) => TrainSource::Snapshot(uri),
-            None => {
-                // Take the other pending database trainings along; a snapshot job met on
-                // the way is handed back by running it next, on its own.
-                let mut deferred = None;
-                while let Some(next) = db.claim(&[JobKind::Train], TRAIN_LEASE)? {
-                    if snapshot_of(&next).is_some() {
-                        deferred = Some(next);
-                        break;
-                    }
-                    held.push(next);
-                }
-                if let Some(job) = deferred {
-                    run_jobs(
-                        db,
-                        store,
-                        notifier,
-                        std::slice::from_ref(&job),
-                        &TrainSource::Snapshot(snapshot_of(&job).unwrap_or_default()),
-                        options,
-                        &mut summary,
-                    )
-                    .await?;
-                }
-                TrainSource::Database(labels)
-            }
-        };
-        run_jobs(db, store, notifier, &held, &source, options, &mut summary).await?;
-    }
+    let mut runner = TrainRunner {
+        db,
+        store,
+        notifier,
+        labels,
+        options,
+    };
+    let drained = drain(db, JobKind::Train, TRAIN_LEASE, deadline, &mut runner).await?;
+    Ok(TrainDrain {
+        trainings: drained.outcomes,
+        failed: drained.failed,
+        stopped_at_deadline: drained.stopped_at_deadline,
+    })
 }
 
-async fn run_jobs(
-    db: &dyn Database,
-    store: &dyn ObjectStore,
-    notifier: &dyn Notifier,
-    jobs: &[ClaimedJob],
-    source: &TrainSource,
-    options: &TrainOptions<'_>,
-    summary: &mut TrainDrain,
-) -> Result<()> {
-    let job_ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
-    match run_training(db, store, notifier, source, options, &job_ids).await {
-        Ok(outcome) => {
-            for job in jobs {
-                db.complete(job)?;
-            }
-            summary.trainings.push(outcome);
+/// Train jobs: the pending database trainings coalesced into one, a snapshot job alone.
+struct TrainRunner<'a, 'o> {
+    db: &'a dyn Database,
+    store: &'a dyn ObjectStore,
+    notifier: &'a dyn Notifier,
+    labels: TrainLabels,
+    options: &'a TrainOptions<'o>,
+}
+
+impl JobRunner for TrainRunner<'_, '_> {
+    type Outcome = TrainOutcome;
+
+    fn group(&mut self, db: &dyn Database, first: ClaimedJob) -> Result<Vec<Vec<ClaimedJob>>> {
+        if snapshot_of(&first).is_some() {
+            return Ok(vec![vec![first]]);
         }
-        Err(e) => {
-            let error = format!("{e:#}");
-            tracing::error!(?job_ids, "training failed: {error}");
-            notifier
+        // Take the other pending database trainings along; a snapshot job met on the way
+        // is handed back by running it next, on its own.
+        let mut held = vec![first];
+        while let Some(next) = db.claim(&[JobKind::Train], TRAIN_LEASE)? {
+            if snapshot_of(&next).is_some() {
+                return Ok(vec![vec![next], held]);
+            }
+            held.push(next);
+        }
+        Ok(vec![held])
+    }
+
+    async fn run(&mut self, jobs: &[ClaimedJob]) -> Result<TrainOutcome> {
+        let source = match snapshot_of(&jobs[0]) {
+            Some(uri) => TrainSource::Snapshot(uri),
+            None => TrainSource::Database(self.labels),
+        };
+        let job_ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+        let outcome = run_training(self.db, self.store, self.notifier, &source, self.options, &job_ids).await;
+        if let Err(e) = &outcome {
+            self.notifier
                 .notify(&Event::TrainingFailed {
-                    job_ids: job_ids.clone(),
-                    error: error.clone(),
+                    job_ids,
+                    error: format!("{e:#}"),
                 })
                 .await;
-            for job in jobs {
-                db.fail(job, &error)?;
-                summary.failed.push(crate::drift_job::FailedJob {
-                    job_id: job.id,
-                    error: error.clone(),
-                });
-            }
         }
+        outcome
     }
-    Ok(())
 }

@@ -28,8 +28,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::models_cmd::Outbox;
-use crate::ScenarioArg;
+use driftloop_pipeline::notify::notifiers_after;
+use driftloop_pipeline::worker::{Worker, WorkerPass};
+
+use crate::args::ScenarioArg;
 
 /// The file that marks a folder as the demo's own, so that recreating it never deletes
 /// anything else.
@@ -102,14 +104,8 @@ struct Record {
 }
 
 impl Record {
-    fn add(
-        &mut self,
-        run: (
-            driftloop_pipeline::drift_job::DrainSummary,
-            driftloop_pipeline::train_job::TrainDrain,
-        ),
-    ) {
-        let (drifts, trainings) = run;
+    fn add(&mut self, pass: WorkerPass) {
+        let (drifts, trainings) = (pass.drift, pass.train);
         self.failures.extend(
             drifts
                 .failed
@@ -193,12 +189,13 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
             eprintln!("{line}");
         }
     };
-    let mut outbox = Outbox::new(&settings, db.clone(), store.clone()).await?;
-    outbox.notifier.0[0] = Box::new(PrintNotifier {
+    // The same worker as `driftloop worker`, its log line replaced by the printer.
+    let printer = Box::new(PrintNotifier {
         bars: bars.clone(),
         visible,
     });
-    let outbox = Arc::new(outbox);
+    let notifier = Arc::new(notifiers_after(printer, &settings).await);
+    let runner = Arc::new(Worker::with_notifier(&settings, db.clone(), store.clone(), notifier)?);
     let record = Arc::new(Mutex::new(Record::default()));
 
     // 1. The baseline and the first champion.
@@ -212,7 +209,7 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
     db.enqueue(JobKind::Train, &json!({"reason": "demo: the first champion"}), None)?;
     let spinner = bars.add(ProgressBar::new_spinner().with_message("training the first champion"));
     spinner.enable_steady_tick(Duration::from_millis(100));
-    let first = outbox.run_once().await?;
+    let first = runner.run_once().await?;
     record.lock().unwrap().add(first);
     spinner.finish_and_clear();
     ensure!(
@@ -238,14 +235,14 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
     let router = driftloop_api::router(state);
     let stop = Arc::new(tokio::sync::Notify::new());
     let worker = {
-        let (outbox, record, wake, stop) = (outbox.clone(), record.clone(), wake.clone(), stop.clone());
+        let (runner, record, wake, stop) = (runner.clone(), record.clone(), wake.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = wake.notified() => {}
                     _ = stop.notified() => return,
                 }
-                match outbox.run_once().await {
+                match runner.run_once().await {
                     Ok(run) => record.lock().unwrap().add(run),
                     Err(e) => record.lock().unwrap().failures.push(format!("worker: {e:#}")),
                 }
@@ -323,10 +320,9 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
     let spinner = bars.add(ProgressBar::new_spinner().with_message("running the queued drift checks and trainings"));
     spinner.enable_steady_tick(Duration::from_millis(100));
     loop {
-        let run = outbox.run_once().await?;
-        let idle =
-            run.0.jobs.is_empty() && run.1.trainings.is_empty() && run.0.failed.is_empty() && run.1.failed.is_empty();
-        record.lock().unwrap().add(run);
+        let pass = runner.run_once().await?;
+        let idle = pass.is_idle();
+        record.lock().unwrap().add(pass);
         if idle {
             break;
         }

@@ -6,9 +6,9 @@ use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::RowFilter;
 use driftloop_pipeline::Error;
 
-use crate::features::frame_rows;
 use crate::helpers::{original_dataset, Backend, TestDb};
-use crate::on_both_backends;
+use driftloop_db::on_both_backends;
+use driftloop_db::testing::frame_rows;
 
 on_both_backends!(
     the_original_dataset_imports_completely,

@@ -3,16 +3,11 @@
 //! local folders and the S3-compatible server at AWS_ENDPOINT_URL (moto, started by the
 //! test command). Each test gets its own database or bucket.
 
-mod concurrency;
 mod drift;
 mod drift_job;
-mod features;
 mod helpers;
 mod import;
-mod jobs;
-mod migrate;
 mod objects;
-mod schema;
 mod secrets;
 mod snapshots;
 mod train;

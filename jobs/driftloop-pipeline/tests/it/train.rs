@@ -284,7 +284,10 @@ fn rejection_and_rollback(backend: Backend) {
         let stale =
             t.db.set_champion(model_name(), second.version, None, AliasReason::Manual, None)
                 .unwrap_err();
-        assert!(matches!(stale, Error::ChampionChanged { .. }), "{stale}");
+        assert!(
+            matches!(stale, driftloop_pipeline::db::Error::ChampionChanged { .. }),
+            "{stale}"
+        );
         t.db.set_champion(
             model_name(),
             second.version,
@@ -318,7 +321,7 @@ fn rejection_and_rollback(backend: Backend) {
     });
 }
 
-crate::on_both_backends!(rejection_and_rollback);
+driftloop_db::on_both_backends!(rejection_and_rollback);
 
 /// A store whose writes under `models/` fail, as a store that is down would.
 struct FailingModels(Arc<dyn ObjectStore>);

@@ -5,6 +5,9 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::error::{Error, Result};
+use crate::sql::{Cells, SqlTx};
+
 /// One migration file.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -54,6 +57,58 @@ pub struct MigrationReport {
     pub applied: Vec<String>,
     /// How many were applied before this run.
     pub already_applied: usize,
+}
+
+/// Applies the migrations `tx` has not recorded, in order, and records each with its
+/// checksum; an applied migration whose file changed since is refused.
+pub(crate) fn apply(tx: &mut dyn SqlTx, migrations: &[Migration]) -> Result<MigrationReport> {
+    tx.exec(tx.dialect().schema_migrations_ddl(), vec![])?;
+    let mut report = MigrationReport {
+        applied: Vec::new(),
+        already_applied: 0,
+    };
+    for migration in migrations {
+        let rows = tx.query(
+            "SELECT checksum FROM schema_migrations WHERE version = ?",
+            vec![migration.version.into()],
+        )?;
+        let recorded = rows
+            .first()
+            .map(|row| {
+                Cells {
+                    table: "schema_migrations",
+                    row,
+                }
+                .text(0, "checksum")
+            })
+            .transpose()?;
+        match recorded {
+            Some(checksum) if checksum == migration.checksum() => report.already_applied += 1,
+            Some(_) => {
+                return Err(Error::Migration {
+                    name: migration.name.into(),
+                    reason: "was applied with other contents; add a new migration instead of editing an applied one"
+                        .into(),
+                })
+            }
+            None => {
+                tx.exec_script(migration.sql).map_err(|reason| Error::Migration {
+                    name: migration.name.into(),
+                    reason,
+                })?;
+                tx.exec(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                    vec![
+                        migration.version.into(),
+                        migration.name.into(),
+                        migration.checksum().into(),
+                    ],
+                )?;
+                report.applied.push(migration.name.to_string());
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// Splits a MySQL script into statements the way the `mysql` client does: `;` ends a

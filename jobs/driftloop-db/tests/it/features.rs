@@ -1,14 +1,14 @@
 //! The feature-store contract, run on SQLite and on MySQL/MariaDB.
 
 use driftloop_core::fixtures::{generate, Scenario};
-use driftloop_core::{spec, FeatureRow, LabelSource};
-use driftloop_pipeline::db::{RowFilter, RowRef};
-use driftloop_pipeline::frames::feature_schema;
-use driftloop_pipeline::Error;
+use driftloop_core::{FeatureRow, LabelSource};
+use driftloop_db::frames::feature_schema;
+use driftloop_db::Error;
+use driftloop_db::{RowFilter, RowRef};
 use polars::prelude::*;
 
-use crate::helpers::{Backend, TestDb};
-use crate::on_both_backends;
+use driftloop_db::on_both_backends;
+use driftloop_db::testing::{frame_rows, Backend, TestDb};
 
 on_both_backends!(
     rows_read_back_as_written_with_one_schema,
@@ -20,51 +20,6 @@ on_both_backends!(
     the_trigger_queues_a_drift_job_every_n_rows,
     plain_sql_inserts_are_counted_too,
 );
-
-/// Turns a frame back into rows, through its text and integer values.
-pub fn frame_rows(frame: &DataFrame) -> Vec<FeatureRow> {
-    let s = spec();
-    let text = |name: &str| -> Vec<Option<String>> {
-        let column = frame.column(name).unwrap().cast(&DataType::String).unwrap();
-        column.str().unwrap().iter().map(|v| v.map(String::from)).collect()
-    };
-    let features: Vec<Vec<u8>> = s
-        .features
-        .iter()
-        .enumerate()
-        .map(|(col_idx, c)| match c.kind.levels() {
-            Some(_) => text(c.name)
-                .iter()
-                .map(|v| s.parse_feature(col_idx, v.as_deref().unwrap()).unwrap())
-                .collect(),
-            None => frame
-                .column(c.name)
-                .unwrap()
-                .u8()
-                .unwrap()
-                .iter()
-                .map(|v| v.unwrap())
-                .collect(),
-        })
-        .collect();
-    let diagnosis = text("diagnosis");
-    let sources = text("label_source");
-    let versions = text("model_version");
-    let requests = text("request_id");
-    (0..frame.height())
-        .map(|i| {
-            let mut row = FeatureRow::new(
-                features.iter().map(|col| col[i]).collect(),
-                s.parse_class(diagnosis[i].as_deref().unwrap()).unwrap(),
-                LabelSource::parse(sources[i].as_deref().unwrap()).unwrap(),
-            )
-            .unwrap();
-            row.model_version = versions[i].clone();
-            row.request_id = requests[i].clone();
-            row
-        })
-        .collect()
-}
 
 fn ids(frame: &DataFrame) -> Vec<i64> {
     frame
@@ -91,7 +46,7 @@ fn mixed_rows(n: usize, seed: u64) -> Vec<FeatureRow> {
 fn rows_read_back_as_written_with_one_schema(backend: Backend) {
     let t = TestDb::new(backend, "read_back");
     let rows = mixed_rows(300, 1);
-    let single = t.db.insert_row(&rows[0]).unwrap();
+    let single = t.db.insert_rows(std::slice::from_ref(&rows[0])).unwrap();
     assert_eq!((single.last_id, single.n_rows), (1, 1));
     let batch = t.db.insert_rows(&rows[1..]).unwrap();
     assert_eq!((batch.last_id, batch.n_rows), (300, 299));
@@ -172,8 +127,8 @@ fn a_batch_is_stored_whole_or_not_at_all(backend: Backend) {
 fn a_request_id_is_stored_once(backend: Backend) {
     let t = TestDb::new(backend, "request_once");
     let rows = mixed_rows(1, 4);
-    t.db.insert_row(&rows[0]).unwrap();
-    let err = t.db.insert_row(&rows[0]).unwrap_err();
+    t.db.insert_rows(std::slice::from_ref(&rows[0])).unwrap();
+    let err = t.db.insert_rows(std::slice::from_ref(&rows[0])).unwrap_err();
     assert!(
         matches!(&err, Error::DuplicateRequestId(id) if id == "req-4-0"),
         "{err}"
@@ -192,7 +147,7 @@ fn rows_stored_each_on_their_own_skip_only_stored_request_ids(backend: Backend) 
         row.request_id = Some(format!("each-{i}"));
         row
     };
-    t.db.insert_row(&with_id(0)).unwrap();
+    t.db.insert_rows(std::slice::from_ref(&with_id(0))).unwrap();
     // One transaction: a request_id stored before, one repeated inside it, and five new rows.
     let batch = vec![
         with_id(1),
@@ -231,7 +186,7 @@ fn the_trigger_queues_a_drift_job_every_n_rows(backend: Backend) {
     let rows = generate(Scenario::Baseline, 60, 5);
     let queued: Vec<u64> = rows[..25]
         .iter()
-        .map(|r| t.db.insert_row(r).unwrap().drift_jobs_queued)
+        .map(|r| t.db.insert_rows(std::slice::from_ref(r)).unwrap().drift_jobs_queued)
         .collect();
     let due_at: Vec<usize> = queued
         .iter()
@@ -263,7 +218,7 @@ fn the_trigger_queues_a_drift_job_every_n_rows(backend: Backend) {
 fn plain_sql_inserts_are_counted_too(backend: Backend) {
     let t = TestDb::new(backend, "plain_sql");
     t.db.set_drift_every(2).unwrap();
-    let sql = crate::helpers::plain_insert_sql();
+    let sql = driftloop_db::testing::plain_insert_sql();
     let mut values: Vec<&str> = vec!["Usually", "Seldom", "Sometimes", "Most-Often"];
     values.extend(["YES"; 10]);
     values.extend(["7", "3", "10", "Depression", "expert"]);

@@ -1,10 +1,10 @@
 //! The counting trigger under concurrent writers: no count is lost, no job doubled.
 
 use driftloop_core::fixtures::{generate, Scenario};
-use driftloop_pipeline::db::JobStatus;
+use driftloop_db::JobStatus;
 
-use crate::helpers::{Backend, TestDb};
-use crate::on_both_backends;
+use driftloop_db::on_both_backends;
+use driftloop_db::testing::{Backend, TestDb};
 
 on_both_backends!(eight_writers_single_row_inserts, eight_writers_multi_row_transactions);
 
@@ -28,7 +28,7 @@ fn run_writers(backend: Backend, name: &str, rows_per_tx: usize) {
                     let mut queued = 0;
                     for chunk in rows.chunks(rows_per_tx) {
                         let outcome = if rows_per_tx == 1 {
-                            db.insert_row(&chunk[0])
+                            db.insert_rows(std::slice::from_ref(&chunk[0]))
                         } else {
                             db.insert_rows(chunk)
                         };

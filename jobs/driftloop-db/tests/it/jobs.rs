@@ -4,12 +4,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use driftloop_pipeline::db::{JobKind, JobStatus, MAX_ATTEMPTS};
-use driftloop_pipeline::Error;
+use driftloop_db::Error;
+use driftloop_db::{JobKind, JobStatus, MAX_ATTEMPTS};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestDb};
-use crate::on_both_backends;
+use driftloop_db::on_both_backends;
+use driftloop_db::testing::{Backend, TestDb};
 
 on_both_backends!(
     a_job_is_claimed_run_and_finished_once,

@@ -3,8 +3,8 @@
 
 use driftloop_core::{spec, ColumnKind};
 
-use crate::helpers::{Backend, TestDb};
-use crate::on_both_backends;
+use driftloop_db::on_both_backends;
+use driftloop_db::testing::{Backend, TestDb};
 
 on_both_backends!(
     feature_table_columns_follow_the_spec,
@@ -64,7 +64,7 @@ fn feature_table_columns_follow_the_spec(backend: Backend) {
 fn the_table_accepts_exactly_the_spec_values(backend: Backend) {
     let t = TestDb::new(backend, "ddl_values");
     let s = spec();
-    let sql = crate::helpers::plain_insert_sql();
+    let sql = driftloop_db::testing::plain_insert_sql();
     let valid: Vec<String> = s
         .features
         .iter()

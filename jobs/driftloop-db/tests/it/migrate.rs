@@ -1,7 +1,7 @@
 //! Migrations: applied in order, recorded, and idempotent.
 
-use crate::helpers::{Backend, TestDb};
-use crate::on_both_backends;
+use driftloop_db::on_both_backends;
+use driftloop_db::testing::{Backend, TestDb};
 
 on_both_backends!(
     migrating_twice_changes_nothing_the_second_time,
@@ -78,9 +78,9 @@ fn an_edited_applied_migration_is_refused(backend: Backend) {
 fn a_missing_mysql_database_says_how_to_create_it() {
     let url = format!(
         "{}/driftloop_no_such_database",
-        crate::helpers::mysql_server_url().trim_end_matches('/')
+        driftloop_db::testing::mysql_server_url().trim_end_matches('/')
     );
-    let err = driftloop_pipeline::open_database(&driftloop_pipeline::DatabaseUrl::parse(&url).unwrap())
+    let err = driftloop_db::open_database(&driftloop_db::DatabaseUrl::parse(&url).unwrap())
         .err()
         .expect("opening a missing database fails")
         .to_string();

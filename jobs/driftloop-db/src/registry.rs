@@ -1,128 +1,54 @@
 //! The model registry over either backend: versions, the `champion` alias and its history.
-//! The logic is written once against [`SqlTx`], a transaction that runs `?`-placeholder
-//! SQL both MySQL and SQLite accept; each adapter implements it for its own transaction.
+//! Written once over [`SqlTx`].
 
 use serde_json::Value as Json;
 
-use super::{AliasReason, ChampionChange, ModelStatus, ModelVersion, NewModelVersion};
 use crate::error::{Error, Result};
-
-/// A value going into or coming out of SQL.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum SqlValue {
-    Null,
-    Int(i64),
-    Real(f64),
-    Text(String),
-}
-
-impl From<&str> for SqlValue {
-    fn from(v: &str) -> SqlValue {
-        SqlValue::Text(v.to_string())
-    }
-}
-impl From<i64> for SqlValue {
-    fn from(v: i64) -> SqlValue {
-        SqlValue::Int(v)
-    }
-}
-impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
-    fn from(v: Option<T>) -> SqlValue {
-        v.map_or(SqlValue::Null, Into::into)
-    }
-}
-
-/// Which SQL a statement needs where the two backends differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    Mysql,
-    Sqlite,
-}
-
-/// A transaction (or connection) that runs statements with positional parameters.
-pub(crate) trait SqlTx {
-    fn dialect(&self) -> Dialect;
-    fn exec(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<u64>;
-    fn last_insert_id(&mut self) -> Result<i64>;
-    fn query(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Vec<SqlValue>>>;
-}
+use crate::ports::ModelRegistry;
+use crate::records::{AliasReason, ChampionChange, ModelStatus, ModelVersion, NewModelVersion};
+use crate::sql::{Cells, Dialect, SqlTx, SqlValue, Transact, TxMode};
 
 const CHAMPION: &str = "champion";
 
 fn version_columns(dialect: Dialect) -> String {
-    let created_at = match dialect {
-        Dialect::Mysql => "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
-        Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', created_at)",
-    };
     format!(
         "version, name, artifact_uri, sha256, snapshot_uri, snapshot_sha256, family, params, cv_metrics, \
-         holdout_metrics, train_job_id, status, decision, mlflow_run_id, mlflow_version, mlflow_error, {created_at}"
+         holdout_metrics, train_job_id, status, decision, mlflow_run_id, mlflow_version, mlflow_error, {}",
+        dialect.iso_timestamp("created_at")
     )
 }
 
-fn text(v: &SqlValue, column: &str) -> Result<String> {
-    match v {
-        SqlValue::Text(s) => Ok(s.clone()),
-        SqlValue::Int(i) => Ok(i.to_string()),
-        other => Err(Error::Corrupt(format!("model_versions.{column} is {other:?}"))),
-    }
-}
-
-fn opt_text(v: &SqlValue, column: &str) -> Result<Option<String>> {
-    match v {
-        SqlValue::Null => Ok(None),
-        other => text(other, column).map(Some),
-    }
-}
-
-fn int(v: &SqlValue, column: &str) -> Result<i64> {
-    match v {
-        SqlValue::Int(i) => Ok(*i),
-        SqlValue::Text(s) => s
-            .parse()
-            .map_err(|_| Error::Corrupt(format!("model_versions.{column} is {s:?}"))),
-        other => Err(Error::Corrupt(format!("{column} is {other:?}"))),
-    }
-}
-
-fn json(v: &SqlValue, column: &str) -> Result<Json> {
-    let raw = text(v, column)?;
-    serde_json::from_str(&raw).map_err(|e| Error::Corrupt(format!("model_versions.{column}: {e}")))
-}
-
 fn version_from_row(row: &[SqlValue]) -> Result<ModelVersion> {
-    let status = text(&row[11], "status")?;
+    let c = Cells {
+        table: "model_versions",
+        row,
+    };
+    let status = c.text(11, "status")?;
     Ok(ModelVersion {
-        version: int(&row[0], "version")?,
+        version: c.int(0, "version")?,
         model: NewModelVersion {
-            name: text(&row[1], "name")?,
-            artifact_uri: text(&row[2], "artifact_uri")?,
-            sha256: text(&row[3], "sha256")?,
-            snapshot_uri: text(&row[4], "snapshot_uri")?,
-            snapshot_sha256: text(&row[5], "snapshot_sha256")?,
-            family: text(&row[6], "family")?,
-            params: json(&row[7], "params")?,
-            cv_metrics: json(&row[8], "cv_metrics")?,
-            holdout_metrics: json(&row[9], "holdout_metrics")?,
-            train_job_id: match &row[10] {
-                SqlValue::Null => None,
-                v => Some(int(v, "train_job_id")?),
-            },
+            name: c.text(1, "name")?,
+            artifact_uri: c.text(2, "artifact_uri")?,
+            sha256: c.text(3, "sha256")?,
+            snapshot_uri: c.text(4, "snapshot_uri")?,
+            snapshot_sha256: c.text(5, "snapshot_sha256")?,
+            family: c.text(6, "family")?,
+            params: c.json(7, "params")?,
+            cv_metrics: c.json(8, "cv_metrics")?,
+            holdout_metrics: c.json(9, "holdout_metrics")?,
+            train_job_id: c.opt_int(10, "train_job_id")?,
         },
         status: ModelStatus::parse(&status)
             .ok_or_else(|| Error::Corrupt(format!("model_versions.status is {status:?}")))?,
-        decision: match &row[12] {
-            SqlValue::Null => None,
-            v => Some(json(v, "decision")?),
-        },
-        mlflow_run_id: opt_text(&row[13], "mlflow_run_id")?,
-        mlflow_version: opt_text(&row[14], "mlflow_version")?,
-        mlflow_error: opt_text(&row[15], "mlflow_error")?,
-        created_at: text(&row[16], "created_at")?,
+        decision: c.opt_json(12, "decision")?,
+        mlflow_run_id: c.opt_text(13, "mlflow_run_id")?,
+        mlflow_version: c.opt_text(14, "mlflow_version")?,
+        mlflow_error: c.opt_text(15, "mlflow_error")?,
+        created_at: c.text(16, "created_at")?,
     })
 }
 
-pub(crate) fn find_versions(tx: &mut dyn SqlTx, name: &str, version: Option<i64>) -> Result<Vec<ModelVersion>> {
+fn find_versions(tx: &mut dyn SqlTx, name: &str, version: Option<i64>) -> Result<Vec<ModelVersion>> {
     let sql = format!(
         "SELECT {} FROM model_versions WHERE name = ? AND (? IS NULL OR version = ?) ORDER BY version",
         version_columns(tx.dialect())
@@ -141,7 +67,7 @@ fn find_by_sha(tx: &mut dyn SqlTx, name: &str, sha256: &str) -> Result<Option<Mo
 }
 
 /// Registers a version; the same artifact registered again returns the first version.
-pub(crate) fn register(tx: &mut dyn SqlTx, new: &NewModelVersion) -> Result<(ModelVersion, bool)> {
+fn register(tx: &mut dyn SqlTx, new: &NewModelVersion) -> Result<(ModelVersion, bool)> {
     if let Some(existing) = find_by_sha(tx, &new.name, &new.sha256)? {
         return Ok((existing, false));
     }
@@ -168,17 +94,21 @@ pub(crate) fn register(tx: &mut dyn SqlTx, new: &NewModelVersion) -> Result<(Mod
     Ok((stored, true))
 }
 
-pub(crate) fn alias(tx: &mut dyn SqlTx, name: &str, alias: &str, lock: bool) -> Result<Option<i64>> {
-    let lock = if lock && tx.dialect() == Dialect::Mysql {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
+fn alias(tx: &mut dyn SqlTx, name: &str, alias: &str, lock: bool) -> Result<Option<i64>> {
+    let lock = if lock { tx.dialect().for_update() } else { "" };
     let rows = tx.query(
         &format!("SELECT version FROM model_aliases WHERE name = ? AND alias = ?{lock}"),
         vec![name.into(), alias.into()],
     )?;
-    rows.first().map(|r| int(&r[0], "model_aliases.version")).transpose()
+    rows.first()
+        .map(|row| {
+            Cells {
+                table: "model_aliases",
+                row,
+            }
+            .int(0, "version")
+        })
+        .transpose()
 }
 
 fn set_status(tx: &mut dyn SqlTx, version: i64, status: ModelStatus, decision: Option<&Json>) -> Result<()> {
@@ -249,7 +179,7 @@ fn move_champion(
 }
 
 /// Moves `champion` to `version` if it still points at `expected`.
-pub(crate) fn set_champion(
+fn set_champion(
     tx: &mut dyn SqlTx,
     name: &str,
     version: i64,
@@ -277,7 +207,7 @@ pub(crate) fn set_champion(
 }
 
 /// Gives the champion back to the version it replaced.
-pub(crate) fn rollback(tx: &mut dyn SqlTx, name: &str) -> Result<ChampionChange> {
+fn rollback(tx: &mut dyn SqlTx, name: &str) -> Result<ChampionChange> {
     let current = alias(tx, name, CHAMPION, true)?.ok_or_else(|| Error::NoChampion(name.to_string()))?;
     // The move that made the current champion (not a rollback to it) names its
     // predecessor; repeated rollbacks walk further back that way.
@@ -287,9 +217,13 @@ pub(crate) fn rollback(tx: &mut dyn SqlTx, name: &str) -> Result<ChampionChange>
          ORDER BY id DESC LIMIT 1",
         vec![name.into(), CHAMPION.into(), current.into()],
     )?;
-    let previous = match rows.first().map(|r| &r[0]) {
-        Some(SqlValue::Null) | None => None,
-        Some(v) => Some(int(v, "model_alias_events.previous_version")?),
+    let previous = match rows.first() {
+        Some(row) => Cells {
+            table: "model_alias_events",
+            row,
+        }
+        .opt_int(0, "previous_version")?,
+        None => None,
     };
     let target = previous.ok_or(Error::NothingToRollBack {
         name: name.to_string(),
@@ -298,7 +232,7 @@ pub(crate) fn rollback(tx: &mut dyn SqlTx, name: &str) -> Result<ChampionChange>
     move_champion(tx, name, target, Some(current), AliasReason::Rollback, None)
 }
 
-pub(crate) fn reject(tx: &mut dyn SqlTx, name: &str, version: i64, decision: &Json) -> Result<()> {
+fn reject(tx: &mut dyn SqlTx, name: &str, version: i64, decision: &Json) -> Result<()> {
     let changed = tx.exec(
         "UPDATE model_versions SET status = 'rejected', decision = ? WHERE name = ? AND version = ? AND status = 'registered'",
         vec![SqlValue::Text(decision.to_string()), name.into(), version.into()],
@@ -312,7 +246,7 @@ pub(crate) fn reject(tx: &mut dyn SqlTx, name: &str, version: i64, decision: &Js
     Ok(())
 }
 
-pub(crate) fn record_mirror(
+fn record_mirror(
     tx: &mut dyn SqlTx,
     name: &str,
     version: i64,
@@ -332,4 +266,76 @@ pub(crate) fn record_mirror(
         ],
     )?;
     Ok(())
+}
+
+/// Registrations and first champions race on unique keys; running again sees the winner.
+const WRITE: TxMode = TxMode {
+    read_committed: false,
+    retry_on_duplicate: true,
+    read_only: false,
+};
+
+impl<D: Transact> ModelRegistry for D {
+    fn register_model(&self, new: &NewModelVersion) -> Result<(ModelVersion, bool)> {
+        self.with_tx("registering a model version", WRITE, &mut |tx| register(tx, new))
+    }
+
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
+        self.with_tx("listing model versions", TxMode::READ, &mut |tx| {
+            find_versions(tx, name, None)
+        })
+    }
+
+    fn model_version(&self, name: &str, version: i64) -> Result<Option<ModelVersion>> {
+        self.with_tx("reading a model version", TxMode::READ, &mut |tx| {
+            Ok(find_versions(tx, name, Some(version))?.pop())
+        })
+    }
+
+    fn champion(&self, name: &str) -> Result<Option<ModelVersion>> {
+        self.with_tx(
+            "reading the champion",
+            TxMode::READ,
+            &mut |tx| match alias(tx, name, CHAMPION, false)? {
+                Some(version) => Ok(find_versions(tx, name, Some(version))?.pop()),
+                None => Ok(None),
+            },
+        )
+    }
+
+    fn set_champion(
+        &self,
+        name: &str,
+        version: i64,
+        expected: Option<i64>,
+        reason: AliasReason,
+        decision: Option<&Json>,
+    ) -> Result<ChampionChange> {
+        self.with_tx("moving the champion alias", WRITE, &mut |tx| {
+            set_champion(tx, name, version, expected, reason, decision)
+        })
+    }
+
+    fn reject_model(&self, name: &str, version: i64, decision: &Json) -> Result<()> {
+        self.with_tx("rejecting a model version", WRITE, &mut |tx| {
+            reject(tx, name, version, decision)
+        })
+    }
+
+    fn rollback_champion(&self, name: &str) -> Result<ChampionChange> {
+        self.with_tx("rolling the champion back", WRITE, &mut |tx| rollback(tx, name))
+    }
+
+    fn record_mirror(
+        &self,
+        name: &str,
+        version: i64,
+        run_id: Option<&str>,
+        mlflow_version: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.with_tx("recording the MLflow mirror", WRITE, &mut |tx| {
+            record_mirror(tx, name, version, run_id, mlflow_version, error)
+        })
+    }
 }

@@ -1,0 +1,272 @@
+//! Feature rows over either backend: inserts (bulk, all or none; or each row standing
+//! alone), the drift counter they move, single rows by id or `request_id` (the predict
+//! endpoint's idempotency lookup) and expert labels. Written once over [`SqlTx`].
+
+use driftloop_core::{spec, FeatureRow, LabelSource};
+
+use crate::error::{Error, Result};
+use crate::ports::{FeatureStore, RowAccess};
+use crate::records::{DriftCounter, InsertOutcome, RowRef, StoredRow};
+use crate::sql::{placeholders, Cells, SqlTx, SqlValue, Transact, TxMode};
+
+/// The feature table's columns in insert order: the spec's features, then the label
+/// and its provenance. Names only; values always travel as bound parameters.
+fn insert_columns() -> Vec<&'static str> {
+    let s = spec();
+    let mut columns: Vec<&'static str> = s.features.iter().map(|c| c.name).collect();
+    columns.extend([s.label, "label_source", "model_version", "request_id"]);
+    columns
+}
+
+fn insert_sql(n_rows: usize) -> String {
+    let columns = insert_columns();
+    let tuple = format!("({})", placeholders(columns.len()));
+    format!(
+        "INSERT INTO features ({}) VALUES {}",
+        columns.join(", "),
+        vec![tuple.as_str(); n_rows].join(", ")
+    )
+}
+
+/// A row's values in [`insert_columns`] order: levels as their text, scores as numbers.
+fn push_values(row: &FeatureRow, values: &mut Vec<SqlValue>) {
+    let s = spec();
+    for (col_idx, &code) in row.features.iter().enumerate() {
+        values.push(match s.features[col_idx].kind.levels() {
+            Some(levels) => SqlValue::Text(levels[code as usize].to_string()),
+            None => SqlValue::Int(code.into()),
+        });
+    }
+    values.push(row.diagnosis_text().into());
+    values.push(row.label_source.as_str().into());
+    values.push(row.model_version.as_deref().into());
+    values.push(row.request_id.as_deref().into());
+}
+
+/// Reads the counter; with `lock`, a locking read on MySQL: the latest committed value,
+/// held until commit. An insert takes it first, so the count it started from is not a
+/// stale snapshot.
+fn read_counter(tx: &mut dyn SqlTx, lock: bool) -> Result<DriftCounter> {
+    let lock = if lock { tx.dialect().for_update() } else { "" };
+    let rows = tx.query(
+        &format!(
+            "SELECT c.n, s.drift_every FROM drift_counter AS c, drift_settings AS s WHERE c.id = 1 AND s.id = 1{lock}"
+        ),
+        vec![],
+    )?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::Corrupt("drift_counter or drift_settings has no row 1".into()))?;
+    let cells = Cells {
+        table: "drift_counter",
+        row,
+    };
+    Ok(DriftCounter {
+        n: cells.int(0, "n")?,
+        drift_every: cells.int(1, "drift_every")?,
+    })
+}
+
+/// Drift jobs queued while `n_rows` rows moved the counter from `before` to `after`
+/// (read in the inserting transaction, so no other writer moved it in between).
+fn queued(before: DriftCounter, after: DriftCounter, n_rows: u64) -> u64 {
+    ((before.n + n_rows as i64 - after.n) / after.drift_every.max(1)) as u64
+}
+
+/// Inserts all rows or none, `rows_per_insert` rows a statement.
+fn insert_all(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<InsertOutcome> {
+    let before = read_counter(tx, true)?;
+    let mut last_id = 0;
+    let n_columns = insert_columns().len();
+    for chunk in rows.chunks(tx.dialect().rows_per_insert()) {
+        let mut values = Vec::with_capacity(chunk.len() * n_columns);
+        for row in chunk {
+            push_values(row, &mut values);
+        }
+        tx.exec(&insert_sql(chunk.len()), values).map_err(|error| {
+            if !error.is_duplicate_request_id() {
+                return error;
+            }
+            // A one-row statement names its row; MySQL's message names the duplicate value.
+            let message = error.server_message();
+            let duplicate = chunk
+                .iter()
+                .filter_map(|r| r.request_id.as_deref())
+                .find(|id| chunk.len() == 1 || message.contains(id));
+            Error::DuplicateRequestId(duplicate.unwrap_or_default().to_string())
+        })?;
+        // MySQL's LAST_INSERT_ID() is the first id of a multi-row insert; within one
+        // statement InnoDB hands out consecutive ids. SQLite's statements hold one row.
+        last_id = tx.last_insert_id()? + chunk.len() as i64 - 1;
+    }
+    let after = read_counter(tx, false)?;
+    let n_rows = rows.len() as u64;
+    Ok(InsertOutcome {
+        last_id,
+        n_rows,
+        drift_jobs_queued: queued(before, after, n_rows),
+    })
+}
+
+/// Inserts rows one statement each in the caller's transaction, returning each new id and
+/// the number of drift jobs the trigger queued meanwhile; a `request_id` stored already is
+/// [`Error::DuplicateRequestId`].
+fn insert_returning_ids(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)> {
+    let (ids, queued) = insert_each(tx, rows)?;
+    let ids = ids
+        .into_iter()
+        .zip(rows)
+        .map(|(id, row)| id.ok_or_else(|| Error::DuplicateRequestId(row.request_id.clone().unwrap_or_default())))
+        .collect::<Result<Vec<i64>>>()?;
+    Ok((ids, queued))
+}
+
+/// Inserts rows one statement each in the caller's transaction. A row whose `request_id`
+/// is stored already (before, or by an earlier row of this call) is not stored and gets
+/// `None`; the other rows go on, since a failed statement undoes only itself. Returns each
+/// row's new id and the number of drift jobs the trigger queued meanwhile.
+fn insert_each(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<(Vec<Option<i64>>, u64)> {
+    let before = read_counter(tx, true)?;
+    let sql = insert_sql(1);
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = Vec::with_capacity(insert_columns().len());
+        push_values(row, &mut values);
+        match tx.exec(&sql, values) {
+            Ok(_) => ids.push(Some(tx.last_insert_id()?)),
+            Err(e) if row.request_id.is_some() && e.is_duplicate_request_id() => ids.push(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let after = read_counter(tx, false)?;
+    let stored = ids.iter().flatten().count() as u64;
+    Ok((ids, queued(before, after, stored)))
+}
+
+fn condition(by: &RowRef) -> (&'static str, SqlValue) {
+    match by {
+        RowRef::Id(id) => ("id = ?", SqlValue::Int(*id)),
+        RowRef::RequestId(request_id) => ("request_id = ?", SqlValue::Text(request_id.clone())),
+    }
+}
+
+fn find_row(tx: &mut dyn SqlTx, by: &RowRef) -> Result<Option<StoredRow>> {
+    let s = spec();
+    let mut columns: Vec<&str> = vec!["id"];
+    columns.extend(insert_columns());
+    let (condition, value) = condition(by);
+    let rows = tx.query(
+        &format!("SELECT {} FROM features WHERE {condition}", columns.join(", ")),
+        vec![value],
+    )?;
+    let Some(cells) = rows.first() else { return Ok(None) };
+    let corrupt = |what: String| Error::Corrupt(format!("feature row: {what}"));
+    let id = match &cells[0] {
+        SqlValue::Int(id) => *id,
+        other => return Err(corrupt(format!("id {other:?}"))),
+    };
+    let mut features = Vec::with_capacity(s.n_features());
+    for col_idx in 0..s.n_features() {
+        let text = cells[1 + col_idx]
+            .text()
+            .ok_or_else(|| corrupt(format!("{} is NULL", s.features[col_idx].name)))?;
+        features.push(s.parse_feature(col_idx, &text).map_err(|e| corrupt(e.to_string()))?);
+    }
+    let at = 1 + s.n_features();
+    let diagnosis = s
+        .parse_class(&cells[at].text().unwrap_or_default())
+        .map_err(|e| corrupt(e.to_string()))?;
+    let label_source =
+        LabelSource::parse(&cells[at + 1].text().unwrap_or_default()).map_err(|e| corrupt(e.to_string()))?;
+    let mut row = FeatureRow::new(features, diagnosis, label_source).map_err(|e| corrupt(e.to_string()))?;
+    row.model_version = cells[at + 2].text();
+    row.request_id = cells[at + 3].text();
+    Ok(Some(StoredRow { id, row }))
+}
+
+/// Sets the expert label of a row; the row's id, or [`Error::NoSuchRow`].
+fn set_label(tx: &mut dyn SqlTx, by: &RowRef, diagnosis: u8) -> Result<i64> {
+    let stored = find_row(tx, by)?.ok_or_else(|| Error::NoSuchRow(by.to_string()))?;
+    let class = spec()
+        .classes
+        .get(diagnosis as usize)
+        .ok_or_else(|| Error::Corrupt(format!("class index {diagnosis}")))?;
+    tx.exec(
+        &format!(
+            "UPDATE features SET {} = ?, label_source = 'expert' WHERE id = ?",
+            spec().label
+        ),
+        vec![(*class).into(), stored.id.into()],
+    )?;
+    Ok(stored.id)
+}
+
+impl<D: Transact> FeatureStore for D {
+    fn insert_rows(&self, rows: &[FeatureRow]) -> Result<InsertOutcome> {
+        self.with_tx("inserting feature rows", TxMode::default(), &mut |tx| {
+            insert_all(tx, rows)
+        })
+    }
+
+    fn count_rows(&self) -> Result<u64> {
+        self.with_tx("counting feature rows", TxMode::READ, &mut |tx| {
+            let rows = tx.query("SELECT COUNT(*) FROM features", vec![])?;
+            let row = rows
+                .first()
+                .ok_or_else(|| Error::Corrupt("COUNT(*) gave no row".into()))?;
+            Ok(Cells { table: "features", row }.int(0, "COUNT(*)")? as u64)
+        })
+    }
+
+    fn drift_counter(&self) -> Result<DriftCounter> {
+        self.with_tx(
+            "reading the drift counter (has `driftloop db migrate` run?)",
+            TxMode::READ,
+            &mut |tx| read_counter(tx, false),
+        )
+    }
+
+    fn set_drift_every(&self, drift_every: i64) -> Result<()> {
+        if drift_every < 1 {
+            return Err(Error::Config(format!(
+                "drift_every must be at least 1, not {drift_every}"
+            )));
+        }
+        self.with_tx("setting drift_every", TxMode::default(), &mut |tx| {
+            tx.exec(
+                "UPDATE drift_settings SET drift_every = ? WHERE id = 1",
+                vec![drift_every.into()],
+            )
+            .map(drop)
+        })
+    }
+
+    #[cfg(feature = "frames")]
+    fn read_frame(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame> {
+        self.bulk_read(filter)
+    }
+}
+
+impl<D: Transact> RowAccess for D {
+    fn find_row(&self, by: &RowRef) -> Result<Option<StoredRow>> {
+        self.with_tx("reading a feature row", TxMode::READ, &mut |tx| find_row(tx, by))
+    }
+
+    fn set_label(&self, by: &RowRef, diagnosis: u8) -> Result<i64> {
+        self.with_tx("setting a label", TxMode::default(), &mut |tx| {
+            set_label(tx, by, diagnosis)
+        })
+    }
+
+    fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)> {
+        self.with_tx("inserting feature rows", TxMode::default(), &mut |tx| {
+            insert_returning_ids(tx, rows)
+        })
+    }
+
+    fn insert_rows_each(&self, rows: &[FeatureRow]) -> Result<(Vec<Option<i64>>, u64)> {
+        self.with_tx("inserting feature rows", TxMode::default(), &mut |tx| {
+            insert_each(tx, rows)
+        })
+    }
+}

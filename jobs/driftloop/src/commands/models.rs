@@ -1,0 +1,130 @@
+//! `driftloop models list | show | promote | rollback | sync`: the model registry.
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use driftloop_pipeline::db::AliasReason;
+use driftloop_pipeline::mlflow::{sync, MlflowClient};
+use driftloop_pipeline::train_job::model_name;
+use driftloop_pipeline::{open_store, Settings};
+use serde_json::json;
+
+use crate::args::Output;
+use crate::output::{print, version_line};
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Lists the registered versions, oldest first.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Shows one version (a number, or `champion`) with its metrics.
+    Show {
+        which: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Makes a version the champion, whatever the scores say.
+    Promote {
+        version: i64,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Gives the champion back to the version the current one replaced.
+    Rollback {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Mirrors the versions MLflow does not have yet, and the champion alias
+    /// (needs MLFLOW_TRACKING_URI).
+    Sync {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+async fn mirror_alias(settings: &Settings, db: &dyn driftloop_pipeline::Database) -> Result<Option<serde_json::Value>> {
+    let Some(client) = MlflowClient::from_settings(settings) else {
+        return Ok(None);
+    };
+    let store = open_store(&settings.store).await?;
+    let report = sync(db, store.as_ref(), &client, model_name()).await?;
+    Ok(Some(json!(report)))
+}
+
+pub async fn run(command: ModelsCommand, settings: &Settings) -> Result<()> {
+    let db = crate::open(settings)?;
+    let name = model_name();
+    match command {
+        ModelsCommand::List { out } => {
+            let versions = db.model_versions(name)?;
+            let champion = db.champion(name)?.map(|c| c.version);
+            print(
+                out.json,
+                json!({"name": name, "champion": champion, "versions": versions}),
+                || {
+                    if versions.is_empty() {
+                        return format!("no {name} model is registered yet: run `driftloop train`");
+                    }
+                    versions.iter().map(version_line).collect::<Vec<_>>().join("\n")
+                },
+            );
+        }
+        ModelsCommand::Show { which, out } => {
+            let version = if which == "champion" {
+                db.champion(name)?
+                    .ok_or_else(|| driftloop_pipeline::db::Error::NoChampion(name.to_string()))?
+            } else {
+                let number: i64 = which
+                    .parse()
+                    .with_context(|| format!("{which:?} is neither a version number nor `champion`"))?;
+                db.model_version(name, number)?
+                    .ok_or_else(|| driftloop_pipeline::db::Error::NoSuchModelVersion {
+                        name: name.to_string(),
+                        version: which.clone(),
+                    })?
+            };
+            print(out.json, json!(version), || {
+                serde_json::to_string_pretty(&version).unwrap_or_default()
+            });
+        }
+        ModelsCommand::Promote { version, out } => {
+            let current = db.champion(name)?.map(|c| c.version);
+            let change = db.set_champion(
+                name,
+                version,
+                current,
+                AliasReason::Manual,
+                Some(&json!({"decision": {"outcome": "manual", "previous": current}})),
+            )?;
+            let mlflow = mirror_alias(settings, db.as_ref()).await?;
+            print(out.json, json!({"change": change, "mlflow": mlflow}), || {
+                format!(
+                    "version {version} is the champion (was {})",
+                    current.map_or("none".to_string(), |c| c.to_string())
+                )
+            });
+        }
+        ModelsCommand::Rollback { out } => {
+            let change = db.rollback_champion(name)?;
+            let mlflow = mirror_alias(settings, db.as_ref()).await?;
+            print(out.json, json!({"change": change, "mlflow": mlflow}), || {
+                format!(
+                    "champion rolled back from version {} to version {}",
+                    change.previous.unwrap_or_default(),
+                    change.version
+                )
+            });
+        }
+        ModelsCommand::Sync { out } => {
+            if settings.mlflow_tracking_uri.is_none() {
+                bail!("MLFLOW_TRACKING_URI is not set: there is no MLflow server to mirror to");
+            }
+            let report = mirror_alias(settings, db.as_ref()).await?;
+            print(out.json, json!(report), || {
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            });
+        }
+    }
+    Ok(())
+}
