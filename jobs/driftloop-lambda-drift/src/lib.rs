@@ -4,81 +4,50 @@
 //! queued a training, the train function is started asynchronously (its schedule is the
 //! backstop).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
-use driftloop_pipeline::drift_job::{drain_drift_jobs, DrainSummary};
-use driftloop_pipeline::invoke::stop_before;
-use driftloop_pipeline::invoke::FunctionStarter;
-use driftloop_pipeline::notify::Notifier;
-use driftloop_pipeline::{Database, ObjectStore};
-use driftloop_stats::DriftConfig;
-use lambda_runtime::{Diagnostic, LambdaEvent};
-use serde::Deserialize;
+use driftloop_lambda::invoke::{stop_before, FunctionStarter};
+use driftloop_lambda::{clients, HandlerError};
+pub use driftloop_lambda::{Action, Request};
+use driftloop_pipeline::drift_job::DrainSummary;
+use driftloop_pipeline::worker::Worker;
+use driftloop_pipeline::Settings;
+use lambda_runtime::LambdaEvent;
 
 /// A new job is not started with less than this left before the deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
-/// What the function accepts.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Request {
-    /// The EventBridge schedule.
-    Scheduled(Box<EventBridgeEvent<serde_json::Value>>),
-    /// A direct invocation: `{"action": "drain"}`.
-    Direct { action: Action },
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Drain,
-}
-
 /// The clients, built once per Lambda instance.
 pub struct Deps {
-    pub db: Arc<dyn Database>,
-    pub store: Arc<dyn ObjectStore>,
-    pub notifier: Arc<dyn Notifier>,
-    pub config: DriftConfig,
+    pub worker: Worker,
     /// The train function to start when a drift job queued a training.
     pub train_function: Option<FunctionStarter>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// The database or the store failed: another invocation may well succeed.
-    #[error("{0:#}")]
-    Infrastructure(#[from] driftloop_pipeline::Error),
-}
-
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Diagnostic {
-        let error_type = match error {
-            HandlerError::Infrastructure(_) => "Retryable.Infrastructure",
-        };
-        Diagnostic {
-            error_type: error_type.into(),
-            error_message: error.to_string(),
-        }
+impl Deps {
+    pub async fn from_settings(settings: &Settings) -> driftloop_pipeline::Result<Deps> {
+        let (db, store) = clients(settings).await?;
+        Ok(Deps {
+            worker: Worker::from_settings(settings, db, store).await?,
+            train_function: match settings.train_function.clone() {
+                Some(function) => Some(FunctionStarter::new(function).await),
+                None => None,
+            },
+        })
     }
 }
 
 pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<DrainSummary, HandlerError> {
-    match &event.payload {
-        Request::Scheduled(e) => tracing::info!(source = %e.source, "scheduled drift check"),
-        Request::Direct { action: Action::Drain } => tracing::info!("drift check requested"),
+    event.payload.log("drift");
+    if let Request::Job { job_id } = event.payload {
+        return Err(HandlerError::BadRequest(format!(
+            "the drift function drains every pending drift job; it takes no job_id ({job_id})"
+        )));
     }
-    let stop = stop_before(event.context.deadline, DEADLINE_MARGIN);
-    let summary = drain_drift_jobs(
-        deps.db.as_ref(),
-        deps.store.as_ref(),
-        deps.notifier.as_ref(),
-        &deps.config,
-        stop,
-    )
-    .await?;
+    let summary = deps
+        .worker
+        .drain_drift(stop_before(event.context.deadline, DEADLINE_MARGIN))
+        .await?;
     let queued_training = summary
         .jobs
         .iter()

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use driftloop_api::Kick;
-use driftloop_pipeline::invoke::FunctionStarter;
+use driftloop_lambda::invoke::FunctionStarter;
 
 /// The kick for this deployment: an asynchronous invoke of `drift_function`, or a log
 /// line when none is configured.

@@ -9,51 +9,33 @@
 //! resource sends CloudFormation's `{"RequestType": "Create" | "Update" | "Delete", ...}`
 //! through the provider framework, and [`dispatch`] routes it to [`deploy`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
-use driftloop_model::TrainConfig;
-use driftloop_pipeline::config::TrainLabels;
+use driftloop_lambda::invoke::stop_before;
+use driftloop_lambda::{clients, HandlerError};
+pub use driftloop_lambda::{Action, Request};
 use driftloop_pipeline::db::{Job, JobKind, JobStatus};
-use driftloop_pipeline::invoke::stop_before;
-use driftloop_pipeline::mlflow::MlflowClient;
-use driftloop_pipeline::notify::Notifier;
-use driftloop_pipeline::train_job::{drain_train_jobs, TrainDrain, TrainOptions};
-use driftloop_pipeline::{Database, ObjectStore};
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use driftloop_pipeline::train_job::TrainDrain;
+use driftloop_pipeline::worker::Worker;
+use driftloop_pipeline::{Database, Settings};
+use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 
 /// A new training is not started with less than this left before the deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(120);
 
-/// What the function accepts.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Request {
-    /// The EventBridge schedule.
-    Scheduled(Box<EventBridgeEvent<serde_json::Value>>),
-    /// `{"action": "drain"}`.
-    Direct { action: Action },
-    /// `{"job_id": N}`.
-    Job { job_id: i64 },
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Drain,
-}
-
 /// The clients, built once per Lambda instance.
 pub struct Deps {
-    pub db: Arc<dyn Database>,
-    pub store: Arc<dyn ObjectStore>,
-    pub notifier: Arc<dyn Notifier>,
-    pub mlflow: Option<MlflowClient>,
-    pub labels: TrainLabels,
-    pub config: TrainConfig,
-    pub promotion_margin: f64,
+    pub worker: Worker,
+}
+
+impl Deps {
+    pub async fn from_settings(settings: &Settings) -> driftloop_pipeline::Result<Deps> {
+        let (db, store) = clients(settings).await?;
+        Ok(Deps {
+            worker: Worker::from_settings(settings, db, store).await?,
+        })
+    }
 }
 
 /// The function's answer.
@@ -65,54 +47,18 @@ pub struct Response {
     pub job: Option<Job>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// The database or the store failed: another invocation may well succeed.
-    #[error("{0:#}")]
-    Infrastructure(#[from] driftloop_pipeline::Error),
-    /// The request names something that does not exist: retrying does not help.
-    #[error("{0}")]
-    BadRequest(String),
-    /// A defect of this function.
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Diagnostic {
-        let error_type = match error {
-            HandlerError::Infrastructure(_) => "Retryable.Infrastructure",
-            HandlerError::BadRequest(_) => "Request.Invalid",
-            HandlerError::Internal(_) => "Internal",
-        };
-        Diagnostic {
-            error_type: error_type.into(),
-            error_message: error.to_string(),
-        }
-    }
-}
-
 fn find_job(db: &dyn Database, job_id: i64) -> Result<Option<Job>, HandlerError> {
-    Ok(db
-        .jobs(None)
-        .map_err(driftloop_pipeline::Error::from)?
-        .into_iter()
-        .find(|j| j.id == job_id))
+    Ok(db.jobs(None)?.into_iter().find(|j| j.id == job_id))
 }
 
 pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<Response, HandlerError> {
+    event.payload.log("training");
+    let db = deps.worker.db.as_ref();
     let job_id = match &event.payload {
-        Request::Scheduled(e) => {
-            tracing::info!(source = %e.source, "scheduled training check");
-            None
-        }
-        Request::Direct { action: Action::Drain } => {
-            tracing::info!("training requested");
-            None
-        }
+        Request::Scheduled(_) | Request::Direct { action: Action::Drain } => None,
         Request::Job { job_id } => {
-            let job = find_job(deps.db.as_ref(), *job_id)?
-                .ok_or_else(|| HandlerError::BadRequest(format!("there is no job {job_id}")))?;
+            let job =
+                find_job(db, *job_id)?.ok_or_else(|| HandlerError::BadRequest(format!("there is no job {job_id}")))?;
             if job.kind != JobKind::Train {
                 return Err(HandlerError::BadRequest(format!(
                     "job {job_id} is a {} job, not a train job",
@@ -128,22 +74,12 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<Response
             Some(*job_id)
         }
     };
-    let options = TrainOptions {
-        config: deps.config.clone(),
-        promotion_margin: deps.promotion_margin,
-        mlflow: deps.mlflow.as_ref(),
-    };
-    let drain = drain_train_jobs(
-        deps.db.as_ref(),
-        deps.store.as_ref(),
-        deps.notifier.as_ref(),
-        deps.labels,
-        &options,
-        stop_before(event.context.deadline, DEADLINE_MARGIN),
-    )
-    .await?;
+    let drain = deps
+        .worker
+        .drain_train(stop_before(event.context.deadline, DEADLINE_MARGIN))
+        .await?;
     let job = match job_id {
-        Some(id) => find_job(deps.db.as_ref(), id)?,
+        Some(id) => find_job(db, id)?,
         None => None,
     };
     Ok(Response { drain, job })
@@ -177,7 +113,7 @@ pub fn deploy(db: &dyn Database, event: &CustomResourceEvent) -> Result<CustomRe
         .unwrap_or_else(|| SCHEMA_RESOURCE_ID.to_string());
     match event.request_type.as_str() {
         "Create" | "Update" => {
-            let report = db.migrate().map_err(driftloop_pipeline::Error::from)?;
+            let report = db.migrate()?;
             tracing::info!(applied = ?report.applied, already_applied = report.already_applied, "migrations applied");
             Ok(CustomResourceResponse {
                 physical_resource_id: id,
@@ -204,7 +140,7 @@ pub async fn dispatch(deps: &Deps, event: LambdaEvent<serde_json::Value>) -> Res
     if payload.get("RequestType").is_some() {
         let custom: CustomResourceEvent = serde_json::from_value(payload)
             .map_err(|e| HandlerError::BadRequest(format!("not a custom-resource event: {e}")))?;
-        return to_json(&deploy(deps.db.as_ref(), &custom)?);
+        return to_json(&deploy(deps.worker.db.as_ref(), &custom)?);
     }
     let request: Request = serde_json::from_value(payload).map_err(|_| {
         HandlerError::BadRequest(

@@ -71,7 +71,7 @@ pub struct Settings {
     /// `DRIFTLOOP_DATABASE_URL`; default [`DEFAULT_DATABASE_URL`].
     pub database_url: DatabaseUrl,
     /// `DRIFTLOOP_DATABASE_SECRET_ARN`: on AWS, a Secrets Manager secret with the RDS
-    /// credentials; [`crate::secrets::resolve_database_secret`] turns it into the database
+    /// credentials; `driftloop_lambda::secrets::resolve_database_secret` turns it into the database
     /// URL (used only when `DRIFTLOOP_DATABASE_URL` is not set).
     pub database_secret_arn: Option<String>,
     /// `DRIFTLOOP_STORE`; default [`DEFAULT_STORE`].

@@ -11,12 +11,10 @@ pub mod drift_job;
 pub mod error;
 #[cfg(feature = "frames")]
 pub mod frames;
-pub mod invoke;
 pub mod mlflow;
 pub mod models;
 pub mod notify;
 pub mod predict;
-pub mod secrets;
 #[cfg(feature = "frames")]
 pub mod snapshot;
 pub mod store;

@@ -7,11 +7,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use driftloop_core::LabelSource;
 use driftloop_lambda_drift::{handle, Deps, Request};
+use driftloop_model::TrainConfig;
+use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::{JobKind, JobStatus};
 use driftloop_pipeline::frames::describe_query;
 use driftloop_pipeline::notify::LogNotifier;
 use driftloop_pipeline::snapshot::{write_snapshot, LabelSelection};
+use driftloop_pipeline::worker::Worker;
 use driftloop_pipeline::{open_database, open_store, DatabaseUrl, StoreUrl};
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -54,10 +57,16 @@ async fn scheduled_and_direct_invocations_drain_the_drift_jobs() {
     .unwrap();
     db.insert_rows(&rows("covariate-shift-1000.csv")).unwrap();
     let deps = Deps {
-        db: db.clone(),
-        store,
-        notifier: Arc::new(LogNotifier),
-        config: Default::default(),
+        worker: Worker {
+            db: db.clone(),
+            store,
+            notifier: Arc::new(LogNotifier),
+            mlflow: None,
+            drift: Default::default(),
+            labels: TrainLabels::Expert,
+            train: TrainConfig::default(),
+            promotion_margin: 0.01,
+        },
         train_function: None,
     };
 
@@ -86,4 +95,38 @@ async fn scheduled_and_direct_invocations_drain_the_drift_jobs() {
 fn unknown_payloads_are_refused() {
     assert!(serde_json::from_str::<Request>(r#"{"action": "explode"}"#).is_err());
     assert!(serde_json::from_str::<Request>(r#"{"hello": 1}"#).is_err());
+}
+
+#[tokio::test]
+async fn a_job_id_is_a_bad_request_for_the_drift_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_database(&DatabaseUrl::Sqlite {
+        path: dir.path().join("features.db"),
+    })
+    .unwrap();
+    let store = open_store(&StoreUrl::Local {
+        root: dir.path().join("store"),
+    })
+    .await
+    .unwrap();
+    let deps = Deps {
+        worker: Worker {
+            db,
+            store,
+            notifier: Arc::new(LogNotifier),
+            mlflow: None,
+            drift: Default::default(),
+            labels: TrainLabels::Expert,
+            train: TrainConfig::default(),
+            promotion_margin: 0.01,
+        },
+        train_function: None,
+    };
+    let payload: Request = serde_json::from_str(r#"{"job_id": 3}"#).unwrap();
+    let err = handle(&deps, LambdaEvent::new(payload, Context::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, driftloop_lambda::HandlerError::BadRequest(_)), "{err}");
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "Request.Invalid");
 }

@@ -12,6 +12,7 @@ use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::{JobKind, JobStatus};
 use driftloop_pipeline::notify::LogNotifier;
+use driftloop_pipeline::worker::Worker;
 use driftloop_pipeline::{open_database, open_store, DatabaseUrl, StoreUrl};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
@@ -36,17 +37,20 @@ async fn deps_in(dir: &std::path::Path) -> Deps {
     })
     .unwrap();
     Deps {
-        db,
-        store: open_store(&StoreUrl::Local {
-            root: dir.join("store"),
-        })
-        .await
-        .unwrap(),
-        notifier: Arc::new(LogNotifier),
-        mlflow: None,
-        labels: TrainLabels::Expert,
-        config: TrainConfig::default(),
-        promotion_margin: 0.01,
+        worker: Worker {
+            db,
+            store: open_store(&StoreUrl::Local {
+                root: dir.join("store"),
+            })
+            .await
+            .unwrap(),
+            notifier: Arc::new(LogNotifier),
+            mlflow: None,
+            drift: Default::default(),
+            labels: TrainLabels::Expert,
+            train: TrainConfig::default(),
+            promotion_margin: 0.01,
+        },
     }
 }
 
@@ -54,7 +58,7 @@ async fn deps_in(dir: &std::path::Path) -> Deps {
 async fn scheduled_direct_and_job_invocations_run_the_train_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let deps = deps_in(dir.path()).await;
-    let db = deps.db.clone();
+    let db = deps.worker.db.clone();
     db.migrate().unwrap();
     // Job 1 of the fixture: the first train job.
     let first = db.enqueue(JobKind::Train, &json!({}), None).unwrap();
@@ -104,7 +108,7 @@ async fn scheduled_direct_and_job_invocations_run_the_train_jobs() {
 async fn deploy_events_apply_the_migrations_once() {
     let dir = tempfile::tempdir().unwrap();
     let deps = deps_in(dir.path()).await;
-    let db = deps.db.clone();
+    let db = deps.worker.db.clone();
     let raw = |name: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(fixtures().join("events").join(name)).unwrap()).unwrap()
     };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-pub use driftloop_db::testing::{mysql_server_url, Backend, TestDb};
+pub use driftloop_db::testing::{Backend, TestDb};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 

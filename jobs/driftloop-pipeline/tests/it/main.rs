@@ -8,6 +8,5 @@ mod drift_job;
 mod helpers;
 mod import;
 mod objects;
-mod secrets;
 mod snapshots;
 mod train;

@@ -2,10 +2,21 @@
 //! secret in moto's Secrets Manager holding the test server's credentials opens and
 //! migrates a real MariaDB database.
 
-use driftloop_pipeline::secrets::resolve_database_secret;
+use driftloop_db::testing::{mysql_server_url, Backend, TestDb};
+use driftloop_lambda::secrets::resolve_database_secret;
 use driftloop_pipeline::{open_database, Settings};
 
-use crate::helpers::{mysql_server_url, s3_endpoint, Backend, TestDb};
+/// moto, which the test command starts, serves Secrets Manager beside S3.
+fn aws_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set: this test needs moto's Secrets Manager. Run the README's test \
+             command (./scripts/test), which starts moto, or start it with `moto_server -H 127.0.0.1 -p 5055` \
+             (pip install 'moto[server]') and export AWS_ENDPOINT_URL=http://127.0.0.1:5055 \
+             AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1"
+        )
+    })
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rds_style_secret_opens_the_database() {
@@ -21,7 +32,7 @@ async fn rds_style_secret_opens_the_database() {
     });
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(s3_endpoint())
+        .endpoint_url(aws_endpoint())
         .load()
         .await;
     let client = aws_sdk_secretsmanager::Client::new(&config);

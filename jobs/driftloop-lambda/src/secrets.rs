@@ -8,8 +8,8 @@
 
 use serde::Deserialize;
 
-use crate::config::{DatabaseUrl, Settings};
-use crate::error::{Error, Result};
+use driftloop_pipeline::{DatabaseUrl, Settings};
+use driftloop_pipeline::{Error, Result};
 
 /// The fields of an RDS credentials secret that driftloop uses.
 #[derive(Deserialize)]
