@@ -12,14 +12,16 @@
 //! Client mistakes are 4xx JSON errors naming the field and what it accepts, and store
 //! nothing; storage being down is a 503, never a half-written row.
 
-mod api;
 mod error;
+mod openapi;
 mod parse;
+mod routes;
 mod schema;
 mod state;
 mod writer;
 
-pub use api::{openapi, router};
 pub use error::{ApiError, Problem};
-pub use parse::{parse_features, parse_predict_request, PredictInput};
+pub use openapi::{openapi, openapi_for};
+pub use parse::{parse_batch_request, parse_features, parse_label_request, parse_predict_request, PredictInput};
+pub use routes::router;
 pub use state::{AppState, Kick, Limits};

@@ -2,6 +2,7 @@
 //! every field that is wrong and what it accepts.
 
 use driftloop_core::spec::{spec, ColumnKind, SCORE_MAX, SCORE_MIN};
+use driftloop_pipeline::db::RowRef;
 use serde_json::Value;
 
 use crate::error::Problem;
@@ -33,6 +34,17 @@ fn json_type(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// A JSON number that is an integer, as JSON Schema counts them: `7` and `7.0` alike
+/// (serde_json reads a number written with a fraction part as a float).
+fn json_integer(n: &serde_json::Number) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is a float exactly
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < EXACT)
+            .map(|f| f as i64)
+    })
 }
 
 /// The 17 features of a `features` object, at `path`: every spec column required, no
@@ -72,7 +84,7 @@ pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) ->
         };
         let text = match (raw, column.kind) {
             (Value::String(text), _) => text.clone(),
-            (Value::Number(n), ColumnKind::Score) => match n.as_u64() {
+            (Value::Number(n), ColumnKind::Score) => match json_integer(n).filter(|v| *v >= 0) {
                 Some(v) => v.to_string(),
                 None => {
                     problems.push(problem(
@@ -164,6 +176,122 @@ pub fn parse_predict_request(value: &Value, path: &str, problems: &mut Vec<Probl
     }
 }
 
+/// `{"rows": [...]}`: 1 to `max_rows` predict requests.
+pub fn parse_batch_request(value: &Value, max_rows: usize) -> Result<Vec<PredictInput>, Vec<Problem>> {
+    let Some(object) = value.as_object() else {
+        return Err(vec![problem("body".into(), "expected an object with \"rows\"")]);
+    };
+    let mut problems: Vec<Problem> = object
+        .keys()
+        .filter(|k| *k != "rows")
+        .map(|k| Problem {
+            field: k.clone(),
+            message: "unknown field; expected \"rows\"".into(),
+        })
+        .collect();
+    let Some(rows) = object.get("rows").and_then(Value::as_array) else {
+        problems.push(Problem {
+            field: "rows".into(),
+            message: "missing: expected an array of rows".into(),
+        });
+        return Err(problems);
+    };
+    let limit = max_rows;
+    if rows.is_empty() || rows.len() > limit {
+        problems.push(Problem {
+            field: "rows".into(),
+            message: format!("expected 1 to {limit} rows, got {}", rows.len()),
+        });
+        return Err(problems);
+    }
+    let inputs: Vec<Option<PredictInput>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| parse_predict_request(row, &format!("rows[{i}]"), &mut problems))
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(inputs.into_iter().flatten().collect())
+}
+
+/// `{"row_id": N | "request_id": "...", "diagnosis": "..."}`: which row, and the expert's
+/// class.
+pub fn parse_label_request(value: &Value) -> Result<(RowRef, u8), Vec<Problem>> {
+    let Some(object) = value.as_object() else {
+        return Err(vec![problem(
+            "body".into(),
+            "expected an object with \"row_id\" or \"request_id\", and \"diagnosis\"",
+        )]);
+    };
+    let mut problems: Vec<Problem> = object
+        .keys()
+        .filter(|k| !["row_id", "request_id", "diagnosis"].contains(&k.as_str()))
+        .map(|k| Problem {
+            field: k.clone(),
+            message: "unknown field; expected \"row_id\" or \"request_id\", and \"diagnosis\"".into(),
+        })
+        .collect();
+    let by = match (object.get("row_id"), object.get("request_id")) {
+        (Some(Value::Number(n)), None) if json_integer(n).is_some_and(|v| v > 0) => {
+            Some(RowRef::Id(json_integer(n).unwrap_or_default()))
+        }
+        (None, Some(Value::String(id))) if !id.is_empty() => Some(RowRef::RequestId(id.clone())),
+        (Some(_), Some(_)) => {
+            problems.push(Problem {
+                field: "row_id".into(),
+                message: "give row_id or request_id, not both".into(),
+            });
+            None
+        }
+        (None, None) => {
+            problems.push(Problem {
+                field: "row_id".into(),
+                message: "missing: give row_id (a positive integer) or request_id (a string)".into(),
+            });
+            None
+        }
+        (Some(_), None) => {
+            problems.push(Problem {
+                field: "row_id".into(),
+                message: "expected a positive integer".into(),
+            });
+            None
+        }
+        (None, Some(_)) => {
+            problems.push(Problem {
+                field: "request_id".into(),
+                message: "expected a non-empty string".into(),
+            });
+            None
+        }
+    };
+    let classes = spec().classes;
+    let diagnosis = match object.get("diagnosis") {
+        Some(Value::String(text)) => match spec().parse_class(text) {
+            Ok(class) => Some(class),
+            Err(e) => {
+                problems.push(Problem {
+                    field: "diagnosis".into(),
+                    message: e.to_string(),
+                });
+                None
+            }
+        },
+        _ => {
+            problems.push(Problem {
+                field: "diagnosis".into(),
+                message: format!("expected one of {}", classes.join(", ")),
+            });
+            None
+        }
+    };
+    let (Some(by), Some(diagnosis), true) = (by, diagnosis, problems.is_empty()) else {
+        return Err(problems);
+    };
+    Ok((by, diagnosis))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +354,24 @@ mod tests {
         assert!(problems[3].message.contains("got a boolean"));
         assert!(problems[4].message.starts_with("missing"));
         assert!(problems[5].message.contains("from 1 to 10"), "{}", problems[5].message);
+    }
+
+    #[test]
+    fn integers_are_counted_as_json_schema_counts_them() {
+        let mut features = valid_features();
+        features["optimism"] = json!(4.0);
+        let mut problems = Vec::new();
+        let parsed = parse_predict_request(&json!({"features": features}), "", &mut problems).unwrap();
+        assert_eq!(parsed.codes[16], 4);
+        for fraction in [json!(4.5), json!(-4.0), json!(1e300)] {
+            let mut features = valid_features();
+            features["optimism"] = fraction.clone();
+            let mut problems = Vec::new();
+            assert!(parse_predict_request(&json!({"features": features}), "", &mut problems).is_none());
+            assert_eq!(problems[0].field, "features.optimism", "{fraction}");
+        }
+        let (by, _) = parse_label_request(&json!({"row_id": 3.0, "diagnosis": "Normal"})).unwrap();
+        assert_eq!(by, RowRef::Id(3));
+        assert!(parse_label_request(&json!({"row_id": 3.5, "diagnosis": "Normal"})).is_err());
     }
 }

@@ -1,19 +1,51 @@
-//! The OpenAPI schema of the `features` object, generated from the dataset spec: one
-//! property per column, with its categories or its range.
+//! The OpenAPI schemas of the request bodies, generated from the dataset spec and stating
+//! what the parser (parse.rs) accepts: every spec column with its categories or its
+//! range, the forms a score may take, the bounds of a `request_id`, no unknown key, and
+//! `/v1/labels`' choice of `row_id` or `request_id`.
 
 use driftloop_core::spec::{spec, ColumnKind, SCORE_MAX, SCORE_MIN};
-use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, SchemaType, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
+
+use crate::parse::REQUEST_ID_MAX;
+
+/// White space as the parser trims it (Rust's `char::is_whitespace`, Unicode White_Space),
+/// as a character class for the document's patterns.
+const WS: &str = r"[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+const NOT_WS: &str = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
+/// A score as text: "7", "07", "+7", "7 From 10" (any case of "from", white space around
+/// the parts), from 1 to 10.
+pub fn score_pattern() -> String {
+    format!(r"^{WS}*\+?0*(?:[1-9]|10){WS}*(?:[Ff][Rr][Oo][Mm]{WS}*10{WS}*)?$")
+}
+
+/// The largest `row_id` the document admits: the largest integer every JSON reader holds
+/// exactly (I-JSON). A larger id names no row.
+const ROW_ID_MAX: f64 = 9_007_199_254_740_991.0;
+
+fn closed(object: ObjectBuilder) -> Schema {
+    Schema::Object(
+        object
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+            .build(),
+    )
+}
+
+fn reference(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
 
 /// The 17 symptom values of one row.
 pub struct Features;
 
 impl PartialSchema for Features {
     fn schema() -> RefOr<Schema> {
-        let mut object = ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some("The 17 symptoms of one row, every one required, no other key."));
+        let mut object = ObjectBuilder::new().schema_type(Type::Object).description(Some(
+            "The 17 symptoms of one row, every one required, no other key. Categories are matched \
+             after trimming white space and in any case (\"YES \" is YES).",
+        ));
         for column in spec().features {
             let property = match column.kind {
                 ColumnKind::Frequency | ColumnKind::YesNo => ObjectBuilder::new()
@@ -23,11 +55,12 @@ impl PartialSchema for Features {
                     .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
                     .minimum(Some(SCORE_MIN as f64))
                     .maximum(Some(SCORE_MAX as f64))
+                    .pattern(Some(score_pattern()))
                     .description(Some("An integer from 1 to 10, or text such as \"7\" or \"7 From 10\".")),
             };
             object = object.property(column.name, property).required(column.name);
         }
-        RefOr::T(Schema::Object(object.build()))
+        RefOr::T(closed(object))
     }
 }
 
@@ -42,9 +75,164 @@ impl PartialSchema for Diagnosis {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .enum_values(Some(spec().classes.to_vec()))
+                .description(Some("Matched after trimming white space and in any case."))
                 .build(),
         ))
     }
 }
 
 impl ToSchema for Diagnosis {}
+
+/// `POST /v1/predict` body.
+pub struct PredictRequest;
+
+impl PartialSchema for PredictRequest {
+    fn schema() -> RefOr<Schema> {
+        let request_id = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .min_length(Some(1))
+            .max_length(Some(REQUEST_ID_MAX))
+            .pattern(Some(NOT_WS))
+            .description(Some(
+                "A client's id for this request: sending it again answers the same and stores nothing \
+                 more (1 to 128 characters, not only white space).",
+            ));
+        RefOr::T(closed(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("features", reference("Features"))
+                .required("features")
+                .property("request_id", request_id),
+        ))
+    }
+}
+
+impl ToSchema for PredictRequest {}
+
+/// `POST /v1/predict/batch` body, for the default limits; [`batch_request`] for others.
+pub struct BatchRequest;
+
+/// The batch body taking 1 to `max_rows` rows.
+pub fn batch_request(max_rows: usize) -> RefOr<Schema> {
+    let rows = ArrayBuilder::new()
+        .items(reference("PredictRequest"))
+        .min_items(Some(1))
+        .max_items(Some(max_rows))
+        .description(Some(
+            "The rows. A request_id repeated here is a repeated request: answered like the first row with it, \
+             stored once; with other features it is a 409 and nothing is stored.",
+        ));
+    RefOr::T(closed(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("rows", rows)
+            .required("rows"),
+    ))
+}
+
+impl PartialSchema for BatchRequest {
+    fn schema() -> RefOr<Schema> {
+        batch_request(crate::Limits::default().batch_rows)
+    }
+}
+
+impl ToSchema for BatchRequest {}
+
+/// `POST /v1/labels` body: the row by `row_id` or by `request_id` (one of them), and the
+/// expert's diagnosis.
+pub struct LabelRequest;
+
+impl PartialSchema for LabelRequest {
+    fn schema() -> RefOr<Schema> {
+        let by_id = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "row_id",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1.0))
+                    .maximum(Some(ROW_ID_MAX)),
+            )
+            .required("row_id")
+            .property("diagnosis", reference("Diagnosis"))
+            .required("diagnosis");
+        let by_request = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "request_id",
+                ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)),
+            )
+            .required("request_id")
+            .property("diagnosis", reference("Diagnosis"))
+            .required("diagnosis");
+        RefOr::T(Schema::OneOf(
+            OneOfBuilder::new().item(closed(by_id)).item(closed(by_request)).build(),
+        ))
+    }
+}
+
+impl ToSchema for LabelRequest {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the parser takes `text` as a score, and whether the document's pattern does.
+    fn both(text: &str) -> (bool, bool) {
+        let s = driftloop_core::spec();
+        let parser = s.parse_feature(s.feature_index("optimism").unwrap(), text).is_ok();
+        let pattern = regex::Regex::new(&score_pattern()).unwrap().is_match(text);
+        (parser, pattern)
+    }
+
+    #[test]
+    fn the_score_pattern_says_what_the_parser_takes() {
+        for (text, accepted) in [
+            ("7", true),
+            ("07", true),
+            ("+7", true),
+            ("10", true),
+            (" 7 From 10 ", true),
+            ("7from10", true),
+            ("7 FROM 10", true),
+            ("\u{3000}7\t", true),
+            ("", false),
+            ("0", false),
+            ("11", false),
+            ("-7", false),
+            ("++7", false),
+            ("7 From 9", false),
+            ("7 From 010", false),
+            ("7 of 10", false),
+            ("7.0", false),
+            ("\u{feff}7", false),
+        ] {
+            assert_eq!(both(text), (accepted, accepted), "{text:?}");
+        }
+        // Every short string over the characters that matter agrees too.
+        let alphabet = [
+            "", "0", "1", "7", "+", " ", "f", "F", "r", "o", "m", "10", "x", "\u{a0}",
+        ];
+        let mut checked = 0;
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    for d in ["", " from 10", "From10", " from 9"] {
+                        let text = format!("{a}{b}{c}{d}");
+                        let (parser, pattern) = both(&text);
+                        assert_eq!(parser, pattern, "{text:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 14 * 14 * 14 * 4);
+    }
+
+    #[test]
+    fn a_request_id_must_hold_more_than_white_space() {
+        let pattern = regex::Regex::new(NOT_WS).unwrap();
+        assert!(pattern.is_match(" a "));
+        assert!(!pattern.is_match(" \t\u{a0}\u{3000}"));
+    }
+}

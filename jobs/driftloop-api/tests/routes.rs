@@ -305,6 +305,71 @@ async fn a_batch_is_stored_whole_or_not_at_all() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_request_id_repeated_in_a_batch_is_one_request_and_a_conflict_stores_nothing() {
+    let f = fixture(true, Limits::default()).await;
+    let before = f.rows();
+    let rows = json!({"rows": [
+        {"features": features(), "request_id": "twice"},
+        {"features": features()},
+        {"features": features(), "request_id": "twice"}
+    ]});
+    let (status, answer) = f.post("/v1/predict/batch", rows).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["results"][0], answer["results"][2], "the repeat is answered like the first");
+    assert_ne!(answer["results"][0]["row_id"], answer["results"][1]["row_id"]);
+    assert_eq!(f.rows(), before + 2, "the repeated request_id is stored once");
+
+    let mut other = features();
+    other["optimism"] = json!(9);
+    let conflicts = [
+        // Within the batch: the same request_id with other features.
+        json!({"rows": [{"features": features(), "request_id": "new"}, {"features": other, "request_id": "new"}]}),
+        // Against a stored row: "twice" was stored with features().
+        json!({"rows": [{"features": features()}, {"features": other, "request_id": "twice"}]}),
+    ];
+    for body in conflicts {
+        let answer = f
+            .refused(
+                "/v1/predict/batch",
+                Some("application/json"),
+                body.to_string(),
+                StatusCode::CONFLICT,
+            )
+            .await;
+        assert_eq!(answer["error"]["code"], "request_id_conflict", "{answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_states_the_limits_and_the_choices() {
+    let f = fixture(
+        true,
+        Limits {
+            body_bytes: 1024 * 1024,
+            batch_rows: 7,
+        },
+    )
+    .await;
+    let (_, doc) = f.send("GET", "/openapi.json", None, Body::empty()).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["BatchRequest"]["properties"]["rows"]["maxItems"], 7);
+    assert_eq!(schemas["BatchRequest"]["additionalProperties"], false);
+    assert_eq!(schemas["PredictRequest"]["additionalProperties"], false);
+    assert_eq!(schemas["Features"]["additionalProperties"], false);
+    assert_eq!(schemas["PredictRequest"]["properties"]["request_id"]["maxLength"], 128);
+    let choices = schemas["LabelRequest"]["oneOf"].as_array().unwrap();
+    let required: Vec<&Value> = choices.iter().map(|c| &c["required"]).collect();
+    assert_eq!(required, [&json!(["row_id", "diagnosis"]), &json!(["request_id", "diagnosis"])]);
+    let score = &schemas["Features"]["properties"]["optimism"];
+    assert!(score["pattern"].as_str().unwrap().contains("[Ff][Rr][Oo][Mm]"), "{score}");
+    // A score as a JSON number with a zero fraction is an integer, as the schema says.
+    let mut features = features();
+    features["optimism"] = json!(4.0);
+    let (status, answer) = f.post("/v1/predict", json!({"features": features})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn labels_set_the_expert_diagnosis() {
     let f = fixture(true, Limits::default()).await;
     let (_, scored) = f

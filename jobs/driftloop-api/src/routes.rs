@@ -1,6 +1,8 @@
-//! The routes.
+//! The routes: each handler checks its body (parse.rs), does its storage work off the
+//! async workers, and answers one of the response types below. The document describing
+//! them is openapi.rs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::extract::rejection::BytesRejection;
@@ -14,28 +16,19 @@ use driftloop_pipeline::db::{RowRef, StoredRow};
 use driftloop_pipeline::predict::{Champion, Scored};
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorBody, Problem};
-use crate::parse::{parse_predict_request, PredictInput};
-use crate::schema::{Diagnosis, Features};
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::openapi_for;
+use crate::parse::{parse_batch_request, parse_label_request, parse_predict_request, PredictInput};
+use crate::schema::{BatchRequest, LabelRequest, PredictRequest};
 use crate::state::AppState;
 
 type Shared = State<Arc<AppState>>;
 
-/// `POST /v1/predict` body.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-struct PredictRequest {
-    features: Features,
-    /// A client's id for this request: sending it again answers the same and stores
-    /// nothing more (1 to 128 characters).
-    request_id: Option<String>,
-}
-
 /// A scored row.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct PredictResponse {
+pub(crate) struct PredictResponse {
     /// The most probable class.
     prediction: String,
     /// Every class's probability.
@@ -46,37 +39,21 @@ pub struct PredictResponse {
     row_id: i64,
 }
 
-/// `POST /v1/predict/batch` body.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-struct BatchRequest {
-    rows: Vec<PredictRequest>,
-}
-
 #[derive(Serialize, ToSchema)]
-struct BatchResponse {
+pub(crate) struct BatchResponse {
     /// One answer per row, in order.
     results: Vec<PredictResponse>,
 }
 
-/// `POST /v1/labels` body: `row_id` or `request_id`, and the expert's diagnosis.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-struct LabelRequest {
-    row_id: Option<i64>,
-    request_id: Option<String>,
-    diagnosis: Diagnosis,
-}
-
 #[derive(Serialize, ToSchema)]
-struct LabelResponse {
+pub(crate) struct LabelResponse {
     row_id: i64,
     diagnosis: String,
     label_source: String,
 }
 
 #[derive(Serialize, ToSchema)]
-struct ChampionResponse {
+pub(crate) struct ChampionResponse {
     version: i64,
     family: String,
     #[schema(value_type = Object)]
@@ -92,7 +69,7 @@ struct ChampionResponse {
 }
 
 #[derive(Serialize, ToSchema)]
-struct Health {
+pub(crate) struct Health {
     /// `ok`, or `unavailable` with the reasons in `problems`.
     status: String,
     database: bool,
@@ -100,45 +77,17 @@ struct Health {
     problems: Vec<String>,
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "driftloop",
-        description = "Scores rows with the champion model and stores them as feature rows."
-    ),
-    paths(predict, predict_batch, labels, champion, healthz),
-    components(schemas(
-        PredictRequest,
-        PredictResponse,
-        BatchRequest,
-        BatchResponse,
-        LabelRequest,
-        LabelResponse,
-        ChampionResponse,
-        Health,
-        ErrorBody,
-        Problem,
-        Features,
-        Diagnosis
-    ))
-)]
-struct ApiDoc;
-
-/// The OpenAPI document, generated from the types above and the dataset spec.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
-}
-
 /// The API over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
-    let limit = state.limits.body_bytes;
+    let limits = state.limits;
+    let limit = limits.body_bytes;
     Router::new()
         .route("/v1/predict", post(predict))
         .route("/v1/predict/batch", post(predict_batch))
         .route("/v1/labels", post(labels))
         .route("/v1/models/champion", get(champion))
         .route("/healthz", get(healthz))
-        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/openapi.json", get(move || async move { Json(openapi_for(&limits)) }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json") })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -205,6 +154,14 @@ fn model_failure(e: driftloop_pipeline::Error) -> ApiError {
     )
 }
 
+fn request_id_conflict(request_id: &str, what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "request_id_conflict",
+        format!("request_id {request_id:?} {what}; use a new request_id"),
+    )
+}
+
 /// The answer for a `request_id` already stored: the same model scores the same features.
 async fn stored_answer(
     state: &AppState,
@@ -213,14 +170,9 @@ async fn stored_answer(
     input: &PredictInput,
 ) -> Result<PredictResponse, ApiError> {
     if stored.row.features != input.codes {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "request_id_conflict",
-            format!(
-                "request_id {:?} was stored with other features (row {}); use a new request_id",
-                input.request_id.as_deref().unwrap_or_default(),
-                stored.id
-            ),
+        return Err(request_id_conflict(
+            input.request_id.as_deref().unwrap_or_default(),
+            &format!("was stored with other features (row {})", stored.id),
         ));
     }
     let version = stored.row.model_version.clone().unwrap_or_default();
@@ -268,7 +220,7 @@ fn new_row(input: &PredictInput, scored: &Scored, champion: &Champion) -> Featur
 #[utoipa::path(post, path = "/v1/predict", request_body = PredictRequest,
     responses((status = 200, body = PredictResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn predict(
+pub(crate) async fn predict(
     State(state): Shared,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -313,58 +265,13 @@ async fn predict(
 #[utoipa::path(post, path = "/v1/predict/batch", request_body = BatchRequest,
     responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn predict_batch(
+pub(crate) async fn predict_batch(
     State(state): Shared,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let value = json_body(&headers, body)?;
-    let Some(object) = value.as_object() else {
-        return Err(ApiError::bad("body", "expected an object with \"rows\""));
-    };
-    let mut problems: Vec<Problem> = object
-        .keys()
-        .filter(|k| *k != "rows")
-        .map(|k| Problem {
-            field: k.clone(),
-            message: "unknown field; expected \"rows\"".into(),
-        })
-        .collect();
-    let Some(rows) = object.get("rows").and_then(Value::as_array) else {
-        problems.push(Problem {
-            field: "rows".into(),
-            message: "missing: expected an array of rows".into(),
-        });
-        return Err(ApiError::invalid(problems));
-    };
-    let limit = state.limits.batch_rows;
-    if rows.is_empty() || rows.len() > limit {
-        problems.push(Problem {
-            field: "rows".into(),
-            message: format!("expected 1 to {limit} rows, got {}", rows.len()),
-        });
-        return Err(ApiError::invalid(problems));
-    }
-    let inputs: Vec<Option<PredictInput>> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| parse_predict_request(row, &format!("rows[{i}]"), &mut problems))
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    for (i, input) in inputs.iter().enumerate() {
-        if let Some(id) = input.as_ref().and_then(|x| x.request_id.as_ref()) {
-            if !seen.insert(id.clone()) {
-                problems.push(Problem {
-                    field: format!("rows[{i}].request_id"),
-                    message: "repeats an earlier row's request_id".into(),
-                });
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::invalid(problems));
-    }
-    let inputs: Vec<PredictInput> = inputs.into_iter().flatten().collect();
+    let inputs = parse_batch_request(&value, state.limits.batch_rows).map_err(ApiError::invalid)?;
     let champion = state.champion().await.map_err(|e| ApiError::unavailable(&e))?;
     // Rows whose request_id is stored already are answered from storage, not stored again.
     let ids: Vec<String> = inputs.iter().filter_map(|i| i.request_id.clone()).collect();
@@ -379,9 +286,37 @@ async fn predict_batch(
         Ok(found)
     })
     .await?;
-    let stored: std::collections::HashMap<String, StoredRow> = stored.into_iter().collect();
+    let stored: HashMap<String, StoredRow> = stored.into_iter().collect();
+    // A request_id repeated within the batch is a repeated request: the later rows get
+    // the first one's answer. Conflicts (the same request_id, other features) are refused
+    // before anything is stored.
+    let mut first_with: HashMap<&str, usize> = HashMap::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let Some(id) = input.request_id.as_deref() else {
+            continue;
+        };
+        if let Some(row) = stored.get(id) {
+            if row.row.features != input.codes {
+                return Err(request_id_conflict(
+                    id,
+                    &format!("was stored with other features (row {})", row.id),
+                ));
+            }
+        } else {
+            let first = *first_with.entry(id).or_insert(i);
+            if inputs[first].codes != input.codes {
+                return Err(request_id_conflict(
+                    id,
+                    &format!("names other features in rows[{first}] and rows[{i}]"),
+                ));
+            }
+        }
+    }
     let fresh: Vec<usize> = (0..inputs.len())
-        .filter(|&i| inputs[i].request_id.as_ref().is_none_or(|id| !stored.contains_key(id)))
+        .filter(|&i| match inputs[i].request_id.as_deref() {
+            None => true,
+            Some(id) => first_with.get(id) == Some(&i),
+        })
         .collect();
     let codes: Vec<&[u8]> = fresh.iter().map(|&i| inputs[i].codes.as_slice()).collect();
     let scored = champion.score(&codes).map_err(model_failure)?;
@@ -400,13 +335,17 @@ async fn predict_batch(
         results[i] = Some(answer(s, champion.model_version(), id));
     }
     for (i, input) in inputs.iter().enumerate() {
-        if results[i].is_none() {
-            let row = &stored[input
-                .request_id
-                .as_ref()
-                .expect("only rows with a stored request_id are left")];
-            results[i] = Some(stored_answer(&state, &champion, row, input).await?);
+        if results[i].is_some() {
+            continue;
         }
+        let id = input
+            .request_id
+            .as_deref()
+            .expect("only rows with a request_id are left");
+        results[i] = match stored.get(id) {
+            Some(row) => Some(stored_answer(&state, &champion, row, input).await?),
+            None => results[first_with[id]].clone(),
+        };
     }
     Ok(Json(BatchResponse {
         results: results.into_iter().flatten().collect(),
@@ -416,83 +355,14 @@ async fn predict_batch(
 #[utoipa::path(post, path = "/v1/labels", request_body = LabelRequest,
     responses((status = 200, body = LabelResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn labels(
+pub(crate) async fn labels(
     State(state): Shared,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LabelResponse>, ApiError> {
     let value = json_body(&headers, body)?;
-    let Some(object) = value.as_object() else {
-        return Err(ApiError::bad(
-            "body",
-            "expected an object with \"row_id\" or \"request_id\", and \"diagnosis\"",
-        ));
-    };
-    let mut problems: Vec<Problem> = object
-        .keys()
-        .filter(|k| !["row_id", "request_id", "diagnosis"].contains(&k.as_str()))
-        .map(|k| Problem {
-            field: k.clone(),
-            message: "unknown field; expected \"row_id\" or \"request_id\", and \"diagnosis\"".into(),
-        })
-        .collect();
-    let by = match (object.get("row_id"), object.get("request_id")) {
-        (Some(Value::Number(n)), None) if n.as_i64().is_some_and(|v| v > 0) => {
-            Some(RowRef::Id(n.as_i64().unwrap_or_default()))
-        }
-        (None, Some(Value::String(id))) if !id.is_empty() => Some(RowRef::RequestId(id.clone())),
-        (Some(_), Some(_)) => {
-            problems.push(Problem {
-                field: "row_id".into(),
-                message: "give row_id or request_id, not both".into(),
-            });
-            None
-        }
-        (None, None) => {
-            problems.push(Problem {
-                field: "row_id".into(),
-                message: "missing: give row_id (a positive integer) or request_id (a string)".into(),
-            });
-            None
-        }
-        (Some(_), None) => {
-            problems.push(Problem {
-                field: "row_id".into(),
-                message: "expected a positive integer".into(),
-            });
-            None
-        }
-        (None, Some(_)) => {
-            problems.push(Problem {
-                field: "request_id".into(),
-                message: "expected a non-empty string".into(),
-            });
-            None
-        }
-    };
+    let (by, diagnosis) = parse_label_request(&value).map_err(ApiError::invalid)?;
     let classes = spec().classes;
-    let diagnosis = match object.get("diagnosis") {
-        Some(Value::String(text)) => match spec().parse_class(text) {
-            Ok(class) => Some(class),
-            Err(e) => {
-                problems.push(Problem {
-                    field: "diagnosis".into(),
-                    message: e.to_string(),
-                });
-                None
-            }
-        },
-        _ => {
-            problems.push(Problem {
-                field: "diagnosis".into(),
-                message: format!("expected one of {}", classes.join(", ")),
-            });
-            None
-        }
-    };
-    let (Some(by), Some(diagnosis), true) = (by, diagnosis, problems.is_empty()) else {
-        return Err(ApiError::invalid(problems));
-    };
     let db = state.db.clone();
     let row_id = blocking(move || db.set_label(&by, diagnosis)).await?;
     Ok(Json(LabelResponse {
@@ -504,7 +374,7 @@ async fn labels(
 
 #[utoipa::path(get, path = "/v1/models/champion",
     responses((status = 200, body = ChampionResponse), (status = 503, body = ErrorBody)))]
-async fn champion(State(state): Shared) -> Result<Json<ChampionResponse>, ApiError> {
+pub(crate) async fn champion(State(state): Shared) -> Result<Json<ChampionResponse>, ApiError> {
     let champion = state.champion().await.map_err(|e| ApiError::unavailable(&e))?;
     let v = &champion.version;
     Ok(Json(ChampionResponse {
@@ -521,7 +391,7 @@ async fn champion(State(state): Shared) -> Result<Json<ChampionResponse>, ApiErr
 }
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = Health)))]
-async fn healthz(State(state): Shared) -> (StatusCode, Json<Health>) {
+pub(crate) async fn healthz(State(state): Shared) -> (StatusCode, Json<Health>) {
     let mut problems = Vec::new();
     let db = state.db.clone();
     let database = match tokio::task::spawn_blocking(move || db.champion(spec().name)).await {
