@@ -15,6 +15,8 @@
 mod error;
 mod openapi;
 mod parse;
+mod responses;
+mod router;
 mod routes;
 mod schema;
 mod state;
@@ -23,5 +25,5 @@ mod writer;
 pub use error::{ApiError, Problem};
 pub use openapi::{openapi, openapi_for};
 pub use parse::{parse_batch_request, parse_features, parse_label_request, parse_predict_request, PredictInput};
-pub use routes::router;
+pub use router::router;
 pub use state::{AppState, Kick, Limits};

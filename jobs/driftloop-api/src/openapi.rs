@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, Problem};
-use crate::routes::{BatchResponse, ChampionResponse, Health, LabelResponse, PredictResponse};
+use crate::responses::{BatchResponse, ChampionResponse, Health, LabelResponse, PredictResponse};
 use crate::schema::{batch_request, BatchRequest, Diagnosis, Features, LabelRequest, PredictRequest};
 use crate::state::Limits;
 

@@ -1,97 +1,27 @@
 //! The routes: each handler checks its body (parse.rs), does its storage work off the
-//! async workers, and answers one of the response types below. The document describing
-//! them is openapi.rs.
+//! async workers, and answers one of the bodies of responses.rs. The document describing
+//! them is openapi.rs; router.rs puts them together.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use bytes::Bytes;
 use driftloop_core::{spec, FeatureRow, LabelSource};
 use driftloop_pipeline::db::{RowRef, StoredRow};
 use driftloop_pipeline::predict::{Champion, Scored};
-use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::openapi::openapi_for;
 use crate::parse::{parse_batch_request, parse_label_request, parse_predict_request, PredictInput};
+use crate::responses::{answer, BatchResponse, ChampionResponse, Health, LabelResponse, PredictResponse};
 use crate::schema::{BatchRequest, LabelRequest, PredictRequest};
 use crate::state::AppState;
 
 type Shared = State<Arc<AppState>>;
-
-/// A scored row.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub(crate) struct PredictResponse {
-    /// The most probable class.
-    prediction: String,
-    /// Every class's probability.
-    probabilities: BTreeMap<String, f64>,
-    /// The registry version of the model that scored the row.
-    model_version: String,
-    /// The stored feature row.
-    row_id: i64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct BatchResponse {
-    /// One answer per row, in order.
-    results: Vec<PredictResponse>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct LabelResponse {
-    row_id: i64,
-    diagnosis: String,
-    label_source: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ChampionResponse {
-    version: i64,
-    family: String,
-    #[schema(value_type = Object)]
-    params: Value,
-    artifact_uri: String,
-    sha256: String,
-    snapshot_uri: String,
-    #[schema(value_type = Object)]
-    holdout_metrics: Value,
-    #[schema(value_type = Object)]
-    cv_metrics: Value,
-    created_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Health {
-    /// `ok`, or `unavailable` with the reasons in `problems`.
-    status: String,
-    database: bool,
-    champion: Option<i64>,
-    problems: Vec<String>,
-}
-
-/// The API over `state`.
-pub fn router(state: Arc<AppState>) -> Router {
-    let limits = state.limits;
-    let limit = limits.body_bytes;
-    Router::new()
-        .route("/v1/predict", post(predict))
-        .route("/v1/predict/batch", post(predict_batch))
-        .route("/v1/labels", post(labels))
-        .route("/v1/models/champion", get(champion))
-        .route("/healthz", get(healthz))
-        .route("/openapi.json", get(move || async move { Json(openapi_for(&limits)) }))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json") })
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
-}
 
 /// The JSON body of a request: content type, size and syntax checked.
 fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
@@ -129,20 +59,6 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a storage call panicked"))?
         .map_err(|e| ApiError::db_unavailable(&e))
-}
-
-fn answer(scored: &Scored, model_version: String, row_id: i64) -> PredictResponse {
-    let classes = spec().classes;
-    PredictResponse {
-        prediction: classes[scored.class as usize].to_string(),
-        probabilities: classes
-            .iter()
-            .zip(&scored.probabilities)
-            .map(|(c, p)| (c.to_string(), *p))
-            .collect(),
-        model_version,
-        row_id,
-    }
 }
 
 fn model_failure(e: driftloop_pipeline::Error) -> ApiError {
@@ -197,9 +113,10 @@ async fn stored_answer(
                     format!("model version {number} is not registered"),
                 )
             })?;
-        let artifact = driftloop_pipeline::models::load_artifact(state.store.as_ref(), &registered.model.artifact_uri)
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
+        let artifact =
+            driftloop_pipeline::artifacts::load_artifact(state.store.as_ref(), &registered.model.artifact_uri)
+                .await
+                .map_err(|e| ApiError::unavailable(&e))?;
         let earlier = Champion {
             version: registered,
             artifact,

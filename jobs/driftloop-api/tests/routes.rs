@@ -315,7 +315,10 @@ async fn a_request_id_repeated_in_a_batch_is_one_request_and_a_conflict_stores_n
     ]});
     let (status, answer) = f.post("/v1/predict/batch", rows).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["results"][0], answer["results"][2], "the repeat is answered like the first");
+    assert_eq!(
+        answer["results"][0], answer["results"][2],
+        "the repeat is answered like the first"
+    );
     assert_ne!(answer["results"][0]["row_id"], answer["results"][1]["row_id"]);
     assert_eq!(f.rows(), before + 2, "the repeated request_id is stored once");
 
@@ -359,9 +362,15 @@ async fn the_openapi_document_states_the_limits_and_the_choices() {
     assert_eq!(schemas["PredictRequest"]["properties"]["request_id"]["maxLength"], 128);
     let choices = schemas["LabelRequest"]["oneOf"].as_array().unwrap();
     let required: Vec<&Value> = choices.iter().map(|c| &c["required"]).collect();
-    assert_eq!(required, [&json!(["row_id", "diagnosis"]), &json!(["request_id", "diagnosis"])]);
+    assert_eq!(
+        required,
+        [&json!(["row_id", "diagnosis"]), &json!(["request_id", "diagnosis"])]
+    );
     let score = &schemas["Features"]["properties"]["optimism"];
-    assert!(score["pattern"].as_str().unwrap().contains("[Ff][Rr][Oo][Mm]"), "{score}");
+    assert!(
+        score["pattern"].as_str().unwrap().contains("[Ff][Rr][Oo][Mm]"),
+        "{score}"
+    );
     // A score as a JSON number with a zero fraction is an integer, as the schema says.
     let mut features = features();
     features["optimism"] = json!(4.0);

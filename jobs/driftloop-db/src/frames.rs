@@ -173,7 +173,7 @@ pub(crate) fn read_mysql(
             connectorx::partition::PartitionQuery::new(&query, "id", Some(min_id), Some(max_id), n_partitions);
         connectorx::partition::partition(&partition, &source).map_err(|e| bulk_error(e.to_string()))?
     };
-    let pre_execution: Vec<String> = crate::mysql::SESSION_INIT.iter().map(|s| s.to_string()).collect();
+    let pre_execution: Vec<String> = crate::sql::MYSQL_SESSION_INIT.iter().map(|s| s.to_string()).collect();
     let destination =
         get_arrow(&source, Some(query), &queries, Some(&pre_execution)).map_err(|e| bulk_error(e.to_string()))?;
     let batches = destination.arrow().map_err(|e| bulk_error(e.to_string()))?;

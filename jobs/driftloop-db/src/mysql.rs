@@ -12,7 +12,7 @@ use mysql::{IsolationLevel, Opts, OptsBuilder, Params, Pool, PoolConstraints, Po
 use crate::error::{Error, Result, ER_DUP_ENTRY};
 use crate::migrate::{self, split_mysql_statements, MigrationReport, MYSQL_MIGRATIONS};
 use crate::ports::Database;
-use crate::sql::{Dialect, SqlTx, SqlValue, Transact, TxMode};
+use crate::sql::{Dialect, SqlTx, SqlValue, Transact, TxMode, MYSQL_SESSION_INIT};
 use crate::url::DatabaseUrl;
 
 const ER_BAD_DB_ERROR: u16 = 1049;
@@ -22,12 +22,6 @@ const ER_LOCK_DEADLOCK: u16 = 1213;
 /// A transaction that fails on one of these is rolled back whole; running it again is safe.
 const RETRIED: [u16; 2] = [ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT];
 const MAX_TRIES: u64 = 5;
-
-/// Statements every pooled session runs first.
-pub(crate) const SESSION_INIT: &[&str] = &[
-    "SET time_zone = '+00:00'",
-    "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
-];
 
 pub struct MysqlDatabase {
     url: DatabaseUrl,
@@ -43,7 +37,7 @@ impl MysqlDatabase {
         let opts = OptsBuilder::from_opts(opts)
             .prefer_socket(false)
             .tcp_connect_timeout(Some(Duration::from_secs(10)))
-            .init(SESSION_INIT.to_vec())
+            .init(MYSQL_SESSION_INIT.to_vec())
             .pool_opts(PoolOpts::default().with_constraints(PoolConstraints::new(1, 16).expect("1 <= 16")));
         let pool = Pool::new(opts).map_err(|e| connect_error(url, e))?;
         Ok(MysqlDatabase { url: url.clone(), pool })

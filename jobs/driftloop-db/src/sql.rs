@@ -231,6 +231,12 @@ impl Dialect {
     }
 }
 
+/// Statements every MySQL session runs first (pooled connections and connectorx reads).
+pub(crate) const MYSQL_SESSION_INIT: &[&str] = &[
+    "SET time_zone = '+00:00'",
+    "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+];
+
 /// A transaction (or, for MySQL's migrations, a connection) that runs statements with
 /// positional parameters. Its errors carry the context the transaction was opened with.
 pub(crate) trait SqlTx {

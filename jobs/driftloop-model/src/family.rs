@@ -27,15 +27,14 @@
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::naive_bayes::categorical::{CategoricalNB, CategoricalNBParameters};
-use smartcore::tree::decision_tree_classifier::DecisionTreeClassifier;
 
-use crate::{cart, logistic, ModelError};
+pub use crate::format1::{SmartcoreForest, SmartcoreTree};
+pub use crate::logistic::Logistic;
+pub use crate::naive_bayes::NaiveBayes;
+use crate::{cart, format1, logistic, ModelError};
 
 /// Feature rows as smartcore takes them: `n × p`, row-major.
 pub type Matrix = DenseMatrix<f64>;
-/// A smartcore decision tree over [`Matrix`] rows and class indices (format-1 artifacts).
-pub type SmartcoreTree = DecisionTreeClassifier<f64, i32, Matrix, Vec<i32>>;
 
 /// A model family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -155,42 +154,10 @@ pub fn default_grid() -> Vec<Candidate> {
     grid
 }
 
-/// Logistic regression: the standardization it was fitted on, and its weights.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Logistic {
-    pub means: Vec<f64>,
-    pub scales: Vec<f64>,
-    /// Class indices in the order of the weight rows.
-    pub classes: Vec<i32>,
-    /// One row of weights per class. (Format-1 artifacts fitted by smartcore on two
-    /// classes hold a single row, for class `classes[1]`.)
-    pub coefficients: Vec<Vec<f64>>,
-    pub intercepts: Vec<f64>,
-}
-
 /// A forest of CART trees whose leaf class shares are averaged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forest {
     pub trees: Vec<cart::Tree>,
-}
-
-/// Categorical naive Bayes: what smartcore's `CategoricalNB` counted, as log probabilities.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NaiveBayes {
-    /// ln P(class) by class index (−∞ for a class absent from the training rows).
-    pub log_priors: Vec<f64>,
-    /// ln P(value | class), by column, class index and value.
-    pub log_likelihoods: Vec<Vec<Vec<f64>>>,
-    /// ln P(value | class) of a value seen 0 times, by column and class index: used for a
-    /// value above every value seen in training.
-    pub log_unseen: Vec<Vec<f64>>,
-}
-
-/// A forest of smartcore trees, which vote (format-1 artifacts).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SmartcoreForest {
-    pub classes: Vec<i32>,
-    pub trees: Vec<SmartcoreTree>,
 }
 
 /// A fitted model of any family. (Externally tagged: the binary body format cannot
@@ -236,8 +203,8 @@ impl Fitted {
         let n_classes = *classes.last().expect("two classes") as usize + 1;
         match *candidate {
             Candidate::LogisticRegression { alpha } => {
-                let (means, scales) = standardization(x);
-                let z = standardize(x, &means, &scales);
+                let (means, scales) = logistic::standardization(x);
+                let z = logistic::standardize(x, &means, &scales);
                 let positions: Vec<usize> = y
                     .iter()
                     .map(|c| classes.binary_search(c).expect("a class of the rows"))
@@ -282,7 +249,7 @@ impl Fitted {
                 let tree = cart::fit_tree(&row_major(x), p, &labels, n_classes, growth, seed)?;
                 Ok(Fitted::DecisionTree(tree))
             }
-            Candidate::NaiveBayes { alpha } => fit_naive_bayes(x, &labels, alpha).map(Fitted::NaiveBayes),
+            Candidate::NaiveBayes { alpha } => NaiveBayes::fit(x, &labels, alpha).map(Fitted::NaiveBayes),
         }
     }
 
@@ -300,33 +267,8 @@ impl Fitted {
     pub fn predict_proba(&self, x: &Matrix, n_classes: usize) -> Result<Vec<Vec<f64>>, ModelError> {
         let (n, p) = x.shape();
         let mut out = vec![vec![0.0; n_classes]; n];
-        let class_slot = |class: i32| -> Result<usize, ModelError> {
-            usize::try_from(class).ok().filter(|&c| c < n_classes).ok_or_else(|| {
-                ModelError::Predict(format!("the model knows class {class}, beyond the {n_classes} classes"))
-            })
-        };
         match self {
-            Fitted::LogisticRegression(model) => {
-                let z = standardize(x, &model.means, &model.scales);
-                let slots: Vec<usize> = model.classes.iter().map(|&c| class_slot(c)).collect::<Result<_, _>>()?;
-                for (row, probabilities) in z.chunks_exact(p.max(1)).zip(out.iter_mut()) {
-                    let logits: Vec<f64> = model
-                        .coefficients
-                        .iter()
-                        .zip(&model.intercepts)
-                        .map(|(w, b)| w.iter().zip(row).map(|(w, v)| w * v).sum::<f64>() + b)
-                        .collect();
-                    if logits.len() == 1 {
-                        let p1 = 1.0 / (1.0 + (-logits[0]).exp());
-                        probabilities[slots[0]] = 1.0 - p1;
-                        probabilities[slots[1]] = p1;
-                    } else {
-                        for (slot, share) in slots.iter().zip(softmax(&logits)) {
-                            probabilities[*slot] = share;
-                        }
-                    }
-                }
-            }
+            Fitted::LogisticRegression(model) => model.probabilities(x, n_classes, &mut out)?,
             Fitted::RandomForest(forest) => {
                 let values = row_major(x);
                 let share = 1.0 / forest.trees.len().max(1) as f64;
@@ -348,47 +290,9 @@ impl Fitted {
                     }
                 }
             }
-            Fitted::NaiveBayes(model) => {
-                check_shape(model.log_likelihoods.len(), model.log_priors.len(), p, n_classes)?;
-                let codes = category_codes(x)?;
-                for (row, probabilities) in codes.chunks_exact(p.max(1)).zip(out.iter_mut()) {
-                    let mut log_posterior = model.log_priors.clone();
-                    for (j, &value) in row.iter().enumerate() {
-                        for (class, lp) in log_posterior.iter_mut().enumerate() {
-                            // (A slice's `get`: smartcore's `Array` has one too.)
-                            *lp += model.log_likelihoods[j][class]
-                                .as_slice()
-                                .get(value as usize)
-                                .copied()
-                                .unwrap_or(model.log_unseen[j][class]);
-                        }
-                    }
-                    for (slot, share) in probabilities.iter_mut().zip(softmax(&log_posterior)) {
-                        *slot = share;
-                    }
-                }
-            }
-            Fitted::SmartcoreRandomForest(forest) => {
-                let mut votes = vec![vec![0u32; n_classes]; n];
-                for tree in &forest.trees {
-                    let predicted = tree.predict(x).map_err(|e| ModelError::Predict(e.to_string()))?;
-                    for (row_votes, class) in votes.iter_mut().zip(predicted) {
-                        row_votes[class_slot(class)?] += 1;
-                    }
-                }
-                let n_trees = forest.trees.len().max(1) as f64;
-                for (probabilities, row_votes) in out.iter_mut().zip(votes) {
-                    for (p, v) in probabilities.iter_mut().zip(row_votes) {
-                        *p = v as f64 / n_trees;
-                    }
-                }
-            }
-            Fitted::SmartcoreDecisionTree { tree } => {
-                let predicted = tree.predict(x).map_err(|e| ModelError::Predict(e.to_string()))?;
-                for (probabilities, class) in out.iter_mut().zip(predicted) {
-                    probabilities[class_slot(class)?] = 1.0;
-                }
-            }
+            Fitted::NaiveBayes(model) => model.probabilities(x, n_classes, &mut out)?,
+            Fitted::SmartcoreRandomForest(forest) => forest.probabilities(x, n_classes, &mut out)?,
+            Fitted::SmartcoreDecisionTree { tree } => format1::tree_probabilities(tree, x, n_classes, &mut out)?,
         }
         Ok(out)
     }
@@ -403,71 +307,22 @@ impl Fitted {
     }
 }
 
-/// Fits smartcore's categorical naive Bayes on the category codes of `x` and keeps its
-/// log probabilities.
-fn fit_naive_bayes(x: &Matrix, labels: &[u8], alpha: f64) -> Result<NaiveBayes, ModelError> {
-    if !(alpha > 0.0 && alpha.is_finite()) {
-        return Err(ModelError::Config(format!(
-            "naive Bayes needs a smoothing alpha above 0, not {alpha}"
-        )));
-    }
-    let (n, p) = x.shape();
-    let codes = category_codes(x)?;
-    let matrix = DenseMatrix::new(n, p, codes, false).map_err(|e| ModelError::Input(e.to_string()))?;
-    let y: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-    let model = CategoricalNB::fit(&matrix, &y, CategoricalNBParameters::default().with_alpha(alpha))
-        .map_err(|e| ModelError::Fit(format!("naive Bayes: {e}")))?;
-    let counts = model.class_count();
-    let log_priors = counts
-        .iter()
-        .map(|&c| {
-            if c == 0 {
-                f64::NEG_INFINITY
-            } else {
-                (c as f64 / n as f64).ln()
-            }
-        })
-        .collect();
-    let log_unseen = model
-        .n_categories()
-        .iter()
-        .map(|&categories| {
-            counts
-                .iter()
-                .map(|&c| (alpha / (c as f64 + categories as f64 * alpha)).ln())
-                .collect()
-        })
-        .collect();
-    Ok(NaiveBayes {
-        log_priors,
-        log_likelihoods: model.feature_log_prob().clone(),
-        log_unseen,
-    })
-}
-
-/// The values of `x` as category codes (row-major): naive Bayes takes whole numbers from 0.
-fn category_codes(x: &Matrix) -> Result<Vec<u32>, ModelError> {
-    row_major(x)
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| {
-            if v >= 0.0 && v.fract() == 0.0 && v <= u16::MAX as f64 {
-                Ok(v as u32)
-            } else {
-                let p = x.shape().1.max(1);
-                Err(ModelError::Input(format!(
-                    "naive Bayes takes category codes (whole numbers from 0): row {} column {} is {v}",
-                    i / p,
-                    i % p
-                )))
-            }
-        })
-        .collect()
+/// Where `class` goes in a row of `n_classes` probabilities.
+pub(crate) fn class_slot(class: i32, n_classes: usize) -> Result<usize, ModelError> {
+    usize::try_from(class)
+        .ok()
+        .filter(|&c| c < n_classes)
+        .ok_or_else(|| ModelError::Predict(format!("the model knows class {class}, beyond the {n_classes} classes")))
 }
 
 /// Refuses rows of another width than the model's, or a model knowing more classes than
 /// asked for.
-fn check_shape(model_features: usize, model_classes: usize, p: usize, n_classes: usize) -> Result<(), ModelError> {
+pub(crate) fn check_shape(
+    model_features: usize,
+    model_classes: usize,
+    p: usize,
+    n_classes: usize,
+) -> Result<(), ModelError> {
     if model_features != p {
         return Err(ModelError::Predict(format!(
             "the model takes {model_features} features, the rows have {p}"
@@ -482,7 +337,7 @@ fn check_shape(model_features: usize, model_classes: usize, p: usize, n_classes:
 }
 
 /// Probabilities from logits or log posteriors (−∞ gives 0).
-fn softmax(logits: &[f64]) -> Vec<f64> {
+pub(crate) fn softmax(logits: &[f64]) -> Vec<f64> {
     let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let exps: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
     let total: f64 = exps.iter().sum();
@@ -490,7 +345,7 @@ fn softmax(logits: &[f64]) -> Vec<f64> {
 }
 
 /// The values of `x`, row after row.
-fn row_major(x: &Matrix) -> Vec<f64> {
+pub(crate) fn row_major(x: &Matrix) -> Vec<f64> {
     let (n, p) = x.shape();
     let mut values = Vec::with_capacity(n * p);
     for r in 0..n {
@@ -510,29 +365,4 @@ pub fn argmax(values: &[f64]) -> usize {
         }
     }
     best
-}
-
-/// Column means and standard deviations (1 for a constant column).
-fn standardization(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
-    let (n, p) = x.shape();
-    let mut means = vec![0.0; p];
-    let mut scales = vec![0.0; p];
-    for c in 0..p {
-        let mean = (0..n).map(|r| *x.get((r, c))).sum::<f64>() / n.max(1) as f64;
-        let var = (0..n).map(|r| (*x.get((r, c)) - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
-        means[c] = mean;
-        scales[c] = if var > 0.0 { var.sqrt() } else { 1.0 };
-    }
-    (means, scales)
-}
-
-fn standardize(x: &Matrix, means: &[f64], scales: &[f64]) -> Vec<f64> {
-    let (n, p) = x.shape();
-    let mut values = Vec::with_capacity(n * p);
-    for r in 0..n {
-        for c in 0..p {
-            values.push((*x.get((r, c)) - means[c]) / scales[c]);
-        }
-    }
-    values
 }

@@ -17,6 +17,10 @@ use smartcore::optimization::first_order::FirstOrderOptimizer;
 use smartcore::optimization::line_search::Backtracking;
 use smartcore::optimization::FunctionOrder;
 
+use serde::{Deserialize, Serialize};
+use smartcore::linalg::basic::arrays::Array;
+
+use crate::family::{class_slot, softmax, Matrix};
 use crate::ModelError;
 
 /// The optimizer stops when no component of the (mean) gradient exceeds this: the default
@@ -281,4 +285,74 @@ mod tests {
         assert!(gradient.iter().all(|g| g.abs() <= TOLERANCE), "{gradient:?}");
         assert!(fitted.iterations < MAX_ITERATIONS);
     }
+}
+
+/// Logistic regression: the standardization it was fitted on, and its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logistic {
+    pub means: Vec<f64>,
+    pub scales: Vec<f64>,
+    /// Class indices in the order of the weight rows.
+    pub classes: Vec<i32>,
+    /// One row of weights per class. (Format-1 artifacts fitted by smartcore on two
+    /// classes hold a single row, for class `classes[1]`.)
+    pub coefficients: Vec<Vec<f64>>,
+    pub intercepts: Vec<f64>,
+}
+
+impl Logistic {
+    /// Each row's class probabilities into `out`: the softmax of the logits `x·Wᵀ + b` on
+    /// the standardized rows (the sigmoid for a format-1 model's single row of weights).
+    pub(crate) fn probabilities(&self, x: &Matrix, n_classes: usize, out: &mut [Vec<f64>]) -> Result<(), ModelError> {
+        let p = x.shape().1;
+        let z = standardize(x, &self.means, &self.scales);
+        let slots: Vec<usize> = self
+            .classes
+            .iter()
+            .map(|&c| class_slot(c, n_classes))
+            .collect::<Result<_, _>>()?;
+        for (row, probabilities) in z.chunks_exact(p.max(1)).zip(out.iter_mut()) {
+            let logits: Vec<f64> = self
+                .coefficients
+                .iter()
+                .zip(&self.intercepts)
+                .map(|(w, b)| w.iter().zip(row).map(|(w, v)| w * v).sum::<f64>() + b)
+                .collect();
+            if logits.len() == 1 {
+                let p1 = 1.0 / (1.0 + (-logits[0]).exp());
+                probabilities[slots[0]] = 1.0 - p1;
+                probabilities[slots[1]] = p1;
+            } else {
+                for (slot, share) in slots.iter().zip(softmax(&logits)) {
+                    probabilities[*slot] = share;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Column means and standard deviations (1 for a constant column).
+pub(crate) fn standardization(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
+    let (n, p) = x.shape();
+    let mut means = vec![0.0; p];
+    let mut scales = vec![0.0; p];
+    for c in 0..p {
+        let mean = (0..n).map(|r| *x.get((r, c))).sum::<f64>() / n.max(1) as f64;
+        let var = (0..n).map(|r| (*x.get((r, c)) - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
+        means[c] = mean;
+        scales[c] = if var > 0.0 { var.sqrt() } else { 1.0 };
+    }
+    (means, scales)
+}
+
+pub(crate) fn standardize(x: &Matrix, means: &[f64], scales: &[f64]) -> Vec<f64> {
+    let (n, p) = x.shape();
+    let mut values = Vec::with_capacity(n * p);
+    for r in 0..n {
+        for c in 0..p {
+            values.push((*x.get((r, c)) - means[c]) / scales[c]);
+        }
+    }
+    values
 }

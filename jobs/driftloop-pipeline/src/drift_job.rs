@@ -16,8 +16,8 @@ use crate::drain::{drain, JobRunner};
 use crate::error::Result;
 use crate::frames::describe_query;
 use crate::notify::{Event, Notifier};
+use crate::objects::ObjectStore;
 use crate::snapshot::{list_snapshots, load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
-use crate::store::ObjectStore;
 
 /// The drift decision's settings: the environment's overrides over the defaults.
 pub fn drift_config(settings: &crate::Settings) -> DriftConfig {

@@ -2,6 +2,7 @@
 //! snapshots, the drift and train jobs, trackers and notifiers, CSV import. The feature
 //! database is its own crate, `driftloop-db`, re-exported here as [`db`].
 
+pub mod artifacts;
 pub mod config;
 pub mod csv_io;
 #[cfg(feature = "frames")]
@@ -12,12 +13,13 @@ pub mod error;
 #[cfg(feature = "frames")]
 pub mod frames;
 pub mod mlflow;
-pub mod models;
 pub mod notify;
+pub mod objects;
 pub mod predict;
 #[cfg(feature = "frames")]
+mod promote;
+#[cfg(feature = "frames")]
 pub mod snapshot;
-pub mod store;
 #[cfg(feature = "frames")]
 pub mod train_job;
 #[cfg(feature = "frames")]
@@ -27,4 +29,4 @@ pub use config::{DatabaseUrl, Secret, Settings, StoreUrl};
 pub use db::{open_database, Database, FeatureStore, JobQueue};
 pub use driftloop_db as db;
 pub use error::{Error, Result};
-pub use store::{open_store, ObjectStore};
+pub use objects::{open_store, ObjectStore};

@@ -11,11 +11,11 @@ use driftloop_core::{spec, FeatureRow, LabelSource};
 use driftloop_model::{encode_rows, Artifact};
 use serde::Serialize;
 
+use crate::artifacts::load_champion;
 use crate::csv_io::FeatureCsv;
 use crate::db::{ModelRegistry, ModelVersion};
 use crate::error::{CsvProblem, Error, Result};
-use crate::models::load_champion;
-use crate::store::ObjectStore;
+use crate::objects::ObjectStore;
 
 /// The champion, loaded.
 pub struct Champion {

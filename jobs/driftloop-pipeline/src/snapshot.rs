@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::db::RowFilter;
 use crate::error::{Error, Result};
 use crate::frames::feature_schema;
-use crate::store::ObjectStore;
+use crate::objects::ObjectStore;
 use driftloop_db::frames::canonicalize;
 
 /// Version of the snapshot layout and columns; bumped when either changes.

@@ -4,29 +4,26 @@
 //! content-addressed and the registry keys versions by artifact hash, so a job that runs
 //! twice (a lost lease) registers one version.
 //!
-//! The decision is `driftloop_model::promotion::decide`; this module scores the champion
-//! on the candidate's holdout, moves the alias by compare-and-set (deciding again when
-//! another training moved it meanwhile) or records the rejection, and notifies.
+//! The decision is `driftloop_model::promotion::decide`, carried out by `promote.rs`.
 
-use driftloop_core::metrics::{score, Scores};
+use driftloop_core::metrics::Scores;
 use driftloop_core::spec;
 use driftloop_model::artifact::{code_version, encode_artifact, ArtifactHeader, ArtifactMetrics, SnapshotRef};
 pub use driftloop_model::promotion::Decision;
-use driftloop_model::promotion::{self, ChampionScore};
-use driftloop_model::{encode_rows, train, Encoder, TrainConfig, Trained};
+use driftloop_model::{train, Encoder, TrainConfig, Trained};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::artifacts::store_artifact;
 use crate::config::TrainLabels;
-use crate::db::{AliasReason, ClaimedJob, Database, JobKind, ModelVersion, NewModelVersion};
+use crate::db::{ClaimedJob, Database, JobKind, NewModelVersion};
 use crate::drain::{drain, FailedJob, JobRunner};
 use crate::error::{Error, Result};
 use crate::frames::{describe_query, frame_to_dataset};
 use crate::mlflow::{sync, MlflowClient, SyncReport};
-use crate::models::{load_champion, store_artifact};
 use crate::notify::{Event, Notifier};
+use crate::objects::ObjectStore;
 use crate::snapshot::{load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
-use crate::store::ObjectStore;
 
 /// The registered name of the shipped dataset's model.
 pub fn model_name() -> &'static str {
@@ -197,7 +194,7 @@ pub async fn run_training(
         .map(|&r| &data.codes[r * data.n_features..(r + 1) * data.n_features])
         .collect();
     let holdout_truth: Vec<u8> = trained.holdout_rows.iter().map(|&r| data.labels[r]).collect();
-    let decision = decide(
+    let decision = crate::promote::decide(
         db,
         store,
         notifier,
@@ -231,96 +228,6 @@ pub async fn run_training(
         mlflow,
         timings: trained.timings,
     })
-}
-
-/// Compares the candidate with the champion on the candidate's holdout and moves the
-/// alias or rejects the candidate. A champion that moved meanwhile is compared again.
-#[allow(clippy::too_many_arguments)]
-async fn decide(
-    db: &dyn Database,
-    store: &dyn ObjectStore,
-    notifier: &dyn Notifier,
-    candidate: &ModelVersion,
-    candidate_macro_f1: f64,
-    encoder: &Encoder,
-    holdout_rows: &[&[u8]],
-    holdout_truth: &[u8],
-    margin: f64,
-) -> Result<Decision> {
-    let name = model_name();
-    if candidate.status != crate::db::ModelStatus::Registered {
-        return Ok(match candidate.status {
-            crate::db::ModelStatus::Champion => Decision::AlreadyChampion,
-            other => Decision::AlreadyDecided {
-                status: other.as_str().to_string(),
-            },
-        });
-    }
-    for _ in 0..3 {
-        let champion = load_champion(db, store, name).await?;
-        let champion_score = match &champion {
-            Some((champion, artifact)) => {
-                let x = encode_rows(encoder, holdout_rows.iter().copied())?;
-                let n_classes = spec().classes.len();
-                let predicted = artifact.model.predict(&x, n_classes)?;
-                Some(ChampionScore {
-                    version: champion.version,
-                    macro_f1: score(holdout_truth, &predicted, n_classes).macro_f1,
-                })
-            }
-            None => None,
-        };
-        let decision = promotion::decide(candidate_macro_f1, champion_score, margin);
-        if let Decision::Rejected {
-            champion,
-            champion_macro_f1,
-            ..
-        } = decision
-        {
-            let recorded = json!({"decision": &decision, "holdout_rows": holdout_truth.len()});
-            db.reject_model(name, candidate.version, &recorded)?;
-            notifier
-                .notify(&Event::CandidateRejected {
-                    version: candidate.version,
-                    champion,
-                    candidate_macro_f1,
-                    champion_macro_f1,
-                    margin,
-                })
-                .await;
-            return Ok(decision);
-        }
-        let previous = champion_score.map(|c| c.version);
-        let recorded = match previous {
-            None => json!({"decision": &decision, "candidate_macro_f1": candidate_macro_f1}),
-            Some(_) => json!({"decision": &decision, "holdout_rows": holdout_truth.len()}),
-        };
-        match db.set_champion(
-            name,
-            candidate.version,
-            previous,
-            AliasReason::Promoted,
-            Some(&recorded),
-        ) {
-            Ok(_) => {}
-            Err(crate::db::Error::ChampionChanged { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-        notifier
-            .notify(&Event::ChampionPromoted {
-                version: candidate.version,
-                previous,
-                candidate_macro_f1,
-                champion_macro_f1: champion_score.map(|c| c.macro_f1),
-            })
-            .await;
-        return Ok(decision);
-    }
-    Err(crate::db::Error::ChampionChanged {
-        expected: None,
-        found: None,
-    }
-    .into())
 }
 
 /// How long a train job may run before another worker may take it over.

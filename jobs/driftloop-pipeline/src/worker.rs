@@ -16,7 +16,7 @@ use crate::drift_job::{drain_drift_jobs, drift_config, DrainSummary};
 use crate::error::Result;
 use crate::mlflow::MlflowClient;
 use crate::notify::{notifier_from_settings, Notifier};
-use crate::store::ObjectStore;
+use crate::objects::ObjectStore;
 use crate::train_job::{drain_train_jobs, TrainDrain, TrainOptions};
 
 pub struct Worker {

@@ -1,7 +1,7 @@
 //! The object-store contract, run on a local folder and on the S3-compatible server.
 
 use bytes::Bytes;
-use driftloop_pipeline::store::{ObjectMeta, S3Store, MULTIPART_THRESHOLD};
+use driftloop_pipeline::objects::{ObjectMeta, S3Store, MULTIPART_THRESHOLD};
 use driftloop_pipeline::{Error, ObjectStore};
 
 use crate::helpers::{s3_client, StoreBackend, TestStore};

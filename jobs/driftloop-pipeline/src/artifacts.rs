@@ -8,7 +8,7 @@ use driftloop_model::Artifact;
 
 use crate::db::{ModelRegistry, ModelVersion};
 use crate::error::{Error, Result};
-use crate::store::ObjectStore;
+use crate::objects::ObjectStore;
 
 /// Stores artifact bytes under their content address; returns (sha256, URI). Storing the
 /// same bytes again uploads nothing.

@@ -1,0 +1,74 @@
+//! The bodies the routes answer with, as the OpenAPI document describes them.
+
+use std::collections::BTreeMap;
+
+use driftloop_core::spec;
+use driftloop_pipeline::predict::Scored;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// A scored row.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PredictResponse {
+    /// The most probable class.
+    pub prediction: String,
+    /// Every class's probability.
+    pub probabilities: BTreeMap<String, f64>,
+    /// The registry version of the model that scored the row.
+    pub model_version: String,
+    /// The stored feature row.
+    pub row_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// One answer per row, in order.
+    pub results: Vec<PredictResponse>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LabelResponse {
+    pub row_id: i64,
+    pub diagnosis: String,
+    pub label_source: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChampionResponse {
+    pub version: i64,
+    pub family: String,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    pub artifact_uri: String,
+    pub sha256: String,
+    pub snapshot_uri: String,
+    #[schema(value_type = Object)]
+    pub holdout_metrics: Value,
+    #[schema(value_type = Object)]
+    pub cv_metrics: Value,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` with the reasons in `problems`.
+    pub status: String,
+    pub database: bool,
+    pub champion: Option<i64>,
+    pub problems: Vec<String>,
+}
+
+pub(crate) fn answer(scored: &Scored, model_version: String, row_id: i64) -> PredictResponse {
+    let classes = spec().classes;
+    PredictResponse {
+        prediction: classes[scored.class as usize].to_string(),
+        probabilities: classes
+            .iter()
+            .zip(&scored.probabilities)
+            .map(|(c, p)| (c.to_string(), *p))
+            .collect(),
+        model_version,
+        row_id,
+    }
+}
