@@ -2,7 +2,6 @@
 //! champion trained on the original dataset. Every rejected request leaves the row count
 //! as it was.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,63 +10,43 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use driftloop_api::{router, AppState, Limits};
 use driftloop_core::LabelSource;
-use driftloop_pipeline::config::TrainLabels;
-use driftloop_pipeline::csv_io::read_feature_csv;
+use driftloop_pipeline::db::on_both_backends_async;
 use driftloop_pipeline::db::RowRef;
-use driftloop_pipeline::notify::LogNotifier;
-use driftloop_pipeline::train_job::{run_training, TrainOptions, TrainSource};
-use driftloop_pipeline::{open_database, open_store, Database, DatabaseUrl, StoreUrl};
+use driftloop_pipeline::testing::{Backend, TestEnv};
+use driftloop_pipeline::Database;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+on_both_backends_async!(
+    predict_scores_stores_and_answers_the_same_to_a_repeated_request_id,
+    a_batch_is_stored_whole_or_not_at_all,
+    a_request_id_repeated_in_a_batch_is_one_request_and_a_conflict_stores_nothing,
+    labels_set_the_expert_diagnosis,
+    an_insert_that_makes_a_drift_job_due_kicks_the_worker,
+    concurrent_predictions_each_get_their_own_row_and_the_count_stays_exact,
+);
 
 struct Fixture {
     app: axum::Router,
     db: Arc<dyn Database>,
     kicks: Arc<AtomicUsize>,
-    dir: tempfile::TempDir,
+    env: TestEnv,
 }
 
-fn original_dataset() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mental-disorders-120.csv")
-}
-
-async fn fixture(trained: bool, limits: Limits) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open_database(&DatabaseUrl::Sqlite {
-        path: dir.path().join("features.db"),
-    })
-    .unwrap();
-    db.migrate().unwrap();
-    let store = open_store(&StoreUrl::Local {
-        root: dir.path().join("store"),
-    })
-    .await
-    .unwrap();
-    if trained {
-        db.insert_rows(&read_feature_csv(&original_dataset(), LabelSource::Expert).unwrap())
-            .unwrap();
-        let options = TrainOptions {
-            config: Default::default(),
-            promotion_margin: 0.01,
-            mlflow: None,
-        };
-        run_training(
-            db.as_ref(),
-            store.as_ref(),
-            &LogNotifier,
-            &TrainSource::Database(TrainLabels::Expert),
-            &options,
-            &[],
-        )
-        .await
-        .unwrap();
-    }
+/// The Router over a fresh database and store on `backend`, with a champion trained on the
+/// published data when `trained`.
+async fn fixture_on(backend: Backend, trained: bool, limits: Limits) -> Fixture {
+    let env = if trained {
+        TestEnv::with_champion(backend, "api").await
+    } else {
+        TestEnv::new(backend, "api").await
+    };
     let kicks = Arc::new(AtomicUsize::new(0));
     let counter = kicks.clone();
     let state = AppState::new(
-        db.clone(),
-        store,
+        env.db.clone(),
+        env.store.clone(),
         limits,
         Duration::from_secs(3600),
         Arc::new(move || {
@@ -77,10 +56,15 @@ async fn fixture(trained: bool, limits: Limits) -> Fixture {
     .await;
     Fixture {
         app: router(state),
-        db,
+        db: env.db.clone(),
         kicks,
-        dir,
+        env,
     }
+}
+
+/// The same over SQLite and a folder.
+async fn fixture(trained: bool, limits: Limits) -> Fixture {
+    fixture_on(Backend::Sqlite, trained, limits).await
 }
 
 fn features() -> Value {
@@ -135,9 +119,8 @@ impl Fixture {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn predict_scores_stores_and_answers_the_same_to_a_repeated_request_id() {
-    let f = fixture(true, Limits::default()).await;
+async fn predict_scores_stores_and_answers_the_same_to_a_repeated_request_id(backend: Backend) {
+    let f = fixture_on(backend, true, Limits::default()).await;
     let before = f.rows();
     let (status, answer) = f.post("/v1/predict", json!({"features": features()})).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -265,9 +248,8 @@ async fn every_kind_of_bad_input_is_a_4xx_naming_the_field_and_stores_nothing() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_batch_is_stored_whole_or_not_at_all() {
-    let f = fixture(true, Limits::default()).await;
+async fn a_batch_is_stored_whole_or_not_at_all(backend: Backend) {
+    let f = fixture_on(backend, true, Limits::default()).await;
     let before = f.rows();
     let rows = json!({"rows": [
         {"features": features(), "request_id": "b-1"},
@@ -304,9 +286,8 @@ async fn a_batch_is_stored_whole_or_not_at_all() {
     assert_eq!(answer["error"]["problems"][0]["field"], "rows[1].features.optimism");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_request_id_repeated_in_a_batch_is_one_request_and_a_conflict_stores_nothing() {
-    let f = fixture(true, Limits::default()).await;
+async fn a_request_id_repeated_in_a_batch_is_one_request_and_a_conflict_stores_nothing(backend: Backend) {
+    let f = fixture_on(backend, true, Limits::default()).await;
     let before = f.rows();
     let rows = json!({"rows": [
         {"features": features(), "request_id": "twice"},
@@ -378,9 +359,8 @@ async fn the_openapi_document_states_the_limits_and_the_choices() {
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn labels_set_the_expert_diagnosis() {
-    let f = fixture(true, Limits::default()).await;
+async fn labels_set_the_expert_diagnosis(backend: Backend) {
+    let f = fixture_on(backend, true, Limits::default()).await;
     let (_, scored) = f
         .post("/v1/predict", json!({"features": features(), "request_id": "to-label"}))
         .await;
@@ -476,7 +456,7 @@ async fn storage_down_is_503_and_nothing_is_half_written() {
     let f = fixture(true, Limits::default()).await;
     let before = f.rows();
     // The feature table goes away under the running service.
-    let conn = rusqlite::Connection::open(f.dir.path().join("features.db")).unwrap();
+    let conn = rusqlite::Connection::open(f.env.test_db.sqlite_path()).unwrap();
     conn.execute_batch("ALTER TABLE features RENAME TO features_away")
         .unwrap();
     let (status, answer) = f.post("/v1/predict", json!({"features": features()})).await;
@@ -487,9 +467,8 @@ async fn storage_down_is_503_and_nothing_is_half_written() {
     assert_eq!(f.rows(), before);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_insert_that_makes_a_drift_job_due_kicks_the_worker() {
-    let f = fixture(true, Limits::default()).await;
+async fn an_insert_that_makes_a_drift_job_due_kicks_the_worker(backend: Backend) {
+    let f = fixture_on(backend, true, Limits::default()).await;
     // 120 rows stored: the counter is at 20 of 100.
     let rows: Vec<Value> = (0..79).map(|_| json!({"features": features()})).collect();
     let (status, _) = f.post("/v1/predict/batch", json!({"rows": rows})).await;
@@ -514,9 +493,8 @@ async fn post_on(app: axum::Router, uri: &'static str, body: Value) -> (StatusCo
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn concurrent_predictions_each_get_their_own_row_and_the_count_stays_exact() {
-    let f = fixture(true, Limits::default()).await;
+async fn concurrent_predictions_each_get_their_own_row_and_the_count_stays_exact(backend: Backend) {
+    let f = fixture_on(backend, true, Limits::default()).await;
     let before = f.rows();
     let jobs_before = f.db.jobs(None).unwrap().len();
     // 200 requests at once (rows written in shared transactions); 40 of them carry one of

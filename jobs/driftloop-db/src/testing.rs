@@ -29,6 +29,20 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs each named async test function (taking a `Backend`) once per backend, on a
+/// multi-threaded Tokio runtime (the calling crate depends on tokio).
+#[macro_export]
+macro_rules! on_both_backends_async {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name($crate::testing::Backend::Sqlite).await })*
+        }
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name($crate::testing::Backend::Mysql).await })*
+        }
+    };
+}
+
 pub struct TestDb {
     pub url: DatabaseUrl,
     pub db: Arc<dyn Database>,

@@ -6,14 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use driftloop_api::{router, AppState, Limits};
-use driftloop_core::LabelSource;
 use driftloop_lambda_predict::drift_kick;
-use driftloop_pipeline::config::TrainLabels;
-use driftloop_pipeline::csv_io::read_feature_csv;
-use driftloop_pipeline::db::RowRef;
-use driftloop_pipeline::notify::LogNotifier;
-use driftloop_pipeline::train_job::{run_training, TrainOptions, TrainSource};
-use driftloop_pipeline::{open_database, open_store, DatabaseUrl, StoreUrl};
+use driftloop_pipeline::db::{on_both_backends_async, RowRef};
+use driftloop_pipeline::testing::{Backend, TestEnv};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -22,31 +17,11 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn function_url_and_http_api_events_reach_the_router() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open_database(&DatabaseUrl::Sqlite {
-        path: dir.path().join("features.db"),
-    })
-    .unwrap();
-    db.migrate().unwrap();
-    let store = open_store(&StoreUrl::Local {
-        root: dir.path().join("store"),
-    })
-    .await
-    .unwrap();
-    let original = repo().join("../shared/data/mental-disorders-120.csv");
-    db.insert_rows(&read_feature_csv(&original, LabelSource::Expert).unwrap())
-        .unwrap();
-    let options = TrainOptions {
-        config: Default::default(),
-        promotion_margin: 0.01,
-        mlflow: None,
-    };
-    let source = TrainSource::Database(TrainLabels::Expert);
-    run_training(db.as_ref(), store.as_ref(), &LogNotifier, &source, &options, &[])
-        .await
-        .unwrap();
+on_both_backends_async!(function_url_and_http_api_events_reach_the_router);
+
+async fn function_url_and_http_api_events_reach_the_router(backend: Backend) {
+    let env = TestEnv::with_champion(backend, "predict-fn").await;
+    let (db, store) = (env.db.clone(), env.store.clone());
     let state = AppState::new(
         db.clone(),
         store,

@@ -20,6 +20,8 @@ pub mod predict;
 mod promote;
 #[cfg(feature = "frames")]
 pub mod snapshot;
+#[cfg(all(feature = "testing", feature = "frames"))]
+pub mod testing;
 #[cfg(feature = "frames")]
 pub mod train_job;
 #[cfg(feature = "frames")]

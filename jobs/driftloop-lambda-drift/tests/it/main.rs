@@ -1,5 +1,5 @@
 //! The drift function's handler, called with `LambdaEvent`s built from the event fixtures
-//! in data-fixtures/events/, over an SQLite database and a local store.
+//! in data-fixtures/events/, over SQLite and a folder, and over MariaDB and the S3 server.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,12 +10,13 @@ use driftloop_lambda_drift::{handle, Deps, Request};
 use driftloop_model::TrainConfig;
 use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
+use driftloop_pipeline::db::on_both_backends_async;
 use driftloop_pipeline::db::{JobKind, JobStatus};
 use driftloop_pipeline::frames::describe_query;
 use driftloop_pipeline::notify::LogNotifier;
 use driftloop_pipeline::snapshot::{write_snapshot, LabelSelection};
+use driftloop_pipeline::testing::{Backend, TestEnv};
 use driftloop_pipeline::worker::Worker;
-use driftloop_pipeline::{open_database, open_store, DatabaseUrl, StoreUrl};
 use lambda_runtime::{Context, LambdaEvent};
 
 fn fixtures() -> PathBuf {
@@ -31,19 +32,28 @@ fn event(name: &str, seconds_left: u64) -> LambdaEvent<Request> {
     LambdaEvent { payload, context }
 }
 
-#[tokio::test]
-async fn scheduled_and_direct_invocations_drain_the_drift_jobs() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open_database(&DatabaseUrl::Sqlite {
-        path: dir.path().join("features.db"),
-    })
-    .unwrap();
-    db.migrate().unwrap();
-    let store = open_store(&StoreUrl::Local {
-        root: dir.path().join("store"),
-    })
-    .await
-    .unwrap();
+/// The function's clients over the test's database and store.
+fn deps(env: &TestEnv) -> Deps {
+    Deps {
+        worker: Worker {
+            db: env.db.clone(),
+            store: env.store.clone(),
+            notifier: Arc::new(LogNotifier),
+            mlflow: None,
+            drift: Default::default(),
+            labels: TrainLabels::Expert,
+            train: TrainConfig::default(),
+            promotion_margin: 0.01,
+        },
+        train_function: None,
+    }
+}
+
+on_both_backends_async!(scheduled_and_direct_invocations_drain_the_drift_jobs);
+
+async fn scheduled_and_direct_invocations_drain_the_drift_jobs(backend: Backend) {
+    let env = TestEnv::new(backend, "drift-fn").await;
+    let (db, store) = (env.db.clone(), env.store.clone());
     let rows = |name: &str| read_feature_csv(&fixtures().join(name), LabelSource::Expert).unwrap();
     db.insert_rows(&rows("baseline-120.csv")).unwrap();
     let filter = LabelSelection::All.row_filter();
@@ -56,19 +66,7 @@ async fn scheduled_and_direct_invocations_drain_the_drift_jobs() {
     .await
     .unwrap();
     db.insert_rows(&rows("covariate-shift-1000.csv")).unwrap();
-    let deps = Deps {
-        worker: Worker {
-            db: db.clone(),
-            store,
-            notifier: Arc::new(LogNotifier),
-            mlflow: None,
-            drift: Default::default(),
-            labels: TrainLabels::Expert,
-            train: TrainConfig::default(),
-            promotion_margin: 0.01,
-        },
-        train_function: None,
-    };
+    let deps = deps(&env);
 
     // Too close to the deadline: nothing is started.
     let summary = handle(&deps, event("drift-scheduled.json", 5)).await.unwrap();
@@ -99,29 +97,8 @@ fn unknown_payloads_are_refused() {
 
 #[tokio::test]
 async fn a_job_id_is_a_bad_request_for_the_drift_function() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open_database(&DatabaseUrl::Sqlite {
-        path: dir.path().join("features.db"),
-    })
-    .unwrap();
-    let store = open_store(&StoreUrl::Local {
-        root: dir.path().join("store"),
-    })
-    .await
-    .unwrap();
-    let deps = Deps {
-        worker: Worker {
-            db,
-            store,
-            notifier: Arc::new(LogNotifier),
-            mlflow: None,
-            drift: Default::default(),
-            labels: TrainLabels::Expert,
-            train: TrainConfig::default(),
-            promotion_margin: 0.01,
-        },
-        train_function: None,
-    };
+    let env = TestEnv::new(Backend::Sqlite, "drift-fn-job").await;
+    let deps = deps(&env);
     let payload: Request = serde_json::from_str(r#"{"job_id": 3}"#).unwrap();
     let err = handle(&deps, LambdaEvent::new(payload, Context::default()))
         .await

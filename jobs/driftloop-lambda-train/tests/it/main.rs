@@ -1,5 +1,5 @@
 //! The train function's handler, called with `LambdaEvent`s built from the event fixtures
-//! in data-fixtures/events/, over an SQLite database and a local store.
+//! in data-fixtures/events/, over SQLite and a folder, and over MariaDB and the S3 server.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,10 +10,12 @@ use driftloop_lambda_train::{dispatch, handle, Deps, Request};
 use driftloop_model::TrainConfig;
 use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
+use driftloop_pipeline::db::on_both_backends_async;
 use driftloop_pipeline::db::{JobKind, JobStatus};
 use driftloop_pipeline::notify::LogNotifier;
+use driftloop_pipeline::testing::{Backend, StoreBackend, TestDb, TestEnv, TestStore};
 use driftloop_pipeline::worker::Worker;
-use driftloop_pipeline::{open_database, open_store, DatabaseUrl, StoreUrl};
+use driftloop_pipeline::{Database, ObjectStore};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 
@@ -30,20 +32,12 @@ fn event(name: &str, seconds_left: u64) -> LambdaEvent<Request> {
     LambdaEvent { payload, context }
 }
 
-/// The function's clients over an SQLite file (not migrated) and a folder in `dir`.
-async fn deps_in(dir: &std::path::Path) -> Deps {
-    let db = open_database(&DatabaseUrl::Sqlite {
-        path: dir.join("features.db"),
-    })
-    .unwrap();
+/// The function's clients over a database and a store.
+fn deps(db: Arc<dyn Database>, store: Arc<dyn ObjectStore>) -> Deps {
     Deps {
         worker: Worker {
             db,
-            store: open_store(&StoreUrl::Local {
-                root: dir.join("store"),
-            })
-            .await
-            .unwrap(),
+            store,
             notifier: Arc::new(LogNotifier),
             mlflow: None,
             drift: Default::default(),
@@ -54,12 +48,12 @@ async fn deps_in(dir: &std::path::Path) -> Deps {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn scheduled_direct_and_job_invocations_run_the_train_jobs() {
-    let dir = tempfile::tempdir().unwrap();
-    let deps = deps_in(dir.path()).await;
+on_both_backends_async!(scheduled_direct_and_job_invocations_run_the_train_jobs);
+
+async fn scheduled_direct_and_job_invocations_run_the_train_jobs(backend: Backend) {
+    let env = TestEnv::new(backend, "train-fn").await;
+    let deps = deps(env.db.clone(), env.store.clone());
     let db = deps.worker.db.clone();
-    db.migrate().unwrap();
     // Job 1 of the fixture: the first train job.
     let first = db.enqueue(JobKind::Train, &json!({}), None).unwrap();
     assert_eq!(first.id, 1);
@@ -106,8 +100,10 @@ async fn scheduled_direct_and_job_invocations_run_the_train_jobs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_events_apply_the_migrations_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let deps = deps_in(dir.path()).await;
+    // Not migrated: the deploy event migrates it.
+    let target = TestDb::unmigrated(Backend::Sqlite, "train-deploy");
+    let store = TestStore::new(StoreBackend::Local, "train-deploy").await;
+    let deps = deps(target.db.clone(), store.store.clone());
     let db = deps.worker.db.clone();
     let raw = |name: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(fixtures().join("events").join(name)).unwrap()).unwrap()

@@ -1,31 +1,14 @@
 //! Test fixtures of the pipeline: object stores on both adapters, a webhook receiver, the
 //! MLflow server, the published dataset. Test databases come from `driftloop_db::testing`.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub use driftloop_db::testing::{Backend, TestDb};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+pub use driftloop_pipeline::testing::{s3_client, s3_endpoint, StoreBackend, TestStore};
 
 /// The original published dataset, beside the checkout in `shared/data/`.
-pub fn original_dataset() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mental-disorders-120.csv");
-    assert!(
-        path.exists(),
-        "the original dataset is expected at {} (the shared/ folder beside the checkout)",
-        path.display()
-    );
-    path
-}
-
-/// Which object-store adapter a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreBackend {
-    Local,
-    S3,
-}
+pub use driftloop_pipeline::testing::published_dataset as original_dataset;
 
 /// Runs each named async test function (taking a `StoreBackend`) once per adapter.
 #[macro_export]
@@ -38,80 +21,6 @@ macro_rules! on_both_stores {
             $(#[tokio::test] async fn $name() { super::$name($crate::helpers::StoreBackend::S3).await })*
         }
     };
-}
-
-/// An empty store of its own: a temporary folder, or a new bucket on the S3 server.
-pub struct TestStore {
-    pub store: Arc<dyn driftloop_pipeline::ObjectStore>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-/// The S3-compatible server the tests use; the test command starts moto and sets it.
-pub fn s3_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: the S3 tests need an S3-compatible server. Run the README's test \
-             command (./scripts/test), which starts moto, or start one with \
-             `moto_server -H 127.0.0.1 -p 5055` (pip install 'moto[server]') and export \
-             AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1"
-        )
-    })
-}
-
-pub async fn s3_client() -> aws_sdk_s3::Client {
-    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(s3_endpoint())
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk_config)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-impl TestStore {
-    pub async fn new(backend: StoreBackend, test_name: &str) -> TestStore {
-        match backend {
-            StoreBackend::Local => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = driftloop_pipeline::StoreUrl::Local {
-                    root: dir.path().join("store"),
-                };
-                let store = driftloop_pipeline::open_store(&url).await.unwrap();
-                TestStore { store, _dir: Some(dir) }
-            }
-            StoreBackend::S3 => {
-                let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-                let bucket = format!(
-                    "dl-{}-{}-{n}",
-                    test_name.replace('_', "-").chars().take(30).collect::<String>(),
-                    std::process::id()
-                );
-                let endpoint = s3_endpoint();
-                s3_client()
-                    .await
-                    .create_bucket()
-                    .bucket(&bucket)
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!(
-                            "cannot create bucket {bucket} at {endpoint}: {}. Is the S3 server running? \
-                         (./scripts/test starts moto)",
-                            aws_sdk_s3::error::DisplayErrorContext(e)
-                        )
-                    });
-                let url = driftloop_pipeline::StoreUrl::S3 {
-                    bucket,
-                    prefix: "driftloop".into(),
-                };
-                let store = driftloop_pipeline::open_store(&url).await.unwrap();
-                TestStore { store, _dir: None }
-            }
-        }
-    }
 }
 
 /// A local HTTP receiver standing in for a Slack-compatible webhook: it records every
