@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::migrate::MigrationReport;
 use crate::records::{
     AliasReason, ChampionChange, ClaimedJob, DriftCounter, DriftReportRecord, Enqueued, InsertOutcome, Job, JobKind,
-    JobStatus, ModelVersion, NewModelVersion, RowFilter, RowRef, StoredRow,
+    JobStatus, ModelVersion, NewModelVersion, RowRef, StoredRow,
 };
 
 /// Storage of feature rows.
@@ -29,7 +29,7 @@ pub trait FeatureStore: Send + Sync {
     /// Reads rows into a DataFrame with the schema of [`crate::frames::feature_schema`],
     /// sorted by `id`.
     #[cfg(feature = "frames")]
-    fn read_frame(&self, filter: &RowFilter) -> Result<polars::prelude::DataFrame>;
+    fn read_frame(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame>;
 }
 
 /// Single rows: the idempotency lookup of the predict endpoint, and expert labels.
