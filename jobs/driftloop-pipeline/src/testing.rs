@@ -151,6 +151,21 @@ impl TestEnv {
     }
 }
 
+/// A worker over `db` and `store` as the functions' tests run it: the log notifier, no
+/// MLflow, the default drift and training settings, expert labels, a 0.01 margin.
+pub fn test_worker(db: Arc<dyn Database>, store: Arc<dyn ObjectStore>) -> crate::worker::Worker {
+    crate::worker::Worker {
+        db,
+        store,
+        notifier: Arc::new(LogNotifier),
+        mlflow: None,
+        drift: Default::default(),
+        labels: TrainLabels::Expert,
+        train: Default::default(),
+        promotion_margin: 0.01,
+    }
+}
+
 /// The published dataset, in `shared/data/` beside the checkout.
 pub fn published_dataset() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mental-disorders-120.csv");

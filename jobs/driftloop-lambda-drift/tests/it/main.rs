@@ -2,21 +2,16 @@
 //! in data-fixtures/events/, over SQLite and a folder, and over MariaDB and the S3 server.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use driftloop_core::LabelSource;
 use driftloop_lambda_drift::{handle, Deps, Request};
-use driftloop_model::TrainConfig;
-use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::on_both_backends_async;
 use driftloop_pipeline::db::{JobKind, JobStatus};
 use driftloop_pipeline::frames::describe_query;
-use driftloop_pipeline::notify::LogNotifier;
 use driftloop_pipeline::snapshot::{write_snapshot, LabelSelection};
-use driftloop_pipeline::testing::{Backend, TestEnv};
-use driftloop_pipeline::worker::Worker;
+use driftloop_pipeline::testing::{test_worker, Backend, TestEnv};
 use lambda_runtime::{Context, LambdaEvent};
 
 fn fixtures() -> PathBuf {
@@ -35,16 +30,7 @@ fn event(name: &str, seconds_left: u64) -> LambdaEvent<Request> {
 /// The function's clients over the test's database and store.
 fn deps(env: &TestEnv) -> Deps {
     Deps {
-        worker: Worker {
-            db: env.db.clone(),
-            store: env.store.clone(),
-            notifier: Arc::new(LogNotifier),
-            mlflow: None,
-            drift: Default::default(),
-            labels: TrainLabels::Expert,
-            train: TrainConfig::default(),
-            promotion_margin: 0.01,
-        },
+        worker: test_worker(env.db.clone(), env.store.clone()),
         train_function: None,
     }
 }

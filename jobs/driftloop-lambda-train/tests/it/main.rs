@@ -7,14 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use driftloop_core::LabelSource;
 use driftloop_lambda_train::{dispatch, handle, Deps, Request};
-use driftloop_model::TrainConfig;
-use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::on_both_backends_async;
 use driftloop_pipeline::db::{JobKind, JobStatus};
-use driftloop_pipeline::notify::LogNotifier;
-use driftloop_pipeline::testing::{Backend, StoreBackend, TestDb, TestEnv, TestStore};
-use driftloop_pipeline::worker::Worker;
+use driftloop_pipeline::testing::{test_worker, Backend, StoreBackend, TestDb, TestEnv, TestStore};
 use driftloop_pipeline::{Database, ObjectStore};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
@@ -35,16 +31,7 @@ fn event(name: &str, seconds_left: u64) -> LambdaEvent<Request> {
 /// The function's clients over a database and a store.
 fn deps(db: Arc<dyn Database>, store: Arc<dyn ObjectStore>) -> Deps {
     Deps {
-        worker: Worker {
-            db,
-            store,
-            notifier: Arc::new(LogNotifier),
-            mlflow: None,
-            drift: Default::default(),
-            labels: TrainLabels::Expert,
-            train: TrainConfig::default(),
-            promotion_margin: 0.01,
-        },
+        worker: test_worker(db, store),
     }
 }
 
