@@ -1,7 +1,7 @@
 //! Request bodies checked against the dataset spec, field by field, so an answer can name
 //! every field that is wrong and what it accepts.
 
-use driftloop_core::spec::{spec, ColumnKind, SCORE_MAX, SCORE_MIN};
+use driftloop_core::spec::spec;
 use driftloop_pipeline::db::RowRef;
 use serde_json::Value;
 
@@ -47,9 +47,9 @@ fn json_integer(n: &serde_json::Number) -> Option<i64> {
     })
 }
 
-/// The 17 features of a `features` object, at `path`: every spec column required, no
-/// other key; categories as strings ("Usually", "YES"), scores as integers or strings
-/// ("7", "7 From 10").
+/// The features of a `features` object, at `path`: every spec column required, no other
+/// key; levels as strings ("Usually", "YES"), integers as JSON integers or strings ("7",
+/// "7 From 10" where the dataset declares that suffix).
 pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) -> Option<Vec<u8>> {
     let s = spec();
     let Some(object) = value.as_object() else {
@@ -70,7 +70,11 @@ pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) ->
                 format!("{path}.{key}"),
                 format!(
                     "unknown feature; the features are {}",
-                    s.features.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                    s.features
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -78,23 +82,21 @@ pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) ->
     let mut codes = Vec::with_capacity(s.n_features());
     for (col_idx, column) in s.features.iter().enumerate() {
         let field = format!("{path}.{}", column.name);
-        let Some(raw) = object.get(column.name) else {
+        let Some(raw) = object.get(&column.name) else {
             problems.push(problem(field, format!("missing: expected {}", column.kind.expected())));
             continue;
         };
-        let text = match (raw, column.kind) {
+        let text = match (raw, column.kind.integer_range()) {
             (Value::String(text), _) => text.clone(),
-            (Value::Number(n), ColumnKind::Score) => match json_integer(n).filter(|v| *v >= 0) {
+            (Value::Number(n), Some((min, max))) => match json_integer(n).filter(|v| (min..=max).contains(v)) {
                 Some(v) => v.to_string(),
                 None => {
-                    problems.push(problem(
-                        field,
-                        format!("{n} is not an integer from {SCORE_MIN} to {SCORE_MAX}"),
-                    ));
+                    problems.push(problem(field, format!("{n} is not an integer from {min} to {max}")));
                     continue;
                 }
             },
-            (other, kind) => {
+            (other, _) => {
+                let kind = &column.kind;
                 problems.push(problem(
                     field,
                     format!("expected {}, got {}", kind.expected(), json_type(other)),
@@ -266,7 +268,7 @@ pub fn parse_label_request(value: &Value) -> Result<(RowRef, u8), Vec<Problem>> 
             None
         }
     };
-    let classes = spec().classes;
+    let classes = &spec().classes;
     let diagnosis = match object.get("diagnosis") {
         Some(Value::String(text)) => match spec().parse_class(text) {
             Ok(class) => Some(class),
@@ -300,13 +302,14 @@ mod tests {
     pub(crate) fn valid_features() -> Value {
         let s = spec();
         let mut map = serde_json::Map::new();
-        for column in s.features {
-            let value = match column.kind {
-                ColumnKind::Frequency => json!("Usually"),
-                ColumnKind::YesNo => json!("YES"),
-                ColumnKind::Score => json!(7),
+        for column in &s.features {
+            let value = match (column.kind.levels(), column.kind.integer_range()) {
+                (Some(levels), _) if levels.len() == 2 => json!(levels[1]),
+                (Some(levels), _) => json!(levels[2]),
+                (None, Some(_)) => json!(7),
+                (None, None) => unreachable!("the shipped dataset has no number column"),
             };
-            map.insert(column.name.to_string(), value);
+            map.insert(column.name.clone(), value);
         }
         Value::Object(map)
     }

@@ -60,7 +60,7 @@ pub struct Health {
 }
 
 pub(crate) fn answer(scored: &Scored, model_version: String, row_id: i64) -> PredictResponse {
-    let classes = spec().classes;
+    let classes = &spec().classes;
     PredictResponse {
         prediction: classes[scored.class as usize].to_string(),
         probabilities: classes

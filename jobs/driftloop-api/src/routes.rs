@@ -104,7 +104,7 @@ async fn stored_answer(
             )
         })?;
         let db = state.db.clone();
-        let registered = blocking(move || db.model_version(spec().name, number))
+        let registered = blocking(move || db.model_version(&spec().name, number))
             .await?
             .ok_or_else(|| {
                 ApiError::new(
@@ -279,7 +279,7 @@ pub(crate) async fn labels(
 ) -> Result<Json<LabelResponse>, ApiError> {
     let value = json_body(&headers, body)?;
     let (by, diagnosis) = parse_label_request(&value).map_err(ApiError::invalid)?;
-    let classes = spec().classes;
+    let classes = &spec().classes;
     let db = state.db.clone();
     let row_id = blocking(move || db.set_label(&by, diagnosis)).await?;
     Ok(Json(LabelResponse {
@@ -311,7 +311,7 @@ pub(crate) async fn champion(State(state): Shared) -> Result<Json<ChampionRespon
 pub(crate) async fn healthz(State(state): Shared) -> (StatusCode, Json<Health>) {
     let mut problems = Vec::new();
     let db = state.db.clone();
-    let database = match tokio::task::spawn_blocking(move || db.champion(spec().name)).await {
+    let database = match tokio::task::spawn_blocking(move || db.champion(&spec().name)).await {
         Ok(Ok(_)) => true,
         Ok(Err(e)) => {
             problems.push(format!("database: {e}"));

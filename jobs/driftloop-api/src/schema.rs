@@ -3,7 +3,7 @@
 //! range, the forms a score may take, the bounds of a `request_id`, no unknown key, and
 //! `/v1/labels`' choice of `row_id` or `request_id`.
 
-use driftloop_core::spec::{spec, ColumnKind, SCORE_MAX, SCORE_MIN};
+use driftloop_core::spec::{spec, ColumnKind};
 use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, SchemaType, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
@@ -15,10 +15,56 @@ use crate::parse::REQUEST_ID_MAX;
 const WS: &str = r"[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 const NOT_WS: &str = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 
-/// A score as text: "7", "07", "+7", "7 From 10" (any case of "from", white space around
-/// the parts), from 1 to 10.
-pub fn score_pattern() -> String {
-    format!(r"^{WS}*\+?0*(?:[1-9]|10){WS}*(?:[Ff][Rr][Oo][Mm]{WS}*10{WS}*)?$")
+/// The longest range of an integer column whose values the document's pattern lists one
+/// by one; a wider column's text form is checked by the parser alone.
+const LISTED_RANGE_MAX: i64 = 1_000;
+
+/// An integer column's value as text, as the parser takes it: white space around, an
+/// optional sign, leading zeros, a value from `min` to `max`, then optionally the
+/// column's suffix, its words in any case with any white space between ("7", "07", "+7",
+/// "7 From 10").
+pub fn integer_pattern(min: i64, max: i64, suffix: Option<&str>) -> String {
+    let digits = |values: Vec<u64>| values.iter().map(u64::to_string).collect::<Vec<_>>().join("|");
+    let number = if max - min <= LISTED_RANGE_MAX {
+        let positive: Vec<u64> = (min.max(0)..=max).map(|v| v as u64).rev().collect();
+        let negative: Vec<u64> = (min..=max.min(0)).map(|v| v.unsigned_abs()).collect();
+        match (positive.is_empty(), negative.is_empty()) {
+            (false, true) => format!(r"\+?0*(?:{})", digits(positive)),
+            (true, false) => format!(r"-0*(?:{})", digits(negative)),
+            _ => format!(r"(?:\+?0*(?:{})|-0*(?:{}))", digits(positive), digits(negative)),
+        }
+    } else {
+        r"[+-]?[0-9]+".to_string()
+    };
+    let suffix = match suffix {
+        Some(suffix) => {
+            let words: Vec<String> = suffix
+                .split_whitespace()
+                .map(|word| {
+                    word.chars()
+                        .map(|c| {
+                            if c.is_ascii_alphabetic() {
+                                format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+                            } else {
+                                regex_syntax_escape(c)
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            format!("(?:{}{WS}*)?", words.join(&format!("{WS}*")))
+        }
+        None => String::new(),
+    };
+    format!(r"^{WS}*{number}{WS}*{suffix}$")
+}
+
+fn regex_syntax_escape(c: char) -> String {
+    if r"\.+*?()|[]{}^$#&-~".contains(c) {
+        format!(r"\{c}")
+    } else {
+        c.to_string()
+    }
 }
 
 /// The largest `row_id` the document admits: the largest integer every JSON reader holds
@@ -37,28 +83,41 @@ fn reference(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
 }
 
-/// The 17 symptom values of one row.
+/// The feature values of one row.
 pub struct Features;
 
 impl PartialSchema for Features {
     fn schema() -> RefOr<Schema> {
         let mut object = ObjectBuilder::new().schema_type(Type::Object).description(Some(
-            "The 17 symptoms of one row, every one required, no other key. Categories are matched \
-             after trimming white space and in any case (\"YES \" is YES).",
+            "The features of one row, every one required, no other key. Levels are matched after \
+             trimming white space and in any case (\"YES \" is YES).",
         ));
-        for column in spec().features {
-            let property = match column.kind {
-                ColumnKind::Frequency | ColumnKind::YesNo => ObjectBuilder::new()
+        for column in &spec().features {
+            let property = match &column.kind {
+                ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .enum_values(column.kind.levels().map(|levels| levels.to_vec())),
-                ColumnKind::Score => ObjectBuilder::new()
-                    .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
-                    .minimum(Some(SCORE_MIN as f64))
-                    .maximum(Some(SCORE_MAX as f64))
-                    .pattern(Some(score_pattern()))
-                    .description(Some("An integer from 1 to 10, or text such as \"7\" or \"7 From 10\".")),
+                    .enum_values(Some(levels.clone()))
+                    .description(column.description.clone()),
+                ColumnKind::Integer { min, max, suffix } => {
+                    let example = match suffix {
+                        Some(suffix) => format!("\"{max}\" or \"{max} {suffix}\""),
+                        None => format!("\"{max}\""),
+                    };
+                    let text = format!("An integer from {min} to {max}, or text such as {example}.");
+                    let text = match &column.description {
+                        Some(description) => format!("{description} ({text})"),
+                        None => text,
+                    };
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+                        .minimum(Some(*min as f64))
+                        .maximum(Some(*max as f64))
+                        .pattern(Some(integer_pattern(*min, *max, suffix.as_deref())))
+                        .description(Some(text))
+                }
+                ColumnKind::Number { .. } => unreachable!("activated specs hold no number columns"),
             };
-            object = object.property(column.name, property).required(column.name);
+            object = object.property(&column.name, property).required(&column.name);
         }
         RefOr::T(closed(object))
     }
@@ -74,7 +133,7 @@ impl PartialSchema for Diagnosis {
         RefOr::T(Schema::Object(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .enum_values(Some(spec().classes.to_vec()))
+                .enum_values(Some(spec().classes.clone()))
                 .description(Some("Matched after trimming white space and in any case."))
                 .build(),
         ))
@@ -181,7 +240,9 @@ mod tests {
     fn both(text: &str) -> (bool, bool) {
         let s = driftloop_core::spec();
         let parser = s.parse_feature(s.feature_index("optimism").unwrap(), text).is_ok();
-        let pattern = regex::Regex::new(&score_pattern()).unwrap().is_match(text);
+        let pattern = regex::Regex::new(&integer_pattern(1, 10, Some("From 10")))
+            .unwrap()
+            .is_match(text);
         (parser, pattern)
     }
 

@@ -97,7 +97,7 @@ impl AppState {
     /// Reads the champion alias; loads the artifact when it points elsewhere than the cache.
     pub async fn reload_champion(&self) -> Result<(), driftloop_pipeline::Error> {
         let db = self.db.clone();
-        let name = driftloop_core::spec().name;
+        let name = driftloop_core::spec().name.as_str();
         let current = tokio::task::spawn_blocking(move || db.champion(name))
             .await
             .expect("reading the alias does not panic")?;

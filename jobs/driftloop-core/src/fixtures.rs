@@ -4,7 +4,7 @@
 
 use crate::rng::SplitMix64;
 use crate::row::{FeatureRow, LabelSource};
-use crate::spec::{spec, SCORE_MIN};
+use crate::spec::spec;
 
 /// Which distribution rows come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,21 @@ impl Scenario {
     }
 }
 
+/// Refuses to generate rows for a dataset other than the shipped one: the class profiles
+/// and scenarios below are the mental-health dataset's own.
+pub fn check_dataset() -> Result<(), String> {
+    let s = spec();
+    if s.spec_hash() == crate::spec::DatasetSpec::shipped().spec_hash() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the fixture generator knows the shipped mental_health dataset only, not dataset {}: \
+             import rows of {} from a CSV instead",
+            s.name, s.name
+        ))
+    }
+}
+
 /// Generates `n_rows` expert-labelled rows of `scenario`, the same rows for the same seed.
 /// Classes are allotted in proportion to the scenario's priors (largest remainder), then
 /// shuffled, so 120 baseline rows have the published 30/28/31/31 balance.
@@ -72,7 +87,7 @@ pub fn generate(scenario: Scenario, n_rows: usize, seed: u64) -> Vec<FeatureRow>
             scenario
                 .overrides()
                 .iter()
-                .find(|(name, _)| *name == c.name)
+                .find(|(name, _)| *name == c.name.as_str())
                 .map(|(_, w)| *w)
         })
         .collect();
@@ -83,9 +98,9 @@ pub fn generate(scenario: Scenario, n_rows: usize, seed: u64) -> Vec<FeatureRow>
                 .map(|col_idx| {
                     let weights = overrides[col_idx].unwrap_or(CLASS_PROFILES[class as usize][col_idx]);
                     let idx = rng.weighted_index(weights) as u8;
-                    match s.features[col_idx].kind.levels() {
-                        Some(_) => idx,
-                        None => SCORE_MIN + idx,
+                    match s.features[col_idx].kind.integer_range() {
+                        Some((min, _)) => min as u8 + idx,
+                        None => idx,
                     }
                 })
                 .collect();
@@ -233,7 +248,7 @@ mod tests {
         };
         for (col_idx, column) in s.features.iter().enumerate() {
             let delta = (mean(&shifted, col_idx) - mean(&base, col_idx)).abs();
-            let moved = ["sadness", "sleep_disorder", "optimism"].contains(&column.name);
+            let moved = ["sadness", "sleep_disorder", "optimism"].contains(&column.name.as_str());
             assert_eq!(delta > 0.5, moved, "{}: mean moved by {delta}", column.name);
         }
     }

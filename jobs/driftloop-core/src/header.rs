@@ -1,5 +1,5 @@
-//! Maps CSV headers to spec columns: the public snake_case names and the headers of the
-//! originally published file ("Sleep dissorder", "Anorxia", "Optimisim", "Expert Diagnose").
+//! Maps CSV headers to spec columns: the public snake_case names and the other headers the
+//! dataset file declares (the shipped file declares the published CSV's own, misspelt ones).
 
 use crate::spec::spec;
 
@@ -39,11 +39,11 @@ pub fn header_target(header: &str) -> HeaderTarget {
     let s = spec();
     let key = normalize_header(header);
     for (idx, column) in s.features.iter().enumerate() {
-        if key == column.name || key == normalize_header(column.source_header) {
+        if key == column.name || column.header.as_deref().is_some_and(|h| key == normalize_header(h)) {
             return HeaderTarget::Feature(idx);
         }
     }
-    if key == s.label || key == normalize_header(s.label_source_header) {
+    if key == s.label || s.label_header.as_deref().is_some_and(|h| key == normalize_header(h)) {
         return HeaderTarget::Label;
     }
     if key == "label_source" {
@@ -59,10 +59,13 @@ mod tests {
     #[test]
     fn original_headers_map_to_spec_columns() {
         let s = spec();
-        for column in s.features {
-            let idx = s.feature_index(column.name).unwrap();
-            assert_eq!(header_target(column.name), HeaderTarget::Feature(idx));
-            assert_eq!(header_target(column.source_header), HeaderTarget::Feature(idx));
+        for column in &s.features {
+            let idx = s.feature_index(&column.name).unwrap();
+            assert_eq!(header_target(&column.name), HeaderTarget::Feature(idx));
+            assert_eq!(
+                header_target(column.header.as_deref().unwrap()),
+                HeaderTarget::Feature(idx)
+            );
         }
         assert_eq!(header_target("\u{feff}Sadness"), HeaderTarget::Feature(0));
         assert_eq!(header_target("Ignore & Move-On"), HeaderTarget::Feature(10));

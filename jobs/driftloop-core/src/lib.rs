@@ -1,7 +1,8 @@
-//! driftloop's pure core: the dataset spec declared once, value parsing and validation,
+//! driftloop's pure core: the dataset spec read from its file, value parsing and validation,
 //! and the synthetic fixture generator. Nothing here does I/O, reads the environment or
 //! knows about a database; it takes values and returns values.
 
+pub mod dataset_file;
 pub mod fixtures;
 pub mod header;
 pub mod metrics;
@@ -9,5 +10,6 @@ pub mod rng;
 pub mod row;
 pub mod spec;
 
+pub use dataset_file::{DatasetFileError, Problem};
 pub use row::{FeatureRow, LabelSource};
-pub use spec::{spec, CellError, ColumnKind, DatasetSpec, FeatureColumn};
+pub use spec::{activate, spec, ActivateError, CellError, ColumnKind, DatasetSpec, FeatureColumn};

@@ -76,6 +76,6 @@ impl FeatureRow {
 
     /// The diagnosis as text.
     pub fn diagnosis_text(&self) -> &'static str {
-        spec().classes[self.diagnosis as usize]
+        spec().classes[self.diagnosis as usize].as_str()
     }
 }

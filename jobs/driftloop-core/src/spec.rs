@@ -1,56 +1,108 @@
-//! The dataset spec: column names, their kinds and allowed values. Validation, encoding,
-//! the SQL DDL (checked by a test) and the drift column list all follow from it.
+//! The dataset spec: column names, their kinds and allowed values, read from a dataset
+//! file (dataset_file.rs). Validation, encoding, the SQL DDL and the drift column list all
+//! follow from it. One spec is active per process: the shipped mental-health file, embedded
+//! in the binary, unless the process activates another at start ([`activate`]).
+
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-/// The four frequency levels, in their natural order (used as the ordinal encoding).
-pub const FREQUENCY_LEVELS: &[&str] = &["Seldom", "Sometimes", "Usually", "Most-Often"];
-/// Yes/no answers; `NO` encodes to 0 and `YES` to 1.
-pub const YES_NO_LEVELS: &[&str] = &["NO", "YES"];
-/// The diagnosis classes, in the order class indices refer to.
-pub const DIAGNOSIS_CLASSES: &[&str] = &["Normal", "Bipolar Type-1", "Bipolar Type-2", "Depression"];
-/// Smallest and largest allowed score.
-pub const SCORE_MIN: u8 = 1;
-pub const SCORE_MAX: u8 = 10;
+use crate::dataset_file::{parse_dataset, DatasetFileError};
+
+/// The shipped dataset file, embedded so that `driftloop demo` needs nothing else.
+pub const SHIPPED_DATASET: &str = include_str!("../../../data-fixtures/mental-health/dataset.toml");
 
 /// What kind of values a feature column holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ColumnKind {
-    /// One of [`FREQUENCY_LEVELS`].
-    Frequency,
-    /// One of [`YES_NO_LEVELS`].
-    YesNo,
-    /// An integer from [`SCORE_MIN`] to [`SCORE_MAX`]; the raw data writes "7 From 10".
-    Score,
+    /// Unordered levels.
+    Categorical { levels: Vec<String> },
+    /// Ordered levels, encoded by rank (the first level is 0).
+    Ordinal { levels: Vec<String> },
+    /// A whole number from `min` to `max`. `suffix` is text a CSV cell may carry after the
+    /// number ("From 10" in "7 From 10"), its words matched in any case, with any white
+    /// space before and between them.
+    Integer { min: i64, max: i64, suffix: Option<String> },
+    /// A finite number, optionally bounded.
+    Number { min: Option<f64>, max: Option<f64> },
 }
 
 impl ColumnKind {
-    /// The allowed categories of a categorical kind; `None` for scores.
-    pub fn levels(self) -> Option<&'static [&'static str]> {
+    /// The kind's name in a dataset file.
+    pub fn name(&self) -> &'static str {
         match self {
-            ColumnKind::Frequency => Some(FREQUENCY_LEVELS),
-            ColumnKind::YesNo => Some(YES_NO_LEVELS),
-            ColumnKind::Score => None,
+            ColumnKind::Categorical { .. } => "categorical",
+            ColumnKind::Ordinal { .. } => "ordinal",
+            ColumnKind::Integer { .. } => "integer",
+            ColumnKind::Number { .. } => "number",
+        }
+    }
+
+    /// The levels of a categorical or ordinal column; `None` for numbers.
+    pub fn levels(&self) -> Option<&[String]> {
+        match self {
+            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => Some(levels),
+            ColumnKind::Integer { .. } | ColumnKind::Number { .. } => None,
+        }
+    }
+
+    /// The range of an integer column.
+    pub fn integer_range(&self) -> Option<(i64, i64)> {
+        match self {
+            ColumnKind::Integer { min, max, .. } => Some((*min, *max)),
+            _ => None,
         }
     }
 
     /// A sentence fragment telling a user what this kind accepts.
-    pub fn expected(self) -> String {
-        match self.levels() {
-            Some(levels) => format!("one of {}", levels.join(", ")),
-            None => format!("an integer from {SCORE_MIN} to {SCORE_MAX} (\"7\" or \"7 From 10\")"),
+    pub fn expected(&self) -> String {
+        match self {
+            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => {
+                format!("one of {}", levels.join(", "))
+            }
+            ColumnKind::Integer { min, max, suffix } => match suffix {
+                Some(suffix) => {
+                    let example = (min + (max - min) * 2 / 3).clamp(*min, *max);
+                    format!("an integer from {min} to {max} (\"{example}\" or \"{example} {suffix}\")")
+                }
+                None => format!("an integer from {min} to {max}"),
+            },
+            ColumnKind::Number { min, max } => match (min, max) {
+                (Some(min), Some(max)) => format!("a number from {min} to {max}"),
+                (Some(min), None) => format!("a number of at least {min}"),
+                (None, Some(max)) => format!("a number of at most {max}"),
+                (None, None) => "a finite number".to_string(),
+            },
+        }
+    }
+
+    /// The part of the spec's fingerprint this kind contributes. Ordinal levels, two-level
+    /// categorical columns and integers without extras keep the form fingerprints had
+    /// before dataset files (`a|b|c`, `1..=10`), so the shipped dataset's snapshots and
+    /// models keep their hashes; a categorical column of three or more levels encodes
+    /// differently from an ordinal one and is told apart.
+    fn fingerprint(&self) -> String {
+        match self {
+            ColumnKind::Ordinal { levels } => levels.join("|"),
+            ColumnKind::Categorical { levels } if levels.len() == 2 => levels.join("|"),
+            ColumnKind::Categorical { levels } => format!("categorical({})", levels.join("|")),
+            ColumnKind::Integer { min, max, .. } => format!("{min}..={max}"),
+            ColumnKind::Number { min, max } => format!("number({min:?},{max:?})"),
         }
     }
 }
 
 /// One feature column of the dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FeatureColumn {
     /// The public column name (feature table, snapshots, HTTP API).
-    pub name: &'static str,
-    /// The header of this column in the originally published CSV.
-    pub source_header: &'static str,
+    pub name: String,
+    /// Another CSV header accepted for this column (the published file's own header).
+    pub header: Option<String>,
+    pub description: Option<String>,
     pub kind: ColumnKind,
+    /// Whether a value may be missing.
+    pub nullable: bool,
 }
 
 /// A value that does not fit its column: what was given and what was expected.
@@ -62,60 +114,94 @@ pub struct CellError {
 }
 
 /// The whole dataset spec.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DatasetSpec {
-    /// Dataset name, used in storage paths (`dataset=<name>`).
-    pub name: &'static str,
-    pub features: &'static [FeatureColumn],
+    /// Dataset name, used in storage paths (`dataset=<name>`) and tracker names.
+    pub name: String,
+    pub features: Vec<FeatureColumn>,
     /// The label column name.
-    pub label: &'static str,
-    /// The label's header in the originally published CSV.
-    pub label_source_header: &'static str,
-    pub classes: &'static [&'static str],
+    pub label: String,
+    /// Another CSV header accepted for the label.
+    pub label_header: Option<String>,
+    /// The label's classes, in the order class indices refer to.
+    pub classes: Vec<String>,
+    /// The fingerprint, computed once (see [`DatasetSpec::spec_hash`]).
+    hash: String,
 }
 
-const fn col(name: &'static str, source_header: &'static str, kind: ColumnKind) -> FeatureColumn {
-    FeatureColumn {
-        name,
-        source_header,
-        kind,
+static ACTIVE: OnceLock<DatasetSpec> = OnceLock::new();
+
+/// The process's dataset spec: the one [`activate`] installed, else the shipped one.
+pub fn spec() -> &'static DatasetSpec {
+    ACTIVE.get_or_init(DatasetSpec::shipped)
+}
+
+/// Why a spec could not become the process's spec.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivateError {
+    #[error("this process already uses dataset {active} ({active_hash}); it cannot switch to {given} ({given_hash})")]
+    AlreadyActive {
+        active: String,
+        active_hash: String,
+        given: String,
+        given_hash: String,
+    },
+    #[error(transparent)]
+    File(#[from] DatasetFileError),
+}
+
+/// Makes `spec` the process's spec. Done once at start, before anything reads [`spec`];
+/// activating the spec already active is a no-op, any other is refused.
+pub fn activate(candidate: DatasetSpec) -> Result<&'static DatasetSpec, ActivateError> {
+    candidate.check_supported()?;
+    let active = ACTIVE.get_or_init(|| candidate.clone());
+    if active.hash == candidate.hash {
+        Ok(active)
+    } else {
+        Err(ActivateError::AlreadyActive {
+            active: active.name.clone(),
+            active_hash: active.hash[..12].to_string(),
+            given: candidate.name,
+            given_hash: candidate.hash[..12].to_string(),
+        })
     }
 }
 
-static FEATURES: &[FeatureColumn] = &[
-    col("sadness", "Sadness", ColumnKind::Frequency),
-    col("euphoric", "Euphoric", ColumnKind::Frequency),
-    col("exhausted", "Exhausted", ColumnKind::Frequency),
-    col("sleep_disorder", "Sleep dissorder", ColumnKind::Frequency),
-    col("mood_swing", "Mood Swing", ColumnKind::YesNo),
-    col("suicidal_thoughts", "Suicidal thoughts", ColumnKind::YesNo),
-    col("anorexia", "Anorxia", ColumnKind::YesNo),
-    col("authority_respect", "Authority Respect", ColumnKind::YesNo),
-    col("try_explanation", "Try-Explanation", ColumnKind::YesNo),
-    col("aggressive_response", "Aggressive Response", ColumnKind::YesNo),
-    col("ignore_and_move_on", "Ignore & Move-On", ColumnKind::YesNo),
-    col("nervous_breakdown", "Nervous Break-down", ColumnKind::YesNo),
-    col("admit_mistakes", "Admit Mistakes", ColumnKind::YesNo),
-    col("overthinking", "Overthinking", ColumnKind::YesNo),
-    col("sexual_activity", "Sexual Activity", ColumnKind::Score),
-    col("concentration", "Concentration", ColumnKind::Score),
-    col("optimism", "Optimisim", ColumnKind::Score),
-];
-
-static SPEC: DatasetSpec = DatasetSpec {
-    name: "mental_health",
-    features: FEATURES,
-    label: "diagnosis",
-    label_source_header: "Expert Diagnose",
-    classes: DIAGNOSIS_CLASSES,
-};
-
-/// The shipped dataset's spec.
-pub fn spec() -> &'static DatasetSpec {
-    &SPEC
-}
-
 impl DatasetSpec {
+    /// Builds a spec from its parts and computes its fingerprint.
+    pub fn new(
+        name: String,
+        features: Vec<FeatureColumn>,
+        label: String,
+        label_header: Option<String>,
+        classes: Vec<String>,
+    ) -> DatasetSpec {
+        let mut spec = DatasetSpec {
+            name,
+            features,
+            label,
+            label_header,
+            classes,
+            hash: String::new(),
+        };
+        spec.hash = spec.fingerprint();
+        spec
+    }
+
+    /// The shipped mental-health dataset.
+    pub fn shipped() -> DatasetSpec {
+        parse_dataset(SHIPPED_DATASET).expect("the shipped dataset file is valid")
+    }
+
+    /// Reads and checks a dataset file.
+    pub fn from_file(path: &std::path::Path) -> Result<DatasetSpec, DatasetFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| DatasetFileError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        parse_dataset(&text).map_err(|e| e.in_file(path))
+    }
+
     /// Number of feature columns.
     pub fn n_features(&self) -> usize {
         self.features.len()
@@ -127,14 +213,17 @@ impl DatasetSpec {
     }
 
     /// Parses one raw cell of feature column `col_idx` into its code: the level index for
-    /// categorical columns, the score itself for scores. Surrounding white space is
-    /// ignored and categories match without regard to case ("yes " is YES).
+    /// categorical and ordinal columns, the integer itself for integers. Surrounding white
+    /// space is ignored and levels match without regard to case ("yes " is YES).
     pub fn parse_feature(&self, col_idx: usize, raw: &str) -> Result<u8, CellError> {
         let column = &self.features[col_idx];
         let value = raw.trim();
-        let parsed = match column.kind.levels() {
-            Some(levels) => level_index(levels, value),
-            None => parse_score(value),
+        let parsed = match &column.kind {
+            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => level_index(levels, value),
+            ColumnKind::Integer { min, max, suffix } => parse_integer(value, suffix.as_deref())
+                .filter(|n| (*min..=*max).contains(n))
+                .and_then(|n| u8::try_from(n).ok()),
+            ColumnKind::Number { .. } => None,
         };
         parsed.ok_or_else(|| CellError {
             given: raw.to_string(),
@@ -142,9 +231,9 @@ impl DatasetSpec {
         })
     }
 
-    /// Parses a diagnosis into its class index (trimmed, case-insensitive).
+    /// Parses a label into its class index (trimmed, case-insensitive).
     pub fn parse_class(&self, raw: &str) -> Result<u8, CellError> {
-        level_index(self.classes, raw.trim()).ok_or_else(|| CellError {
+        level_index(&self.classes, raw.trim()).ok_or_else(|| CellError {
             given: raw.to_string(),
             expected: format!("one of {}", self.classes.join(", ")),
         })
@@ -153,9 +242,10 @@ impl DatasetSpec {
     /// Checks a code produced elsewhere (a database, a generator) against column `col_idx`.
     pub fn check_code(&self, col_idx: usize, code: u8) -> Result<u8, CellError> {
         let column = &self.features[col_idx];
-        let ok = match column.kind.levels() {
-            Some(levels) => (code as usize) < levels.len(),
-            None => (SCORE_MIN..=SCORE_MAX).contains(&code),
+        let ok = match &column.kind {
+            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => (code as usize) < levels.len(),
+            ColumnKind::Integer { min, max, .. } => (*min..=*max).contains(&i64::from(code)),
+            ColumnKind::Number { .. } => false,
         };
         if ok {
             Ok(code)
@@ -167,27 +257,33 @@ impl DatasetSpec {
         }
     }
 
-    /// The text form of a code of feature column `col_idx`: the category, or the score
-    /// as a decimal number.
+    /// The text form of a code of feature column `col_idx`: the level, or the integer as
+    /// a decimal number.
     pub fn feature_text(&self, col_idx: usize, code: u8) -> String {
         match self.features[col_idx].kind.levels() {
-            Some(levels) => levels[code as usize].to_string(),
+            Some(levels) => levels[code as usize].clone(),
             None => code.to_string(),
         }
     }
 
-    /// A stable fingerprint of everything in the spec that changes what data means.
-    /// Snapshots and models carry it, so data and models of another spec are recognised.
+    /// A stable fingerprint of everything in the spec that changes what data means (names,
+    /// kinds, levels, ranges, nullability, classes; not headers or descriptions).
+    /// Snapshots, models and databases carry it, so data and models of another spec are
+    /// recognised.
     pub fn spec_hash(&self) -> String {
+        self.hash.clone()
+    }
+
+    fn fingerprint(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(self.name.as_bytes());
-        for column in self.features {
+        for column in &self.features {
             hasher.update(b"\n");
             hasher.update(column.name.as_bytes());
             hasher.update(b":");
-            match column.kind.levels() {
-                Some(levels) => hasher.update(levels.join("|").as_bytes()),
-                None => hasher.update(format!("{SCORE_MIN}..={SCORE_MAX}").as_bytes()),
+            hasher.update(column.kind.fingerprint().as_bytes());
+            if column.nullable {
+                hasher.update(b"?");
             }
         }
         hasher.update(b"\n");
@@ -196,28 +292,85 @@ impl DatasetSpec {
         hasher.update(self.classes.join("|").as_bytes());
         hex::encode(hasher.finalize())
     }
+
+    /// Refuses a valid dataset whose columns this version cannot carry through the loop:
+    /// feature values travel as one-byte codes (a level index, or an integer from 0 to 255),
+    /// and no value may be missing.
+    pub fn check_supported(&self) -> Result<(), DatasetFileError> {
+        let mut problems = Vec::new();
+        for (i, column) in self.features.iter().enumerate() {
+            let path = format!("features[{i}] ({})", column.name);
+            match &column.kind {
+                ColumnKind::Number { .. } => problems.push((
+                    format!("{path}.kind"),
+                    "\"number\" columns are not yet carried through the loop by this version of driftloop".into(),
+                )),
+                ColumnKind::Integer { min, max, .. } if *min < 0 || *max > 255 => problems.push((
+                    format!("{path}.min/max"),
+                    format!("integers from {min} to {max}: this version of driftloop carries integers from 0 to 255"),
+                )),
+                ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } if levels.len() > 256 => problems
+                    .push((
+                        format!("{path}.levels"),
+                        format!("{} levels: this version of driftloop carries at most 256", levels.len()),
+                    )),
+                _ => {}
+            }
+            if column.nullable {
+                problems.push((
+                    format!("{path}.nullable"),
+                    "missing values are not yet carried through the loop by this version of driftloop".into(),
+                ));
+            }
+        }
+        if self.classes.len() > 256 {
+            problems.push((
+                "label.classes".into(),
+                format!(
+                    "{} classes: this version of driftloop carries at most 256",
+                    self.classes.len()
+                ),
+            ));
+        }
+        DatasetFileError::from_problems(problems)
+    }
 }
 
-fn level_index(levels: &[&str], value: &str) -> Option<u8> {
+/// The index of the level `value` names: the exact level first, else the one level equal
+/// to it in any case (a dataset file cannot declare two levels that differ only by case).
+pub(crate) fn level_index(levels: &[String], value: &str) -> Option<u8> {
     levels
         .iter()
-        .position(|level| level.eq_ignore_ascii_case(value))
-        .map(|i| i as u8)
+        .position(|level| level == value)
+        .or_else(|| levels.iter().position(|level| level.eq_ignore_ascii_case(value)))
+        .and_then(|i| u8::try_from(i).ok())
 }
 
-/// Accepts "7" and "7 From 10" (any case, any spacing around "from").
-fn parse_score(value: &str) -> Option<u8> {
-    let number = match value.to_ascii_lowercase().split_once("from") {
-        Some((number, out_of)) => {
-            if out_of.trim() != SCORE_MAX.to_string() {
-                return None;
-            }
-            number.trim().to_string()
-        }
-        None => value.to_string(),
+/// Parses a whole number, optionally followed by `suffix` ("7", "7 From 10", "7from10";
+/// any case, any white space between the suffix's words).
+fn parse_integer(value: &str, suffix: Option<&str>) -> Option<i64> {
+    let number = match suffix.and_then(|suffix| strip_suffix_loose(value, suffix)) {
+        Some(number) => number.trim(),
+        None => value,
     };
-    let score: u8 = number.parse().ok()?;
-    (SCORE_MIN..=SCORE_MAX).contains(&score).then_some(score)
+    number.parse().ok()
+}
+
+/// `value` without a trailing `suffix`, comparing its words in any ASCII case with any
+/// white space before and between them; `None` when `value` does not end with it.
+fn strip_suffix_loose<'a>(value: &'a str, suffix: &str) -> Option<&'a str> {
+    let mut rest = value;
+    let mut matched = false;
+    for word in suffix.split_whitespace().rev() {
+        rest = rest.trim_end();
+        let cut = rest.len().checked_sub(word.len())?;
+        if !rest.is_char_boundary(cut) || !rest[cut..].eq_ignore_ascii_case(word) {
+            return None;
+        }
+        rest = &rest[..cut];
+        matched = true;
+    }
+    matched.then_some(rest)
 }
 
 #[cfg(test)]
@@ -235,6 +388,7 @@ mod tests {
         assert_eq!(s.parse_feature(suicidal, "YES "), Ok(1));
         assert_eq!(s.parse_feature(suicidal, "NO"), Ok(0));
         assert_eq!(s.parse_feature(optimism, "7 From 10"), Ok(7));
+        assert_eq!(s.parse_feature(optimism, "7from10"), Ok(7));
         assert_eq!(s.parse_feature(optimism, "10"), Ok(10));
         assert_eq!(s.parse_class("Bipolar Type-2"), Ok(2));
     }
@@ -250,6 +404,7 @@ mod tests {
         );
         assert!(s.parse_feature(optimism, "0").is_err());
         assert!(s.parse_feature(optimism, "7 From 9").is_err());
+        assert!(s.parse_feature(optimism, "From 10").is_err());
         assert!(s.parse_feature(optimism, "").is_err());
         let err = s.parse_feature(0, "Never").unwrap_err();
         assert_eq!(
@@ -259,12 +414,45 @@ mod tests {
         assert!(s.parse_class("Anxiety").is_err());
     }
 
+    /// The fingerprint the compiled-in spec had before dataset files: the shipped file
+    /// must keep it, or every committed snapshot and model would stop matching.
     #[test]
-    fn spec_hash_is_stable_and_sensitive() {
+    fn spec_hash_is_the_one_before_dataset_files() {
         let s = spec();
-        assert_eq!(s.spec_hash(), s.spec_hash());
-        assert_eq!(s.spec_hash().len(), 64);
+        assert_eq!(
+            s.spec_hash(),
+            "d8dce560fd5de04a04519f5920c560bf342b1b85b7b5d559b27bb7039ce76873"
+        );
         assert_eq!(s.n_features(), 17);
+    }
+
+    #[test]
+    fn spec_hash_is_sensitive_to_meaning_only() {
+        let base = DatasetSpec::shipped();
+        let mut other = base.clone();
+        other.features[0].header = Some("Sorrow".into());
+        other.features[0].description = Some("how often".into());
+        assert_eq!(
+            DatasetSpec::new(other.name, other.features, other.label, None, other.classes).spec_hash(),
+            base.spec_hash()
+        );
+        let changes: [fn(&mut DatasetSpec); 5] = [
+            |s| s.name = "other".into(),
+            |s| s.features[0].nullable = true,
+            |s| s.features.swap(0, 1),
+            |s| {
+                s.features[0].kind = ColumnKind::Categorical {
+                    levels: s.features[0].kind.levels().unwrap().to_vec(),
+                }
+            },
+            |s| s.classes.reverse(),
+        ];
+        for change in changes {
+            let mut changed = base.clone();
+            change(&mut changed);
+            let rebuilt = DatasetSpec::new(changed.name, changed.features, changed.label, None, changed.classes);
+            assert_ne!(rebuilt.spec_hash(), base.spec_hash());
+        }
     }
 
     #[test]
@@ -275,5 +463,18 @@ mod tests {
         assert!(s.check_code(4, 2).is_err());
         assert!(s.check_code(14, 0).is_err());
         assert!(s.check_code(14, 10).is_ok());
+    }
+
+    #[test]
+    fn activating_the_active_spec_again_is_a_no_op() {
+        assert!(activate(DatasetSpec::shipped()).is_ok());
+        let mut other = DatasetSpec::shipped();
+        other.name = "other".into();
+        let other = DatasetSpec::new(other.name, other.features, other.label, None, other.classes);
+        let err = activate(other).unwrap_err().to_string();
+        assert!(
+            err.contains("already uses dataset mental_health") && err.contains("other ("),
+            "{err}"
+        );
     }
 }

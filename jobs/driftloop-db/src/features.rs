@@ -13,8 +13,8 @@ use crate::sql::{placeholders, Cells, SqlTx, SqlValue, Transact, TxMode};
 /// and its provenance. Names only; values always travel as bound parameters.
 fn insert_columns() -> Vec<&'static str> {
     let s = spec();
-    let mut columns: Vec<&'static str> = s.features.iter().map(|c| c.name).collect();
-    columns.extend([s.label, "label_source", "model_version", "request_id"]);
+    let mut columns: Vec<&'static str> = s.features.iter().map(|c| c.name.as_str()).collect();
+    columns.extend([s.label.as_str(), "label_source", "model_version", "request_id"]);
     columns
 }
 
@@ -28,12 +28,12 @@ fn insert_sql(n_rows: usize) -> String {
     )
 }
 
-/// A row's values in [`insert_columns`] order: levels as their text, scores as numbers.
+/// A row's values in [`insert_columns`] order: levels as their text, integers as numbers.
 fn push_values(row: &FeatureRow, values: &mut Vec<SqlValue>) {
     let s = spec();
     for (col_idx, &code) in row.features.iter().enumerate() {
         values.push(match s.features[col_idx].kind.levels() {
-            Some(levels) => SqlValue::Text(levels[code as usize].to_string()),
+            Some(levels) => SqlValue::Text(levels[code as usize].clone()),
             None => SqlValue::Int(code.into()),
         });
     }
@@ -196,7 +196,7 @@ fn set_label(tx: &mut dyn SqlTx, by: &RowRef, diagnosis: u8) -> Result<i64> {
             "UPDATE features SET {} = ?, label_source = 'expert' WHERE id = ?",
             spec().label
         ),
-        vec![(*class).into(), stored.id.into()],
+        vec![class.as_str().into(), stored.id.into()],
     )?;
     Ok(stored.id)
 }

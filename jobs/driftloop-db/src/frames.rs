@@ -18,8 +18,8 @@ use crate::url::Secret;
 /// Above this many ids in range a MySQL read is split into partitions read in parallel.
 const PARTITION_MIN_ROWS: i64 = 200_000;
 
-fn enum_dtype(levels: &[&str]) -> DataType {
-    let categories = FrozenCategories::new(levels.iter().copied()).expect("spec levels are unique");
+fn enum_dtype<S: AsRef<str>>(levels: &[S]) -> DataType {
+    let categories = FrozenCategories::new(levels.iter().map(|l| l.as_ref())).expect("spec levels are unique");
     DataType::from_frozen_categories(categories)
 }
 
@@ -28,14 +28,14 @@ pub fn feature_schema() -> Schema {
     let s = spec();
     let mut schema = Schema::default();
     schema.insert("id".into(), DataType::Int64);
-    for column in s.features {
+    for column in &s.features {
         let dtype = match column.kind.levels() {
             Some(levels) => enum_dtype(levels),
             None => DataType::UInt8,
         };
-        schema.insert(column.name.into(), dtype);
+        schema.insert(column.name.as_str().into(), dtype);
     }
-    schema.insert(s.label.into(), enum_dtype(s.classes));
+    schema.insert(s.label.as_str().into(), enum_dtype(&s.classes));
     let sources: Vec<&str> = LabelSource::ALL.iter().map(|l| l.as_str()).collect();
     schema.insert("label_source".into(), enum_dtype(&sources));
     schema.insert("model_version".into(), DataType::String);

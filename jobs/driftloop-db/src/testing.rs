@@ -233,12 +233,12 @@ impl Drop for TestDb {
     }
 }
 
-/// A plain INSERT naming the 17 feature columns, `diagnosis` and `label_source`, as SQL
-/// users and other services write rows.
+/// A plain INSERT naming the feature columns, the label and `label_source`, as SQL users
+/// and other services write rows.
 pub fn plain_insert_sql() -> String {
     let s = driftloop_core::spec();
-    let mut columns: Vec<&str> = s.features.iter().map(|c| c.name).collect();
-    columns.extend(["diagnosis", "label_source"]);
+    let mut columns: Vec<&str> = s.features.iter().map(|c| c.name.as_str()).collect();
+    columns.extend([s.label.as_str(), "label_source"]);
     format!(
         "INSERT INTO features ({}) VALUES ({})",
         columns.join(", "),
@@ -261,12 +261,12 @@ pub fn frame_rows(frame: &polars::prelude::DataFrame) -> Vec<driftloop_core::Fea
         .iter()
         .enumerate()
         .map(|(col_idx, c)| match c.kind.levels() {
-            Some(_) => text(c.name)
+            Some(_) => text(&c.name)
                 .iter()
                 .map(|v| s.parse_feature(col_idx, v.as_deref().unwrap()).unwrap())
                 .collect(),
             None => frame
-                .column(c.name)
+                .column(&c.name)
                 .unwrap()
                 .u8()
                 .unwrap()
@@ -275,7 +275,7 @@ pub fn frame_rows(frame: &polars::prelude::DataFrame) -> Vec<driftloop_core::Fea
                 .collect(),
         })
         .collect();
-    let diagnosis = text("diagnosis");
+    let diagnosis = text(&s.label);
     let sources = text("label_source");
     let versions = text("model_version");
     let requests = text("request_id");

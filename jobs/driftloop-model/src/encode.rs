@@ -1,9 +1,9 @@
 //! Encoding of feature codes into the numbers models see, declared from the dataset spec
-//! and stored inside every model artifact: ordinal for the frequency symptoms (Seldom = 0
-//! … Most-Often = 3), 0/1 for yes/no (NO = 0, YES = 1), and the integer itself for the
-//! 1–10 scores. A model only accepts input encoded the way it was trained.
+//! and stored inside every model artifact: ordinal levels by rank (in the shipped dataset
+//! Seldom = 0 … Most-Often = 3), two-level columns as 0/1 (NO = 0, YES = 1), and integers
+//! as themselves. A model only accepts input encoded the way it was trained.
 
-use driftloop_core::spec::{ColumnKind, DatasetSpec, SCORE_MAX, SCORE_MIN};
+use driftloop_core::spec::{ColumnKind, DatasetSpec};
 use serde::{Deserialize, Serialize};
 
 /// How one column becomes a number.
@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub enum Encoding {
     /// The level's position in `levels`.
     Ordinal { levels: Vec<String> },
+    /// The level's position in `levels`, for an unordered column of three or more levels
+    /// (a number to the models, which split on it or weigh it as one).
+    Level { levels: Vec<String> },
     /// `zero` is 0, `one` is 1.
     Binary { zero: String, one: String },
     /// The integer itself, from `min` to `max`.
@@ -33,36 +36,28 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// The encoder the spec declares.
+    /// The encoder the spec declares: ordinal levels by rank, two-level categorical
+    /// columns as 0/1, wider categorical columns by level index, integers as themselves.
     pub fn from_spec(spec: &DatasetSpec) -> Encoder {
         let columns = spec
             .features
             .iter()
             .map(|column| {
-                let encoding = match column.kind {
-                    ColumnKind::Frequency => Encoding::Ordinal {
-                        levels: column
-                            .kind
-                            .levels()
-                            .unwrap_or_default()
-                            .iter()
-                            .map(|l| l.to_string())
-                            .collect(),
+                let encoding = match &column.kind {
+                    ColumnKind::Ordinal { levels } => Encoding::Ordinal { levels: levels.clone() },
+                    ColumnKind::Categorical { levels } if levels.len() == 2 => Encoding::Binary {
+                        zero: levels[0].clone(),
+                        one: levels[1].clone(),
                     },
-                    ColumnKind::YesNo => {
-                        let levels = column.kind.levels().unwrap_or_default();
-                        Encoding::Binary {
-                            zero: levels[0].to_string(),
-                            one: levels[1].to_string(),
-                        }
-                    }
-                    ColumnKind::Score => Encoding::Integer {
-                        min: SCORE_MIN,
-                        max: SCORE_MAX,
+                    ColumnKind::Categorical { levels } => Encoding::Level { levels: levels.clone() },
+                    ColumnKind::Integer { min, max, .. } => Encoding::Integer {
+                        min: u8::try_from(*min).expect("activated specs hold one-byte integers"),
+                        max: u8::try_from(*max).expect("activated specs hold one-byte integers"),
                     },
+                    ColumnKind::Number { .. } => unreachable!("activated specs hold no number columns"),
                 };
                 EncodedColumn {
-                    name: column.name.to_string(),
+                    name: column.name.clone(),
                     encoding,
                 }
             })
@@ -78,7 +73,7 @@ impl Encoder {
     /// is outside the column's range.
     pub fn encode(&self, col_idx: usize, code: u8) -> Option<f64> {
         let valid = match &self.columns.get(col_idx)?.encoding {
-            Encoding::Ordinal { levels } => (code as usize) < levels.len(),
+            Encoding::Ordinal { levels } | Encoding::Level { levels } => (code as usize) < levels.len(),
             Encoding::Binary { .. } => code <= 1,
             Encoding::Integer { min, max } => (*min..=*max).contains(&code),
         };

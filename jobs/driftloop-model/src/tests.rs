@@ -58,7 +58,7 @@ fn artifact_bytes(data: &Dataset, config: &TrainConfig) -> Vec<u8> {
     let header = ArtifactHeader {
         format: String::new(),
         format_version: 0,
-        name: spec().name.into(),
+        name: spec().name.clone(),
         family: trained.chosen.family(),
         params: trained.chosen.clone(),
         spec_hash: spec().spec_hash(),

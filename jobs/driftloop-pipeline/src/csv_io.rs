@@ -27,6 +27,14 @@ fn header_problem(column: &str, message: impl Into<String>) -> CsvProblem {
     }
 }
 
+/// What a header row lacks: the column's name, or the other header the dataset declares.
+fn header_needed(name: &str, other: Option<&str>) -> String {
+    match other {
+        Some(other) => format!("missing: the header needs {name:?} (or {other:?})"),
+        None => format!("missing: the header needs {name:?}"),
+    }
+}
+
 impl FeatureCsv {
     /// Reads the header and locates the columns; a missing feature column, or a column
     /// named twice (only feature columns, unless `labels_too`), is a problem. Returns the
@@ -70,11 +78,8 @@ impl FeatureCsv {
             if at.is_none() {
                 let column = &s.features[col_idx];
                 problems.push(header_problem(
-                    column.name,
-                    format!(
-                        "missing: the header needs {:?} (or {:?})",
-                        column.name, column.source_header
-                    ),
+                    &column.name,
+                    header_needed(&column.name, column.header.as_deref()),
                 ));
             }
         }
@@ -166,11 +171,8 @@ pub fn read_feature_rows(
     };
     if csv.label.is_none() {
         problems.push(header_problem(
-            s.label,
-            format!(
-                "missing: the header needs {:?} (or {:?})",
-                s.label, s.label_source_header
-            ),
+            &s.label,
+            header_needed(&s.label, s.label_header.as_deref()),
         ));
     }
     if !problems.is_empty() {
@@ -217,8 +219,8 @@ pub fn read_feature_csv(path: &Path, default_source: LabelSource) -> Result<Vec<
 pub fn write_feature_rows(rows: &[FeatureRow], output: impl Write) -> std::io::Result<()> {
     let s = spec();
     let mut writer = csv::Writer::from_writer(output);
-    let mut header: Vec<&str> = s.features.iter().map(|c| c.name).collect();
-    header.push(s.label);
+    let mut header: Vec<&str> = s.features.iter().map(|c| c.name.as_str()).collect();
+    header.push(&s.label);
     writer.write_record(&header)?;
     for row in rows {
         let mut record: Vec<String> = (0..s.n_features())

@@ -17,18 +17,21 @@ pub fn rows_frame(rows: &[FeatureRow]) -> Result<DataFrame> {
     for (col_idx, column) in s.features.iter().enumerate() {
         let series = match column.kind.levels() {
             Some(levels) => {
-                let texts: Vec<&str> = rows.iter().map(|r| levels[r.features[col_idx] as usize]).collect();
-                Series::new(column.name.into(), texts)
+                let texts: Vec<&str> = rows
+                    .iter()
+                    .map(|r| levels[r.features[col_idx] as usize].as_str())
+                    .collect();
+                Series::new(column.name.as_str().into(), texts)
             }
             None => Series::new(
-                column.name.into(),
+                column.name.as_str().into(),
                 rows.iter().map(|r| r.features[col_idx]).collect::<Vec<u8>>(),
             ),
         };
         columns.push(series);
     }
     columns.push(Series::new(
-        s.label.into(),
+        s.label.as_str().into(),
         rows.iter().map(|r| r.diagnosis_text()).collect::<Vec<&str>>(),
     ));
     columns.push(Series::new(
@@ -61,7 +64,7 @@ pub fn read_rows_file(path: &std::path::Path) -> Result<DataFrame> {
     let frame = ParquetReader::new(file).finish()?;
     let s = spec();
     let schema = feature_schema();
-    let names = s.features.iter().map(|c| c.name).chain([s.label]);
+    let names = s.features.iter().map(|c| c.name.as_str()).chain([s.label.as_str()]);
     let columns = names
         .map(|name| {
             let column = frame
@@ -109,13 +112,13 @@ pub fn frame_to_dataset(frame: &DataFrame) -> Result<driftloop_model::Dataset> {
     let n = frame.height();
     let mut codes = vec![0u8; n * p];
     for (c, column) in s.features.iter().enumerate() {
-        for (r, code) in column_codes(frame, column.name)?.into_iter().enumerate() {
+        for (r, code) in column_codes(frame, &column.name)?.into_iter().enumerate() {
             codes[r * p + c] = code;
         }
     }
     Ok(driftloop_model::Dataset {
         n_features: p,
         codes,
-        labels: column_codes(frame, s.label)?,
+        labels: column_codes(frame, &s.label)?,
     })
 }

@@ -35,7 +35,7 @@ pub struct Scored {
 impl Champion {
     /// Loads the registered champion; [`crate::db::Error::NoChampion`] when there is none.
     pub async fn load(db: &dyn ModelRegistry, store: &dyn ObjectStore) -> Result<Champion> {
-        let name = spec().name;
+        let name = spec().name.as_str();
         let (version, artifact) = load_champion(db, store, name)
             .await?
             .ok_or_else(|| crate::db::Error::NoChampion(name.to_string()))?;

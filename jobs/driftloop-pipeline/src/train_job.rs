@@ -25,9 +25,9 @@ use crate::notify::{Event, Notifier};
 use crate::objects::ObjectStore;
 use crate::snapshot::{load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
 
-/// The registered name of the shipped dataset's model.
+/// The registered name of the dataset's model: the dataset's name.
 pub fn model_name() -> &'static str {
-    spec().name
+    &spec().name
 }
 
 /// Where the rows of a training come from.
@@ -144,7 +144,7 @@ pub async fn run_training(
         params: trained.chosen.clone(),
         spec_hash: spec().spec_hash(),
         encoder: encoder.clone(),
-        classes: spec().classes.iter().map(|c| c.to_string()).collect(),
+        classes: spec().classes.clone(),
         metrics: ArtifactMetrics {
             cv: cv.clone(),
             candidates: trained.cv.clone(),

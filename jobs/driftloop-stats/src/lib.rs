@@ -11,8 +11,7 @@
 
 pub mod html;
 
-use driftloop_core::spec::{SCORE_MAX, SCORE_MIN};
-use driftloop_core::{spec, ColumnKind};
+use driftloop_core::spec;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -147,30 +146,28 @@ fn spec_levels() -> (Vec<Levels>, Levels) {
     let features = s
         .features
         .iter()
-        .map(|c| match c.kind {
-            ColumnKind::Frequency | ColumnKind::YesNo => {
-                let levels = c.kind.levels().expect("categorical kinds have levels");
+        .map(|c| match (c.kind.levels(), c.kind.integer_range()) {
+            (Some(levels), _) => Levels {
+                name: &c.name,
+                values: levels.to_vec(),
+                is_enum: true,
+                codes: (0..levels.len() as u32).collect(),
+            },
+            (None, Some((min, max))) => {
+                let values: Vec<u32> = (min as u32..=max as u32).collect();
                 Levels {
-                    name: c.name,
-                    values: levels.iter().map(|l| l.to_string()).collect(),
-                    is_enum: true,
-                    codes: (0..levels.len() as u32).collect(),
-                }
-            }
-            ColumnKind::Score => {
-                let scores: Vec<u32> = (SCORE_MIN as u32..=SCORE_MAX as u32).collect();
-                Levels {
-                    name: c.name,
-                    values: scores.iter().map(|v| v.to_string()).collect(),
+                    name: &c.name,
+                    values: values.iter().map(|v| v.to_string()).collect(),
                     is_enum: false,
-                    codes: scores,
+                    codes: values,
                 }
             }
+            (None, None) => unreachable!("activated specs hold no number columns"),
         })
         .collect();
     let label = Levels {
-        name: s.label,
-        values: s.classes.iter().map(|c| c.to_string()).collect(),
+        name: &s.label,
+        values: s.classes.clone(),
         is_enum: true,
         codes: (0..s.classes.len() as u32).collect(),
     };

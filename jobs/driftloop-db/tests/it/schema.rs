@@ -1,7 +1,7 @@
 //! The SQL DDL agrees with the dataset spec: same columns in the same order, every
 //! spec value accepted, every value outside the spec refused, on both backends.
 
-use driftloop_core::{spec, ColumnKind};
+use driftloop_core::spec;
 
 use driftloop_db::on_both_backends;
 use driftloop_db::testing::{Backend, TestDb};
@@ -15,7 +15,16 @@ fn expected_columns() -> Vec<String> {
     let s = spec();
     let mut columns = vec!["id".to_string()];
     columns.extend(s.features.iter().map(|c| c.name.to_string()));
-    columns.extend([s.label, "label_source", "model_version", "request_id", "created_at"].map(String::from));
+    columns.extend(
+        [
+            s.label.as_str(),
+            "label_source",
+            "model_version",
+            "request_id",
+            "created_at",
+        ]
+        .map(String::from),
+    );
     columns
 }
 
@@ -38,7 +47,7 @@ fn feature_table_columns_follow_the_spec(backend: Backend) {
             );
             let names: Vec<String> = rows.iter().map(|r| r[0].clone().unwrap()).collect();
             assert_eq!(names, expected_columns());
-            let enum_type = |levels: &[&str]| {
+            let enum_type = |levels: &[String]| {
                 format!(
                     "enum({})",
                     levels.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(",")
@@ -55,8 +64,9 @@ fn feature_table_columns_follow_the_spec(backend: Backend) {
                     ),
                 }
             }
-            assert_eq!(rows[18][1].clone().unwrap(), enum_type(s.classes));
-            assert_eq!(rows[19][1].clone().unwrap(), "enum('expert','model')");
+            let after_features = 1 + s.n_features();
+            assert_eq!(rows[after_features][1].clone().unwrap(), enum_type(&s.classes));
+            assert_eq!(rows[after_features + 1][1].clone().unwrap(), "enum('expert','model')");
         }
     }
 }
@@ -68,19 +78,28 @@ fn the_table_accepts_exactly_the_spec_values(backend: Backend) {
     let valid: Vec<String> = s
         .features
         .iter()
-        .map(|c| c.kind.levels().map_or("5".to_string(), |levels| levels[0].to_string()))
-        .chain(["Normal".to_string(), "expert".to_string()])
+        .map(|c| match (c.kind.levels(), c.kind.integer_range()) {
+            (Some(levels), _) => levels[0].clone(),
+            (None, Some((min, max))) => ((min + max) / 2).to_string(),
+            (None, None) => unreachable!("the shipped dataset has no number column"),
+        })
+        .chain([s.classes[0].clone(), "expert".to_string()])
         .collect();
     let insert = |values: &[String]| t.exec(&sql, &values.iter().map(|v| Some(v.as_str())).collect::<Vec<_>>());
 
     let mut accepted = 0;
     for (col_idx, column) in s.features.iter().enumerate() {
-        let (good, bad): (Vec<String>, Vec<&str>) = match column.kind {
-            ColumnKind::Frequency | ColumnKind::YesNo => (
-                column.kind.levels().unwrap().iter().map(|l| l.to_string()).collect(),
-                vec!["Never", "maybe", ""],
+        let (good, bad): (Vec<String>, Vec<String>) = match (column.kind.levels(), column.kind.integer_range()) {
+            (Some(levels), _) => (levels.to_vec(), ["Never", "maybe", ""].map(String::from).to_vec()),
+            (None, Some((min, max))) => (
+                (min..=max).map(|n| n.to_string()).collect(),
+                [min - 1, max + 1, 255]
+                    .iter()
+                    .filter(|n| !(min..=max).contains(*n))
+                    .map(|n| n.to_string())
+                    .collect(),
             ),
-            ColumnKind::Score => ((1..=10).map(|n| n.to_string()).collect(), vec!["0", "11", "255"]),
+            (None, None) => unreachable!("the shipped dataset has no number column"),
         };
         for value in good {
             let mut values = valid.clone();
@@ -90,11 +109,11 @@ fn the_table_accepts_exactly_the_spec_values(backend: Backend) {
         }
         for value in bad {
             let mut values = valid.clone();
-            values[col_idx] = value.to_string();
+            values[col_idx] = value.clone();
             assert!(insert(&values).is_err(), "{} = {value:?} was accepted", column.name);
         }
     }
-    for (label_idx, bad) in [(17, "Anxiety"), (18, "crowd")] {
+    for (label_idx, bad) in [(s.n_features(), "Anxiety"), (s.n_features() + 1, "crowd")] {
         let mut values = valid.clone();
         values[label_idx] = bad.to_string();
         assert!(insert(&values).is_err(), "{bad:?} was accepted");

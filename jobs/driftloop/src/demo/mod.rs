@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clap::Args;
 use driftloop_core::fixtures::{generate, Scenario};
-use driftloop_core::{spec, ColumnKind, FeatureRow};
+use driftloop_core::{spec, FeatureRow};
 use driftloop_pipeline::db::JobKind;
 use driftloop_pipeline::notify::{notifiers_after, Event, Notifier};
 use driftloop_pipeline::worker::Worker;
@@ -83,6 +83,7 @@ impl Notifier for PrintNotifier {
 }
 
 pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explicit_store: bool) -> Result<()> {
+    driftloop_core::fixtures::check_dataset().map_err(anyhow::Error::msg)?;
     ensure!(args.rows > 0, "--rows must be at least 1");
     ensure!(
         (0.0..=1.0).contains(&args.baseline_share) && (0.0..=1.0).contains(&args.label_share),
@@ -154,7 +155,7 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
     record.lock().unwrap().add(first);
     spinner.finish_and_clear();
     ensure!(
-        db.champion(spec().name)?.is_some(),
+        db.champion(&spec().name)?.is_some(),
         "the first training registered no champion: {:?}",
         record.lock().unwrap().failures
     );
@@ -319,9 +320,9 @@ fn predict_body(row: &FeatureRow, i: usize) -> Value {
         .zip(&row.features)
         .enumerate()
         .map(|(col, (column, &code))| {
-            let value = match column.kind {
-                ColumnKind::Score => json!(code),
-                _ => json!(s.feature_text(col, code)),
+            let value = match column.kind.levels() {
+                Some(_) => json!(s.feature_text(col, code)),
+                None => json!(code),
             };
             (column.name.to_string(), value)
         })

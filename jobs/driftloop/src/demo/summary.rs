@@ -114,7 +114,7 @@ pub(super) fn summarize(
         drifts_found: drifted.len(),
         first_drift_row: drifted.iter().filter_map(|d| last_row_of(d.job_id)).min(),
         models_trained: record.trainings.iter().filter(|t| t.registered).count(),
-        champion_version: db.champion(spec().name)?.map(|c| c.version),
+        champion_version: db.champion(&spec().name)?.map(|c| c.version),
         champion_history,
         candidates_rejected,
         drift_reports: drifted.iter().map(|d| d.html_uri.clone()).collect(),
