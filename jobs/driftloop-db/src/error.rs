@@ -32,6 +32,12 @@ pub enum Error {
     #[error("migration {name}: {reason}")]
     Migration { name: String, reason: String },
 
+    #[error(
+        "this database holds dataset {database}, not dataset {given}: use a database made for {given} \
+         (or --dataset / DRIFTLOOP_DATASET naming the file of {database})"
+    )]
+    DatasetMismatch { database: String, given: String },
+
     #[error("request_id {0:?} is already stored")]
     DuplicateRequestId(String),
 

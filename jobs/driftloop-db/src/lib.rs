@@ -3,6 +3,7 @@
 //! and MySQL/MariaDB. [`open_database`] picks a backend by URL. Feature `frames` adds bulk
 //! reads into Polars (connectorx on MySQL); feature `testing` a per-test database helper.
 
+pub mod ddl;
 mod drift_reports;
 pub mod error;
 mod features;
@@ -23,12 +24,13 @@ mod url;
 use std::sync::Arc;
 
 pub use error::{Error, Result};
-pub use migrate::{Migration, MigrationReport, MYSQL_MIGRATIONS, SQLITE_MIGRATIONS};
+pub use migrate::{migrations, Migration, MigrationReport};
 pub use ports::{Database, DriftReportLog, FeatureStore, JobQueue, ModelRegistry, RowAccess};
 pub use records::{
     AliasReason, ChampionChange, ClaimedJob, DriftCounter, DriftReportRecord, Enqueued, InsertOutcome, Job, JobKind,
     JobStatus, ModelStatus, ModelVersion, NewModelVersion, RowFilter, RowRef, StoredRow, MAX_ATTEMPTS,
 };
+pub use sql::Dialect;
 pub use url::{DatabaseUrl, Secret};
 
 /// Opens the database a URL names. Nothing is created but an SQLite file (and its folder).

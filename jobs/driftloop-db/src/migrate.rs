@@ -1,19 +1,25 @@
-//! Migrations: the files under `sql/`, compiled in, applied in order and recorded in
-//! `schema_migrations` with a checksum, so a second run changes nothing and an edited
-//! migration that was already applied is refused.
+//! Migrations: the feature table generated from the dataset spec (ddl.rs), then the files
+//! under `sql/`, compiled in; applied in order and recorded in `schema_migrations` with a
+//! checksum, so a second run changes nothing and an edited migration that was already
+//! applied is refused. The dataset a database was made for is recorded in
+//! `driftloop_dataset`; migrating it for another dataset is refused.
 
+use std::borrow::Cow;
+
+use driftloop_core::DatasetSpec;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::ddl::{features_ddl, legacy_features_checksum};
 use crate::error::{Error, Result};
-use crate::sql::{Cells, SqlTx};
+use crate::sql::{Cells, Dialect, SqlTx};
 
-/// One migration file.
-#[derive(Debug, Clone, Copy)]
+/// One migration.
+#[derive(Debug, Clone)]
 pub struct Migration {
     pub version: u32,
     pub name: &'static str,
-    pub sql: &'static str,
+    pub sql: Cow<'static, str>,
 }
 
 impl Migration {
@@ -22,19 +28,16 @@ impl Migration {
     }
 }
 
-macro_rules! migrations {
+macro_rules! migration_files {
     ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
-        &[$(Migration {
-            version: $version,
-            name: $name,
-            sql: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/", $dir, "/", $name)),
-        }),*]
+        &[$(($version, $name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/", $dir, "/", $name)))),*]
     };
 }
 
+type MigrationFile = (u32, &'static str, &'static str);
+
 /// MySQL 8 / Aurora MySQL / MariaDB 10.6+.
-pub static MYSQL_MIGRATIONS: &[Migration] = migrations!("mysql":
-    1 "0001_features.sql",
+static MYSQL_FILES: &[MigrationFile] = migration_files!("mysql":
     2 "0002_jobs.sql",
     3 "0003_drift_counter.sql",
     4 "0004_drift_reports.sql",
@@ -42,13 +45,35 @@ pub static MYSQL_MIGRATIONS: &[Migration] = migrations!("mysql":
 );
 
 /// SQLite, the embedded default.
-pub static SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
-    1 "0001_features.sql",
+static SQLITE_FILES: &[MigrationFile] = migration_files!("sqlite":
     2 "0002_jobs.sql",
     3 "0003_drift_counter.sql",
     4 "0004_drift_reports.sql",
     5 "0005_model_registry.sql",
 );
+
+/// The name the feature table's migration is recorded under.
+const FEATURES_MIGRATION: &str = "0001_features.sql";
+
+/// Every migration of `dialect` for `spec`, in order.
+pub fn migrations(dialect: Dialect, spec: &DatasetSpec) -> Vec<Migration> {
+    let files = match dialect {
+        Dialect::Mysql => MYSQL_FILES,
+        Dialect::Sqlite => SQLITE_FILES,
+    };
+    let features = Migration {
+        version: 1,
+        name: FEATURES_MIGRATION,
+        sql: Cow::Owned(features_ddl(dialect, spec)),
+    };
+    std::iter::once(features)
+        .chain(files.iter().map(|&(version, name, sql)| Migration {
+            version,
+            name,
+            sql: Cow::Borrowed(sql),
+        }))
+        .collect()
+}
 
 /// What a migration run did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,14 +85,21 @@ pub struct MigrationReport {
 }
 
 /// Applies the migrations `tx` has not recorded, in order, and records each with its
-/// checksum; an applied migration whose file changed since is refused.
-pub(crate) fn apply(tx: &mut dyn SqlTx, migrations: &[Migration]) -> Result<MigrationReport> {
-    tx.exec(tx.dialect().schema_migrations_ddl(), vec![])?;
+/// checksum; an applied migration whose text changed since is refused, and so is a
+/// database made for another dataset.
+pub(crate) fn apply(tx: &mut dyn SqlTx, spec: &DatasetSpec) -> Result<MigrationReport> {
+    let dialect = tx.dialect();
+    tx.exec(dialect.schema_migrations_ddl(), vec![])?;
+    record_dataset(tx, spec)?;
+    // A database migrated before the feature table was generated recorded the file's
+    // checksum; the shipped dataset generates that same table.
+    let shipped = spec.spec_hash() == DatasetSpec::shipped().spec_hash();
+    let migrations = migrations(dialect, spec);
     let mut report = MigrationReport {
         applied: Vec::new(),
         already_applied: 0,
     };
-    for migration in migrations {
+    for migration in &migrations {
         let rows = tx.query(
             "SELECT checksum FROM schema_migrations WHERE version = ?",
             vec![migration.version.into()],
@@ -84,6 +116,9 @@ pub(crate) fn apply(tx: &mut dyn SqlTx, migrations: &[Migration]) -> Result<Migr
             .transpose()?;
         match recorded {
             Some(checksum) if checksum == migration.checksum() => report.already_applied += 1,
+            Some(checksum) if shipped && migration.version == 1 && checksum == legacy_features_checksum(dialect) => {
+                report.already_applied += 1
+            }
             Some(_) => {
                 return Err(Error::Migration {
                     name: migration.name.into(),
@@ -92,7 +127,7 @@ pub(crate) fn apply(tx: &mut dyn SqlTx, migrations: &[Migration]) -> Result<Migr
                 })
             }
             None => {
-                tx.exec_script(migration.sql).map_err(|reason| Error::Migration {
+                tx.exec_script(&migration.sql).map_err(|reason| Error::Migration {
                     name: migration.name.into(),
                     reason,
                 })?;
@@ -109,6 +144,45 @@ pub(crate) fn apply(tx: &mut dyn SqlTx, migrations: &[Migration]) -> Result<Migr
         }
     }
     Ok(report)
+}
+
+/// Checks the dataset the database records against `spec`, recording `spec` in a database
+/// that records none. A database migrated before datasets were recorded holds the shipped
+/// dataset's table (the only one there was).
+fn record_dataset(tx: &mut dyn SqlTx, spec: &DatasetSpec) -> Result<()> {
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS driftloop_dataset (
+             id INT NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL, spec_hash CHAR(64) NOT NULL)",
+        vec![],
+    )?;
+    let recorded = tx.query("SELECT name, spec_hash FROM driftloop_dataset WHERE id = 1", vec![])?;
+    let mismatch = |name: &str, hash: &str| Error::DatasetMismatch {
+        database: format!("{name} ({})", &hash[..hash.len().min(12)]),
+        given: format!("{} ({})", spec.name, &spec.spec_hash()[..12]),
+    };
+    if let Some(row) = recorded.first() {
+        let cells = Cells {
+            table: "driftloop_dataset",
+            row,
+        };
+        let (name, hash) = (cells.text(0, "name")?, cells.text(1, "spec_hash")?);
+        if hash != spec.spec_hash() {
+            return Err(mismatch(&name, &hash));
+        }
+        return Ok(());
+    }
+    let features_applied = !tx
+        .query("SELECT version FROM schema_migrations WHERE version = 1", vec![])?
+        .is_empty();
+    let shipped = DatasetSpec::shipped();
+    if features_applied && spec.spec_hash() != shipped.spec_hash() {
+        return Err(mismatch(&shipped.name, &shipped.spec_hash()));
+    }
+    tx.exec(
+        "INSERT INTO driftloop_dataset (id, name, spec_hash) VALUES (1, ?, ?)",
+        vec![spec.name.as_str().into(), spec.spec_hash().into()],
+    )?;
+    Ok(())
 }
 
 /// Splits a MySQL script into statements the way the `mysql` client does: `;` ends a
@@ -163,12 +237,13 @@ mod tests {
 
     #[test]
     fn shipped_mysql_migrations_split_cleanly() {
-        for migration in MYSQL_MIGRATIONS {
-            for statement in split_mysql_statements(migration.sql) {
+        let spec = DatasetSpec::shipped();
+        for migration in migrations(Dialect::Mysql, &spec) {
+            for statement in split_mysql_statements(&migration.sql) {
                 assert!(!statement.contains("DELIMITER"), "{}: {statement}", migration.name);
                 assert!(!statement.ends_with(';'), "{}: {statement}", migration.name);
             }
         }
-        assert_eq!(MYSQL_MIGRATIONS.len(), SQLITE_MIGRATIONS.len());
+        assert_eq!(MYSQL_FILES.len(), SQLITE_FILES.len());
     }
 }

@@ -10,7 +10,7 @@ use mysql::prelude::Queryable;
 use mysql::{IsolationLevel, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts, Value};
 
 use crate::error::{Error, Result, ER_DUP_ENTRY};
-use crate::migrate::{self, split_mysql_statements, MigrationReport, MYSQL_MIGRATIONS};
+use crate::migrate::{self, split_mysql_statements, MigrationReport};
 use crate::ports::Database;
 use crate::sql::{Dialect, SqlTx, SqlValue, Transact, TxMode, MYSQL_SESSION_INIT};
 use crate::url::DatabaseUrl;
@@ -137,7 +137,7 @@ impl Database for MysqlDatabase {
                 what: "migrations",
                 last_id: None,
             },
-            MYSQL_MIGRATIONS,
+            driftloop_core::spec(),
         );
         let released = conn.query_drop("SELECT RELEASE_LOCK('driftloop_migrate')");
         let report = result?;

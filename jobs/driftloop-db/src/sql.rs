@@ -138,7 +138,7 @@ impl Cells<'_> {
 
 /// Which SQL a statement needs where the two backends differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
+pub enum Dialect {
     Mysql,
     Sqlite,
 }
@@ -156,7 +156,7 @@ impl Dialect {
     }
 
     /// An expression for "now plus `lease`", with the one parameter it binds.
-    pub fn now_plus(self, lease: Duration) -> (&'static str, SqlValue) {
+    pub(crate) fn now_plus(self, lease: Duration) -> (&'static str, SqlValue) {
         match self {
             Dialect::Mysql => (
                 "NOW(6) + INTERVAL ? MICROSECOND",

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 
 use crate::error::{Error, Result};
-use crate::migrate::{self, MigrationReport, SQLITE_MIGRATIONS};
+use crate::migrate::{self, MigrationReport};
 use crate::ports::Database;
 use crate::sql::{Dialect, SqlTx, SqlValue, Transact, TxMode};
 
@@ -72,7 +72,7 @@ impl Database for SqliteDatabase {
     fn migrate(&self) -> Result<MigrationReport> {
         // One transaction: a failed migration leaves the database as it was.
         self.with_tx("migrations", TxMode::default(), &mut |tx| {
-            migrate::apply(tx, SQLITE_MIGRATIONS)
+            migrate::apply(tx, driftloop_core::spec())
         })
     }
 

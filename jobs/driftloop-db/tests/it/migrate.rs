@@ -5,7 +5,10 @@ use driftloop_db::testing::{Backend, TestDb};
 
 on_both_backends!(
     migrating_twice_changes_nothing_the_second_time,
-    an_edited_applied_migration_is_refused
+    an_edited_applied_migration_is_refused,
+    a_database_made_for_another_dataset_is_refused,
+    a_database_migrated_from_the_former_files_migrates_again,
+    the_generated_table_holds_every_kind
 );
 
 /// Everything the migrations create, as text: tables and columns, routines, triggers.
@@ -88,4 +91,135 @@ fn a_missing_mysql_database_says_how_to_create_it() {
         err.contains("does not exist") && err.contains("CREATE DATABASE `driftloop_no_such_database`"),
         "{err}"
     );
+}
+
+fn a_database_made_for_another_dataset_is_refused(backend: Backend) {
+    let t = TestDb::new(backend, "migrate_other_dataset");
+    let recorded = t.query("SELECT name, spec_hash FROM driftloop_dataset");
+    assert_eq!(
+        recorded,
+        [[
+            Some("mental_health".to_string()),
+            Some(driftloop_core::spec().spec_hash())
+        ]]
+    );
+    t.exec(
+        "UPDATE driftloop_dataset SET name = 'churn', spec_hash = ?",
+        &[Some("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")],
+    )
+    .unwrap();
+    let before = schema_dump(&t);
+    let err = t.db.migrate().unwrap_err().to_string();
+    let ours = &driftloop_core::spec().spec_hash()[..12];
+    assert!(
+        err.contains("holds dataset churn (0123456789ab), not dataset mental_health") && err.contains(ours),
+        "{err}"
+    );
+    assert_eq!(schema_dump(&t), before, "a refused migration changes nothing");
+}
+
+/// A database migrated when the feature table was a file recorded that file's checksum and
+/// no dataset: it is the shipped dataset's, and migrates again without a change.
+fn a_database_migrated_from_the_former_files_migrates_again(backend: Backend) {
+    let t = TestDb::new(backend, "migrate_former_files");
+    let former = match backend {
+        Backend::Sqlite => include_str!("former_0001_features.sqlite.sql"),
+        Backend::Mysql => include_str!("former_0001_features.mysql.sql"),
+    };
+    let checksum = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(former))
+    };
+    t.exec(
+        "UPDATE schema_migrations SET checksum = ? WHERE version = 1",
+        &[Some(&checksum)],
+    )
+    .unwrap();
+    t.exec("DROP TABLE driftloop_dataset", &[]).unwrap();
+    let report = t.db.migrate().unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
+    assert_eq!(report.already_applied, 5);
+    assert_eq!(
+        t.query("SELECT name FROM driftloop_dataset"),
+        [[Some("mental_health".to_string())]]
+    );
+    assert_eq!(t.db.migrate().unwrap().already_applied, 5);
+}
+
+/// The feature table the synthetic every-kind dataset generates takes its values and
+/// refuses others, on both backends (the shipped dataset's is checked in schema.rs).
+fn the_generated_table_holds_every_kind(backend: Backend) {
+    let t = TestDb::unmigrated(backend, "ddl_every_kind");
+    let spec = driftloop_core::DatasetSpec::from_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data-fixtures/synthetic/dataset.toml"
+    )))
+    .unwrap();
+    let dialect = match backend {
+        Backend::Sqlite => driftloop_db::Dialect::Sqlite,
+        Backend::Mysql => driftloop_db::Dialect::Mysql,
+    };
+    let ddl = driftloop_db::ddl::features_ddl(dialect, &spec);
+    let statements: Vec<String> = ddl
+        .split(';')
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    assert_eq!(statements.len(), if backend == Backend::Sqlite { 2 } else { 1 });
+    for statement in &statements {
+        t.exec(statement, &[]).unwrap_or_else(|e| panic!("{e}\n{statement}"));
+    }
+    let insert = "INSERT INTO features (plan, satisfaction, tenure_months, support_calls, monthly_spend, churned, label_source) \
+                  VALUES (?, ?, ?, ?, ?, ?, 'expert')";
+    let row = |values: [Option<&str>; 6]| t.exec(insert, &values);
+    row([
+        Some("pro"),
+        Some("high"),
+        Some("120"),
+        Some("3"),
+        Some("19.5"),
+        Some("yes"),
+    ])
+    .unwrap();
+    row([Some("basic"), Some("low"), Some("0"), None, None, Some("no")]).unwrap();
+    for (what, bad) in [
+        (
+            "an unknown level",
+            [Some("gold"), Some("low"), Some("1"), None, None, Some("no")],
+        ),
+        (
+            "an unknown ordinal level",
+            [Some("plus"), Some("top"), Some("1"), None, None, Some("no")],
+        ),
+        (
+            "an integer above max",
+            [Some("plus"), Some("low"), Some("121"), None, None, Some("no")],
+        ),
+        (
+            "an integer below min",
+            [Some("plus"), Some("low"), Some("-1"), None, None, Some("no")],
+        ),
+        (
+            "a number below min",
+            [Some("plus"), Some("low"), Some("1"), None, Some("-0.5"), Some("no")],
+        ),
+        (
+            "a missing non-nullable value",
+            [Some("plus"), None, Some("1"), None, None, Some("no")],
+        ),
+        (
+            "an unknown class",
+            [Some("plus"), Some("low"), Some("1"), None, None, Some("maybe")],
+        ),
+    ] {
+        assert!(row(bad).is_err(), "{what} was accepted");
+    }
+    let stored = t.query("SELECT plan, support_calls, monthly_spend FROM features ORDER BY id");
+    assert_eq!(stored[1], [Some("basic".to_string()), None, None]);
+    assert_eq!(stored.len(), 2);
 }
