@@ -17,9 +17,12 @@ pub use error::HandlerError;
 pub use events::{Action, Request};
 
 /// The start of every function: the settings from the environment (on AWS the database
-/// URL from the secret `DRIFTLOOP_DATABASE_SECRET_ARN` names) and JSON log lines.
+/// URL from the secret `DRIFTLOOP_DATABASE_SECRET_ARN` names), the dataset file
+/// `DRIFTLOOP_DATASET` names (bundled with the function; the shipped dataset when unset)
+/// and JSON log lines.
 pub async fn start() -> driftloop_pipeline::Result<Settings> {
     let mut settings = Settings::from_env()?;
+    settings.activate_dataset()?;
     secrets::resolve_database_secret(&mut settings).await?;
     tracing_subscriber::fmt()
         .json()

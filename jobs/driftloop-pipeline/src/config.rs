@@ -104,6 +104,9 @@ pub struct Settings {
     pub train_function: Option<String>,
     /// `RUST_LOG`: which log lines to print (tracing's filter syntax); default `info`.
     pub log_filter: String,
+    /// `DRIFTLOOP_DATASET`: the dataset file (README, "Your own dataset"); default the
+    /// shipped mental-health dataset, embedded in the binary.
+    pub dataset: Option<std::path::PathBuf>,
 }
 
 /// Which labelled rows training takes.
@@ -222,8 +225,23 @@ impl Settings {
                 drift_function: nonempty("DRIFTLOOP_DRIFT_FUNCTION"),
                 train_function: nonempty("DRIFTLOOP_TRAIN_FUNCTION"),
                 log_filter: lookup("RUST_LOG").unwrap_or_else(|| "info".to_string()),
+                dataset: nonempty("DRIFTLOOP_DATASET").map(std::path::PathBuf::from),
             }),
             _ => Err(Error::Config(problems.join("; "))),
+        }
+    }
+}
+
+impl Settings {
+    /// Makes the dataset file the settings name the process's dataset (nothing to do for
+    /// the shipped one). Called once at start, before any row, model or query is made.
+    pub fn activate_dataset(&self) -> Result<&'static driftloop_core::DatasetSpec> {
+        match &self.dataset {
+            None => Ok(driftloop_core::spec()),
+            Some(path) => {
+                let spec = driftloop_core::DatasetSpec::from_file(path).map_err(driftloop_core::ActivateError::from)?;
+                Ok(driftloop_core::activate(spec)?)
+            }
         }
     }
 }

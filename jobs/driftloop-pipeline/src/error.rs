@@ -25,6 +25,9 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
+    #[error(transparent)]
+    Dataset(#[from] driftloop_core::ActivateError),
+
     /// The feature database: rows, jobs, drift reports, the model registry.
     #[error(transparent)]
     Db(#[from] driftloop_db::Error),

@@ -32,6 +32,11 @@ struct Cli {
     #[arg(long, global = true)]
     store: Option<String>,
 
+    /// The dataset file: its label and feature columns (README, "Your own dataset")
+    /// [env: DRIFTLOOP_DATASET] [default: the shipped mental-health dataset]
+    #[arg(long, global = true)]
+    dataset: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -114,6 +119,10 @@ fn main() -> ExitCode {
             if let Some(raw) = &cli.store {
                 settings.store = StoreUrl::parse(raw).context("--store")?;
             }
+            if let Some(path) = &cli.dataset {
+                settings.dataset = Some(path.clone());
+            }
+            settings.activate_dataset()?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

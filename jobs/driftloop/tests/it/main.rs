@@ -1,5 +1,6 @@
 //! Tests of the `driftloop` binary as users run it, on the embedded SQLite default.
 
+mod dataset;
 mod demo;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,190 @@
+//! The binary on a dataset of the user's own (`--dataset FILE` / `DRIFTLOOP_DATASET`):
+//! migrate, import, train, score, drift; and a dataset file with problems, which is
+//! refused with every problem named before anything is created.
+
+use std::path::Path;
+
+use super::{drift_files, driftloop, json_of};
+
+/// A shop's returns: unordered, ordered and integer columns, and headers that are not
+/// the column names.
+const SHOP: &str = r#"
+name = "shop"
+[label]
+name = "returned"
+header = "Returned?"
+classes = ["kept", "returned"]
+
+[[features]]
+name = "category"
+kind = "categorical"
+levels = ["books", "garden", "toys"]
+
+[[features]]
+name = "rating"
+kind = "ordinal"
+levels = ["bad", "ok", "good"]
+
+[[features]]
+name = "days_to_deliver"
+header = "Days to deliver"
+kind = "integer"
+min = 0
+max = 30
+"#;
+
+/// `n` rows from `offset`, in the CSV form a shop would export: returned when the rating
+/// is bad or the parcel took more than 20 days.
+fn shop_csv(n: usize, offset: usize, days_shift: usize) -> String {
+    let mut text = String::from("Category,Rating,Days to deliver,Returned?\n");
+    for i in offset..offset + n {
+        let category = ["books", "garden", "toys"][i % 3];
+        let rating = ["bad", "ok", "good"][(i / 3) % 3];
+        let days = ((i * 7) % 25 + days_shift).min(30);
+        let returned = if rating == "bad" || days > 20 {
+            "returned"
+        } else {
+            "kept"
+        };
+        text.push_str(&format!("{category},{rating} ,{days},{returned}\n"));
+    }
+    text
+}
+
+#[test]
+fn the_loop_runs_on_a_dataset_of_the_users_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("shop.toml"), SHOP).unwrap();
+    std::fs::write(d.join("rows.csv"), shop_csv(300, 0, 0)).unwrap();
+    let shop = |args: &[&str]| {
+        let mut all = vec!["--dataset", "shop.toml"];
+        all.extend(args);
+        driftloop(d, &all)
+    };
+    json_of(&shop(&["db", "migrate", "--json"]));
+    let imported = json_of(&shop(&["import", "rows.csv", "--json"]));
+    assert_eq!(imported["rows"], 300);
+    assert_eq!(imported["drift_jobs_queued"], 3);
+
+    let trained = json_of(&shop(&["train", "--json"]));
+    assert_eq!(trained["decision"]["outcome"], "first_champion");
+    assert!(
+        trained["snapshot"]["uri"]
+            .as_str()
+            .unwrap()
+            .contains("snapshots/dataset=shop/"),
+        "{trained}"
+    );
+    assert!(
+        trained["artifact_uri"].as_str().unwrap().contains("/models/shop/"),
+        "{trained}"
+    );
+    let holdout_f1 = trained["holdout"]["macro_f1"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{trained}"));
+    assert!(holdout_f1 > 0.9, "the rule is learnable: {trained}");
+
+    std::fs::write(d.join("score.csv"), shop_csv(20, 1000, 0)).unwrap();
+    let scored = json_of(&shop(&[
+        "predict",
+        "--input",
+        "score.csv",
+        "--output",
+        "scored.csv",
+        "--json",
+    ]));
+    assert_eq!(scored["scored"]["rows"], 20);
+    let text = std::fs::read_to_string(d.join("scored.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.ends_with("prediction,p_kept,p_returned"),
+        "the classes come from the dataset file: {header}"
+    );
+
+    std::fs::write(
+        d.join("bad.csv"),
+        "category,rating,days_to_deliver,returned\ntoys,good,31,kept\n",
+    )
+    .unwrap();
+    let refused = shop(&["import", "bad.csv"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("line 2, column \"days_to_deliver\"") && stderr.contains("an integer from 0 to 30"),
+        "{stderr}"
+    );
+    let status = json_of(&shop(&["db", "status", "--json"]));
+    assert_eq!(status["rows"], 300, "a refused import stores nothing");
+
+    std::fs::write(d.join("same.csv"), shop_csv(300, 300, 0)).unwrap();
+    std::fs::write(d.join("late.csv"), shop_csv(300, 300, 8)).unwrap();
+    let same = json_of(&shop_drift(d, "rows.csv", "same.csv"));
+    assert_eq!(same["drift"], false, "{same}");
+    let late = json_of(&shop_drift(d, "rows.csv", "late.csv"));
+    let drifted: Vec<&str> = late["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["drifted"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(drifted, ["days_to_deliver"], "{late}");
+
+    // The same database under the shipped dataset is refused, naming both.
+    let other = driftloop(d, &["db", "migrate"]);
+    assert!(!other.status.success());
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        stderr.contains("holds dataset shop (") && stderr.contains("not dataset mental_health ("),
+        "{stderr}"
+    );
+    let fixtures = shop(&["fixtures", "generate", "--out", "x.csv"]);
+    assert!(String::from_utf8_lossy(&fixtures.stderr).contains("knows the shipped mental_health dataset only"));
+}
+
+fn shop_drift(d: &Path, reference: &str, current: &str) -> std::process::Output {
+    drift_files(
+        d,
+        &d.join(reference),
+        &d.join(current),
+        &["--dataset", "shop.toml", "--json"],
+    )
+}
+
+#[test]
+fn a_dataset_file_with_problems_is_refused_and_nothing_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let broken = SHOP
+        .replace("kind = \"ordinal\"", "kind = \"ranked\"")
+        .replace("max = 30", "max = -3")
+        .replace("classes = [\"kept\", \"returned\"]", "classes = [\"kept\", \"kept\"]")
+        .replace("name = \"category\"", "name = \"Category\"");
+    std::fs::write(d.join("broken.toml"), broken).unwrap();
+    let output = driftloop(d, &["--dataset", "broken.toml", "db", "migrate"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in [
+        "dataset file broken.toml has 4 problems:",
+        "label.classes[1]: \"kept\" repeats label.classes[0]",
+        "features[0].name: \"Category\" is not a name",
+        "features[1].kind: unknown kind \"ranked\"",
+        "features[2].min: min 0 is greater than max -3",
+    ] {
+        assert!(stderr.contains(line), "{line:?} missing from {stderr}");
+    }
+    assert!(!d.join(".driftloop").exists(), "nothing is created");
+
+    let output = driftloop(d, &["--dataset", "missing.toml", "db", "status"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read dataset file missing.toml"));
+    let env = std::process::Command::new(env!("CARGO_BIN_EXE_driftloop"))
+        .args(["db", "migrate"])
+        .current_dir(d)
+        .env("DRIFTLOOP_DATASET", "broken.toml")
+        .env_remove("DRIFTLOOP_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&env.stderr).contains("has 4 problems"));
+    assert!(!d.join(".driftloop").exists());
+}
