@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, Problem};
 use crate::responses::{BatchResponse, ChampionResponse, Health, LabelResponse, PredictResponse};
-use crate::schema::{batch_request, BatchRequest, Diagnosis, Features, LabelRequest, PredictRequest};
+use crate::schema::{batch_request, BatchRequest, Features, Label, LabelRequest, PredictRequest};
 use crate::state::Limits;
 
 #[derive(OpenApi)]
@@ -33,7 +33,7 @@ use crate::state::Limits;
         ErrorBody,
         Problem,
         Features,
-        Diagnosis
+        Label
     ))
 )]
 struct ApiDoc;

@@ -217,21 +217,20 @@ pub fn parse_batch_request(value: &Value, max_rows: usize) -> Result<Vec<Predict
     Ok(inputs.into_iter().flatten().collect())
 }
 
-/// `{"row_id": N | "request_id": "...", "diagnosis": "..."}`: which row, and the expert's
-/// class.
+/// `{"row_id": N | "request_id": "...", "<label>": "..."}` (the label's name in the dataset
+/// file, `diagnosis` for the shipped one): which row, and the expert's class.
 pub fn parse_label_request(value: &Value) -> Result<(RowRef, u8), Vec<Problem>> {
+    let label = spec().label.as_str();
+    let expected = format!("expected \"row_id\" or \"request_id\", and \"{label}\"");
     let Some(object) = value.as_object() else {
-        return Err(vec![problem(
-            "body".into(),
-            "expected an object with \"row_id\" or \"request_id\", and \"diagnosis\"",
-        )]);
+        return Err(vec![problem("body".into(), format!("{expected} in an object"))]);
     };
     let mut problems: Vec<Problem> = object
         .keys()
-        .filter(|k| !["row_id", "request_id", "diagnosis"].contains(&k.as_str()))
+        .filter(|k| !["row_id", "request_id", label].contains(&k.as_str()))
         .map(|k| Problem {
             field: k.clone(),
-            message: "unknown field; expected \"row_id\" or \"request_id\", and \"diagnosis\"".into(),
+            message: format!("unknown field; {expected}"),
         })
         .collect();
     let by = match (object.get("row_id"), object.get("request_id")) {
@@ -269,12 +268,12 @@ pub fn parse_label_request(value: &Value) -> Result<(RowRef, u8), Vec<Problem>> 
         }
     };
     let classes = &spec().classes;
-    let diagnosis = match object.get("diagnosis") {
+    let diagnosis = match object.get(label) {
         Some(Value::String(text)) => match spec().parse_class(text) {
             Ok(class) => Some(class),
             Err(e) => {
                 problems.push(Problem {
-                    field: "diagnosis".into(),
+                    field: label.into(),
                     message: e.to_string(),
                 });
                 None
@@ -282,7 +281,7 @@ pub fn parse_label_request(value: &Value) -> Result<(RowRef, u8), Vec<Problem>> 
         },
         _ => {
             problems.push(Problem {
-                field: "diagnosis".into(),
+                field: label.into(),
                 message: format!("expected one of {}", classes.join(", ")),
             });
             None

@@ -27,12 +27,26 @@ pub struct BatchResponse {
     pub results: Vec<PredictResponse>,
 }
 
-#[derive(Serialize, ToSchema)]
+/// The answer to `POST /v1/labels`: the class goes under the label's name (`diagnosis` for
+/// the shipped dataset); its schema is in schema.rs.
 pub struct LabelResponse {
     pub row_id: i64,
-    pub diagnosis: String,
+    pub label: String,
     pub label_source: String,
 }
+
+impl Serialize for LabelResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("row_id", &self.row_id)?;
+        map.serialize_entry(spec().label.as_str(), &self.label)?;
+        map.serialize_entry("label_source", &self.label_source)?;
+        map.end()
+    }
+}
+
+impl ToSchema for LabelResponse {}
 
 #[derive(Serialize, ToSchema)]
 pub struct ChampionResponse {

@@ -284,7 +284,7 @@ pub(crate) async fn labels(
     let row_id = blocking(move || db.set_label(&by, diagnosis)).await?;
     Ok(Json(LabelResponse {
         row_id,
-        diagnosis: classes[diagnosis as usize].to_string(),
+        label: classes[diagnosis as usize].to_string(),
         label_source: "expert".into(),
     }))
 }

@@ -125,10 +125,10 @@ impl PartialSchema for Features {
 
 impl ToSchema for Features {}
 
-/// A diagnosis class.
-pub struct Diagnosis;
+/// A class of the dataset's label.
+pub struct Label;
 
-impl PartialSchema for Diagnosis {
+impl PartialSchema for Label {
     fn schema() -> RefOr<Schema> {
         RefOr::T(Schema::Object(
             ObjectBuilder::new()
@@ -140,7 +140,7 @@ impl PartialSchema for Diagnosis {
     }
 }
 
-impl ToSchema for Diagnosis {}
+impl ToSchema for Label {}
 
 /// `POST /v1/predict` body.
 pub struct PredictRequest;
@@ -198,7 +198,7 @@ impl PartialSchema for BatchRequest {
 impl ToSchema for BatchRequest {}
 
 /// `POST /v1/labels` body: the row by `row_id` or by `request_id` (one of them), and the
-/// expert's diagnosis.
+/// expert's class under the label's name.
 pub struct LabelRequest;
 
 impl PartialSchema for LabelRequest {
@@ -213,8 +213,8 @@ impl PartialSchema for LabelRequest {
                     .maximum(Some(ROW_ID_MAX)),
             )
             .required("row_id")
-            .property("diagnosis", reference("Diagnosis"))
-            .required("diagnosis");
+            .property(&spec().label, reference("Label"))
+            .required(&spec().label);
         let by_request = ObjectBuilder::new()
             .schema_type(Type::Object)
             .property(
@@ -222,8 +222,8 @@ impl PartialSchema for LabelRequest {
                 ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)),
             )
             .required("request_id")
-            .property("diagnosis", reference("Diagnosis"))
-            .required("diagnosis");
+            .property(&spec().label, reference("Label"))
+            .required(&spec().label);
         RefOr::T(Schema::OneOf(
             OneOfBuilder::new().item(closed(by_id)).item(closed(by_request)).build(),
         ))
@@ -231,6 +231,24 @@ impl PartialSchema for LabelRequest {
 }
 
 impl ToSchema for LabelRequest {}
+
+/// `POST /v1/labels` answer: the row, its class under the label's name, its provenance.
+impl PartialSchema for crate::responses::LabelResponse {
+    fn schema() -> RefOr<Schema> {
+        let label = &spec().label;
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("row_id", ObjectBuilder::new().schema_type(Type::Integer))
+                .required("row_id")
+                .property(label, reference("Label"))
+                .required(label)
+                .property("label_source", ObjectBuilder::new().schema_type(Type::String))
+                .required("label_source")
+                .build(),
+        ))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use super::{drift_files, driftloop, json_of};
+use serde_json::Value;
+
+use super::{drift_files, driftloop, http, json_of, start_server};
 
 /// A shop's returns: unordered, ordered and integer columns, and headers that are not
 /// the column names.
@@ -187,4 +189,69 @@ fn a_dataset_file_with_problems_is_refused_and_nothing_is_made() {
         .unwrap();
     assert!(String::from_utf8_lossy(&env.stderr).contains("has 4 problems"));
     assert!(!d.join(".driftloop").exists());
+}
+
+#[test]
+fn serve_speaks_the_users_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("shop.toml"), SHOP).unwrap();
+    std::fs::write(d.join("rows.csv"), shop_csv(120, 0, 0)).unwrap();
+    let shop = |args: &[&str]| {
+        let mut all = vec!["--dataset", "shop.toml"];
+        all.extend(args);
+        driftloop(d, &all)
+    };
+    json_of(&shop(&["db", "migrate", "--json"]));
+    json_of(&shop(&["import", "rows.csv", "--json"]));
+    json_of(&shop(&["train", "--json"]));
+    let (mut server, port, health) = start_server(d, &["--dataset", "shop.toml"]);
+    let outcome = std::panic::catch_unwind(|| {
+        let (status, body) = health.expect("the server answers /healthz within 10 s");
+        assert_eq!(status, 200, "{body}");
+        let (_, doc) = http(port, "GET", "/openapi.json", None).unwrap();
+        let doc: Value = serde_json::from_str(&doc).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let features: Vec<&String> = schemas["Features"]["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(features, ["category", "days_to_deliver", "rating"]);
+        assert_eq!(schemas["Features"]["properties"]["days_to_deliver"]["maximum"], 30);
+        assert_eq!(schemas["Label"]["enum"], serde_json::json!(["kept", "returned"]));
+        let request =
+            r#"{"features": {"category": "toys", "rating": "bad", "days_to_deliver": 3}, "request_id": "r-1"}"#;
+        let (status, body) = http(port, "POST", "/v1/predict", Some(request)).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["prediction"], "returned", "{answer}");
+        let (status, body) = http(
+            port,
+            "POST",
+            "/v1/labels",
+            Some(r#"{"request_id": "r-1", "returned": "kept"}"#),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let labelled: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(labelled["returned"], "kept", "{labelled}");
+        let (status, body) = http(
+            port,
+            "POST",
+            "/v1/labels",
+            Some(r#"{"request_id": "r-1", "diagnosis": "Normal"}"#),
+        )
+        .unwrap();
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("\"returned\""), "{body}");
+        let (status, body) = http(
+            port,
+            "POST",
+            "/v1/predict",
+            Some(r#"{"features": {"category": "toys", "rating": "bad", "days_to_deliver": 31}}"#),
+        )
+        .unwrap();
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("31 is not an integer from 0 to 30"), "{body}");
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+    outcome.unwrap();
 }

@@ -586,19 +586,20 @@ fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<(u16,
     })
 }
 
-#[test]
-fn serve_answers_health_and_predictions_over_http() {
-    let dir = migrated_with_the_original_dataset();
-    let d = dir.path();
-    json_of(&driftloop(d, &["train", "--json"]));
+/// Starts `driftloop [extra] serve` in `dir` on a free port: the server, the port and its
+/// first `/healthz` answer (`None` when it did not answer within 10 s).
+fn start_server(dir: &Path, extra: &[&str]) -> (std::process::Child, u16, Option<(u16, String)>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_driftloop"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .current_dir(d)
+    let addr = format!("127.0.0.1:{port}");
+    let mut args = extra.to_vec();
+    args.extend(["serve", "--addr", &addr]);
+    let server = Command::new(env!("CARGO_BIN_EXE_driftloop"))
+        .args(args)
+        .current_dir(dir)
         .env_remove("DRIFTLOOP_DATABASE_URL")
         .env_remove("DRIFTLOOP_STORE")
         .env("RUST_LOG", "warn")
@@ -614,6 +615,15 @@ fn serve_answers_health_and_predictions_over_http() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    (server, port, health)
+}
+
+#[test]
+fn serve_answers_health_and_predictions_over_http() {
+    let dir = migrated_with_the_original_dataset();
+    let d = dir.path();
+    json_of(&driftloop(d, &["train", "--json"]));
+    let (mut server, port, health) = start_server(d, &[]);
     let outcome = std::panic::catch_unwind(|| {
         let (status, body) = health.expect("the server answers /healthz within 10 s");
         assert_eq!(status, 200, "{body}");
