@@ -268,7 +268,7 @@ pub fn parse_label_request(value: &Value) -> Result<(RowRef, u8), Vec<Problem>> 
         }
     };
     let classes = &spec().classes;
-    let diagnosis = match object.get(label) {
+    let class = match object.get(label) {
         Some(Value::String(text)) => match spec().parse_class(text) {
             Ok(class) => Some(class),
             Err(e) => {
@@ -287,10 +287,10 @@ pub fn parse_label_request(value: &Value) -> Result<(RowRef, u8), Vec<Problem>> 
             None
         }
     };
-    let (Some(by), Some(diagnosis), true) = (by, diagnosis, problems.is_empty()) else {
+    let (Some(by), Some(class), true) = (by, class, problems.is_empty()) else {
         return Err(problems);
     };
-    Ok((by, diagnosis))
+    Ok((by, class))
 }
 
 #[cfg(test)]

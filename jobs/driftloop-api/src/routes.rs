@@ -278,13 +278,13 @@ pub(crate) async fn labels(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LabelResponse>, ApiError> {
     let value = json_body(&headers, body)?;
-    let (by, diagnosis) = parse_label_request(&value).map_err(ApiError::invalid)?;
+    let (by, class) = parse_label_request(&value).map_err(ApiError::invalid)?;
     let classes = &spec().classes;
     let db = state.db.clone();
-    let row_id = blocking(move || db.set_label(&by, diagnosis)).await?;
+    let row_id = blocking(move || db.set_label(&by, class)).await?;
     Ok(Json(LabelResponse {
         row_id,
-        label: classes[diagnosis as usize].to_string(),
+        label: classes[class as usize].to_string(),
         label_source: "expert".into(),
     }))
 }

@@ -135,7 +135,7 @@ async fn predict_scores_stores_and_answers_the_same_to_a_repeated_request_id(bac
     let row_id = answer["row_id"].as_i64().unwrap();
     let stored = f.db.find_row(&RowRef::Id(row_id)).unwrap().unwrap();
     assert_eq!(stored.row.label_source, LabelSource::Model);
-    assert_eq!(stored.row.diagnosis_text(), answer["prediction"].as_str().unwrap());
+    assert_eq!(stored.row.label_text(), answer["prediction"].as_str().unwrap());
     assert_eq!(stored.row.model_version.as_deref(), Some("1"));
 
     let request = json!({"features": features(), "request_id": "client-42"});
@@ -379,7 +379,7 @@ async fn labels_set_the_expert_diagnosis(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     let stored = f.db.find_row(&RowRef::Id(row_id)).unwrap().unwrap();
     assert_eq!(
-        (stored.row.diagnosis_text(), stored.row.label_source),
+        (stored.row.label_text(), stored.row.label_source),
         ("Normal", LabelSource::Expert)
     );
     let (status, answer) = f

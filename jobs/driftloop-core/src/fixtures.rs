@@ -233,7 +233,7 @@ mod tests {
         let rows = generate(Scenario::Baseline, 120, 1);
         let mut counts = [0; 4];
         for row in &rows {
-            counts[row.diagnosis as usize] += 1;
+            counts[row.label as usize] += 1;
         }
         assert_eq!(counts, [30, 28, 31, 31]);
     }
@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn label_shift_raises_depression() {
         let rows = generate(Scenario::LabelShift, 1000, 3);
-        let depression = rows.iter().filter(|r| r.diagnosis_text() == "Depression").count();
+        let depression = rows.iter().filter(|r| r.label_text() == "Depression").count();
         assert_eq!(depression, 600);
     }
 }

@@ -8,7 +8,7 @@ use crate::spec::spec;
 pub enum HeaderTarget {
     /// The feature column at this spec index.
     Feature(usize),
-    /// The diagnosis label.
+    /// The label column.
     Label,
     /// Who labelled the row (`label_source`).
     LabelSource,

@@ -2,7 +2,7 @@
 
 use crate::spec::{spec, CellError};
 
-/// Who set a row's `diagnosis`: an expert, or the model at prediction time.
+/// Who set a row's label: an expert, or the model at prediction time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LabelSource {
@@ -34,13 +34,13 @@ impl LabelSource {
 }
 
 /// A row to store: one code per spec feature (level index, or the score), the class index
-/// of its diagnosis, and where that label came from.
+/// of its label, and where that label came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeatureRow {
     /// One code per column of [`crate::DatasetSpec::features`], in spec order.
     pub features: Vec<u8>,
     /// Index into [`crate::DatasetSpec::classes`].
-    pub diagnosis: u8,
+    pub label: u8,
     pub label_source: LabelSource,
     pub model_version: Option<String>,
     pub request_id: Option<String>,
@@ -48,7 +48,7 @@ pub struct FeatureRow {
 
 impl FeatureRow {
     /// Builds a row after checking every code against the spec.
-    pub fn new(features: Vec<u8>, diagnosis: u8, label_source: LabelSource) -> Result<FeatureRow, CellError> {
+    pub fn new(features: Vec<u8>, label: u8, label_source: LabelSource) -> Result<FeatureRow, CellError> {
         let s = spec();
         if features.len() != s.n_features() {
             return Err(CellError {
@@ -59,23 +59,23 @@ impl FeatureRow {
         for (col_idx, &code) in features.iter().enumerate() {
             s.check_code(col_idx, code)?;
         }
-        if (diagnosis as usize) >= s.classes.len() {
+        if (label as usize) >= s.classes.len() {
             return Err(CellError {
-                given: diagnosis.to_string(),
+                given: label.to_string(),
                 expected: format!("a class index below {}", s.classes.len()),
             });
         }
         Ok(FeatureRow {
             features,
-            diagnosis,
+            label,
             label_source,
             model_version: None,
             request_id: None,
         })
     }
 
-    /// The diagnosis as text.
-    pub fn diagnosis_text(&self) -> &'static str {
-        spec().classes[self.diagnosis as usize].as_str()
+    /// The label's class as text.
+    pub fn label_text(&self) -> &'static str {
+        spec().classes[self.label as usize].as_str()
     }
 }

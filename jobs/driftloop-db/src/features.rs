@@ -37,7 +37,7 @@ fn push_values(row: &FeatureRow, values: &mut Vec<SqlValue>) {
             None => SqlValue::Int(code.into()),
         });
     }
-    values.push(row.diagnosis_text().into());
+    values.push(row.label_text().into());
     values.push(row.label_source.as_str().into());
     values.push(row.model_version.as_deref().into());
     values.push(row.request_id.as_deref().into());
@@ -173,24 +173,24 @@ fn find_row(tx: &mut dyn SqlTx, by: &RowRef) -> Result<Option<StoredRow>> {
         features.push(s.parse_feature(col_idx, &text).map_err(|e| corrupt(e.to_string()))?);
     }
     let at = 1 + s.n_features();
-    let diagnosis = s
+    let label = s
         .parse_class(&cells[at].text().unwrap_or_default())
         .map_err(|e| corrupt(e.to_string()))?;
     let label_source =
         LabelSource::parse(&cells[at + 1].text().unwrap_or_default()).map_err(|e| corrupt(e.to_string()))?;
-    let mut row = FeatureRow::new(features, diagnosis, label_source).map_err(|e| corrupt(e.to_string()))?;
+    let mut row = FeatureRow::new(features, label, label_source).map_err(|e| corrupt(e.to_string()))?;
     row.model_version = cells[at + 2].text();
     row.request_id = cells[at + 3].text();
     Ok(Some(StoredRow { id, row }))
 }
 
 /// Sets the expert label of a row; the row's id, or [`Error::NoSuchRow`].
-fn set_label(tx: &mut dyn SqlTx, by: &RowRef, diagnosis: u8) -> Result<i64> {
+fn set_label(tx: &mut dyn SqlTx, by: &RowRef, class: u8) -> Result<i64> {
     let stored = find_row(tx, by)?.ok_or_else(|| Error::NoSuchRow(by.to_string()))?;
     let class = spec()
         .classes
-        .get(diagnosis as usize)
-        .ok_or_else(|| Error::Corrupt(format!("class index {diagnosis}")))?;
+        .get(class as usize)
+        .ok_or_else(|| Error::Corrupt(format!("class index {class}")))?;
     tx.exec(
         &format!(
             "UPDATE features SET {} = ?, label_source = 'expert' WHERE id = ?",
@@ -252,10 +252,8 @@ impl<D: Transact> RowAccess for D {
         self.with_tx("reading a feature row", TxMode::READ, &mut |tx| find_row(tx, by))
     }
 
-    fn set_label(&self, by: &RowRef, diagnosis: u8) -> Result<i64> {
-        self.with_tx("setting a label", TxMode::default(), &mut |tx| {
-            set_label(tx, by, diagnosis)
-        })
+    fn set_label(&self, by: &RowRef, class: u8) -> Result<i64> {
+        self.with_tx("setting a label", TxMode::default(), &mut |tx| set_label(tx, by, class))
     }
 
     fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)> {

@@ -38,7 +38,7 @@ pub trait RowAccess: Send + Sync {
     fn find_row(&self, by: &RowRef) -> Result<Option<StoredRow>>;
     /// Sets a row's label as an expert's (`label_source = 'expert'`); returns its id, or
     /// [`crate::Error::NoSuchRow`].
-    fn set_label(&self, by: &RowRef, diagnosis: u8) -> Result<i64>;
+    fn set_label(&self, by: &RowRef, class: u8) -> Result<i64>;
     /// Inserts rows in one transaction, all or none, returning each row's id (in order)
     /// and the drift jobs the trigger queued.
     fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)>;

@@ -275,7 +275,7 @@ pub fn frame_rows(frame: &polars::prelude::DataFrame) -> Vec<driftloop_core::Fea
                 .collect(),
         })
         .collect();
-    let diagnosis = text(&s.label);
+    let labels = text(&s.label);
     let sources = text("label_source");
     let versions = text("model_version");
     let requests = text("request_id");
@@ -283,7 +283,7 @@ pub fn frame_rows(frame: &polars::prelude::DataFrame) -> Vec<driftloop_core::Fea
         .map(|i| {
             let mut row = FeatureRow::new(
                 features.iter().map(|col| col[i]).collect(),
-                s.parse_class(diagnosis[i].as_deref().unwrap()).unwrap(),
+                s.parse_class(labels[i].as_deref().unwrap()).unwrap(),
                 LabelSource::parse(sources[i].as_deref().unwrap()).unwrap(),
             )
             .unwrap();

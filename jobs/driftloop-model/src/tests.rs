@@ -13,7 +13,7 @@ fn dataset(n: usize, seed: u64) -> Dataset {
     Dataset {
         n_features: spec().n_features(),
         codes: rows.iter().flat_map(|r| r.features.clone()).collect(),
-        labels: rows.iter().map(|r| r.diagnosis).collect(),
+        labels: rows.iter().map(|r| r.label).collect(),
     }
 }
 

@@ -182,7 +182,7 @@ pub fn read_feature_rows(
     let mut rows = Vec::new();
     csv.for_each_record(&mut reader, &mut problems, |line, record, problems| {
         let features = csv.features_of(&record, line, problems);
-        let diagnosis = s
+        let label = s
             .parse_class(&record[label_at])
             .map_err(|e| problems.push(csv.cell_problem(line, label_at, e.to_string())))
             .ok();
@@ -192,8 +192,8 @@ pub fn read_feature_rows(
                 .ok(),
             None => Some(default_source),
         };
-        if let (Some(features), Some(diagnosis), Some(source)) = (features, diagnosis, source) {
-            rows.push(FeatureRow::new(features, diagnosis, source).expect("parsed codes follow the spec"));
+        if let (Some(features), Some(label), Some(source)) = (features, label, source) {
+            rows.push(FeatureRow::new(features, label, source).expect("parsed codes follow the spec"));
         }
     });
     if problems.is_empty() {
@@ -215,7 +215,7 @@ pub fn read_feature_csv(path: &Path, default_source: LabelSource) -> Result<Vec<
     })
 }
 
-/// Writes rows with the public column names: the 17 features, then `diagnosis`.
+/// Writes rows with the public column names: the features, then the label.
 pub fn write_feature_rows(rows: &[FeatureRow], output: impl Write) -> std::io::Result<()> {
     let s = spec();
     let mut writer = csv::Writer::from_writer(output);
@@ -226,7 +226,7 @@ pub fn write_feature_rows(rows: &[FeatureRow], output: impl Write) -> std::io::R
         let mut record: Vec<String> = (0..s.n_features())
             .map(|col_idx| s.feature_text(col_idx, row.features[col_idx]))
             .collect();
-        record.push(row.diagnosis_text().to_string());
+        record.push(row.label_text().to_string());
         writer.write_record(&record)?;
     }
     writer.flush()

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::error::{Error, Result};
 
 /// The spec columns of rows that come from outside the feature table (a CSV file): the
-/// features, `diagnosis` and `label_source`, with the types of [`feature_schema`].
+/// features, the label and `label_source`, with the types of [`feature_schema`].
 pub fn rows_frame(rows: &[FeatureRow]) -> Result<DataFrame> {
     let s = spec();
     let schema = feature_schema();
@@ -32,7 +32,7 @@ pub fn rows_frame(rows: &[FeatureRow]) -> Result<DataFrame> {
     }
     columns.push(Series::new(
         s.label.as_str().into(),
-        rows.iter().map(|r| r.diagnosis_text()).collect::<Vec<&str>>(),
+        rows.iter().map(|r| r.label_text()).collect::<Vec<&str>>(),
     ));
     columns.push(Series::new(
         "label_source".into(),

@@ -229,7 +229,7 @@ fn plain_sql_inserts_are_counted_too(backend: Backend) {
     assert_eq!(t.db.jobs(None).unwrap().len(), 1);
     let frame = t.db.read_frame(&RowFilter::default()).unwrap();
     let rows = frame_rows(&frame);
-    assert_eq!(rows[0].diagnosis_text(), "Depression");
+    assert_eq!(rows[0].label_text(), "Depression");
     assert_eq!(rows[0].features[16], 10);
     assert_eq!(rows[0].model_version, None);
 }

@@ -25,7 +25,7 @@ fn the_original_dataset_imports_completely(backend: Backend) {
     assert_eq!(stored, rows);
     let mut per_class = std::collections::BTreeMap::new();
     for row in &stored {
-        *per_class.entry(row.diagnosis_text()).or_insert(0) += 1;
+        *per_class.entry(row.label_text()).or_insert(0) += 1;
     }
     assert_eq!(
         per_class.into_iter().collect::<Vec<_>>(),

@@ -232,12 +232,10 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
                 let answer = call(&router, "/v1/predict", predict_body(row, i)).await?;
                 if unit(seed, i) < label_share {
                     let row_id = answer["row_id"].as_i64().context("predict answered no row_id")?;
-                    call(
-                        &router,
-                        "/v1/labels",
-                        json!({"row_id": row_id, "diagnosis": row.diagnosis_text()}),
-                    )
-                    .await?;
+                    let mut label = serde_json::Map::new();
+                    label.insert("row_id".into(), json!(row_id));
+                    label.insert(spec().label.clone(), json!(row.label_text()));
+                    call(&router, "/v1/labels", Value::Object(label)).await?;
                     labels.fetch_add(1, Ordering::SeqCst);
                 }
                 bar.inc(1);
