@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{drift_files, driftloop, http, json_of, start_server};
+use super::{drifted, driftloop, http, json_of, start_server};
 
 /// A shop's returns: unordered, ordered and integer columns, and headers that are not
 /// the column names.
@@ -53,18 +53,28 @@ fn shop_csv(n: usize, offset: usize, days_shift: usize) -> String {
     text
 }
 
+/// A folder holding the shop's dataset file and `rows` rows in `rows.csv`, its database
+/// migrated for the shop.
+fn shop_folder(rows: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.toml"), SHOP).unwrap();
+    std::fs::write(dir.path().join("rows.csv"), shop_csv(rows, 0, 0)).unwrap();
+    json_of(&shop(dir.path(), &["db", "migrate", "--json"]));
+    dir
+}
+
+/// `driftloop --dataset shop.toml ARGS` in `dir`.
+fn shop(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--dataset", "shop.toml"];
+    all.extend(args);
+    driftloop(dir, &all)
+}
+
 #[test]
 fn the_loop_runs_on_a_dataset_of_the_users_own() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = shop_folder(300);
     let d = dir.path();
-    std::fs::write(d.join("shop.toml"), SHOP).unwrap();
-    std::fs::write(d.join("rows.csv"), shop_csv(300, 0, 0)).unwrap();
-    let shop = |args: &[&str]| {
-        let mut all = vec!["--dataset", "shop.toml"];
-        all.extend(args);
-        driftloop(d, &all)
-    };
-    json_of(&shop(&["db", "migrate", "--json"]));
+    let shop = |args: &[&str]| shop(d, args);
     let imported = json_of(&shop(&["import", "rows.csv", "--json"]));
     assert_eq!(imported["rows"], 300);
     assert_eq!(imported["drift_jobs_queued"], 3);
@@ -124,14 +134,7 @@ fn the_loop_runs_on_a_dataset_of_the_users_own() {
     let same = json_of(&shop_drift(d, "rows.csv", "same.csv"));
     assert_eq!(same["drift"], false, "{same}");
     let late = json_of(&shop_drift(d, "rows.csv", "late.csv"));
-    let drifted: Vec<&str> = late["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["drifted"] == true)
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(drifted, ["days_to_deliver"], "{late}");
+    assert_eq!(drifted(&late), ["days_to_deliver"], "{late}");
 
     // The same database under the shipped dataset is refused, naming both.
     let other = driftloop(d, &["db", "migrate"]);
@@ -146,12 +149,7 @@ fn the_loop_runs_on_a_dataset_of_the_users_own() {
 }
 
 fn shop_drift(d: &Path, reference: &str, current: &str) -> std::process::Output {
-    drift_files(
-        d,
-        &d.join(reference),
-        &d.join(current),
-        &["--dataset", "shop.toml", "--json"],
-    )
+    shop(d, &["drift", "--reference", reference, "--current", current, "--json"])
 }
 
 #[test]
@@ -193,16 +191,9 @@ fn a_dataset_file_with_problems_is_refused_and_nothing_is_made() {
 
 #[test]
 fn serve_speaks_the_users_dataset() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = shop_folder(120);
     let d = dir.path();
-    std::fs::write(d.join("shop.toml"), SHOP).unwrap();
-    std::fs::write(d.join("rows.csv"), shop_csv(120, 0, 0)).unwrap();
-    let shop = |args: &[&str]| {
-        let mut all = vec!["--dataset", "shop.toml"];
-        all.extend(args);
-        driftloop(d, &all)
-    };
-    json_of(&shop(&["db", "migrate", "--json"]));
+    let shop = |args: &[&str]| shop(d, args);
     json_of(&shop(&["import", "rows.csv", "--json"]));
     json_of(&shop(&["train", "--json"]));
     let (mut server, port, health) = start_server(d, &["--dataset", "shop.toml"]);

@@ -40,6 +40,17 @@ fn drift_files(dir: &Path, reference: &Path, current: &Path, extra: &[&str]) -> 
     driftloop(dir, &args)
 }
 
+/// The names of the columns a drift report marks drifted.
+fn drifted(report: &Value) -> Vec<&str> {
+    report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["drifted"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect()
+}
+
 fn json_of(output: &Output) -> Value {
     assert!(
         output.status.success(),
@@ -228,14 +239,7 @@ fn drift_file_mode_compares_csv_and_parquet() {
     let shifted = fixtures.join("covariate-shift-1000.csv");
     let report = json_of(&drift_files(dir.path(), &reference, &shifted, &["--json"]));
     assert_eq!(report["drift"], true);
-    let drifted: Vec<&str> = report["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["drifted"] == true)
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(drifted, ["sadness", "sleep_disorder", "optimism"]);
+    assert_eq!(drifted(&report), ["sadness", "sleep_disorder", "optimism"]);
     let first = &report["columns"][0];
     for field in [
         "name",
