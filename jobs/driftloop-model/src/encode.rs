@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 pub enum Encoding {
     /// The level's position in `levels`.
     Ordinal { levels: Vec<String> },
-    /// The level's position in `levels`, for an unordered column of three or more levels
-    /// (a number to the models, which split on it or weigh it as one).
-    Level { levels: Vec<String> },
+    /// One 0/1 input per level, for an unordered column of three or more levels: no model
+    /// reads an order into the levels' positions.
+    OneHot { levels: Vec<String> },
     /// `zero` is 0, `one` is 1.
     Binary { zero: String, one: String },
     /// The integer itself, from `min` to `max`.
@@ -37,7 +37,7 @@ pub struct Encoder {
 
 impl Encoder {
     /// The encoder the spec declares: ordinal levels by rank, two-level categorical
-    /// columns as 0/1, wider categorical columns by level index, integers as themselves.
+    /// columns as 0/1, wider categorical columns one-hot, integers as themselves.
     pub fn from_spec(spec: &DatasetSpec) -> Encoder {
         let columns = spec
             .features
@@ -49,7 +49,7 @@ impl Encoder {
                         zero: levels[0].clone(),
                         one: levels[1].clone(),
                     },
-                    ColumnKind::Categorical { levels } => Encoding::Level { levels: levels.clone() },
+                    ColumnKind::Categorical { levels } => Encoding::OneHot { levels: levels.clone() },
                     ColumnKind::Integer { min, max, .. } => Encoding::Integer {
                         min: u8::try_from(*min).expect("activated specs hold one-byte integers"),
                         max: u8::try_from(*max).expect("activated specs hold one-byte integers"),
@@ -65,19 +65,51 @@ impl Encoder {
         Encoder { columns }
     }
 
+    /// The feature columns it encodes.
     pub fn n_features(&self) -> usize {
         self.columns.len()
     }
 
-    /// The number for a feature code (a level index, or a score), or `None` when the code
-    /// is outside the column's range.
-    pub fn encode(&self, col_idx: usize, code: u8) -> Option<f64> {
-        let valid = match &self.columns.get(col_idx)?.encoding {
-            Encoding::Ordinal { levels } | Encoding::Level { levels } => (code as usize) < levels.len(),
-            Encoding::Binary { .. } => code <= 1,
-            Encoding::Integer { min, max } => (*min..=*max).contains(&code),
+    /// The inputs a model sees: one per column, one per level of a one-hot column.
+    pub fn width(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|c| match &c.encoding {
+                Encoding::OneHot { levels } => levels.len(),
+                _ => 1,
+            })
+            .sum()
+    }
+
+    /// Appends the inputs of a feature code (a level index, or an integer) of column
+    /// `col_idx` to `out`; `false`, appending nothing, when the code is outside the
+    /// column's range.
+    pub fn encode_into(&self, col_idx: usize, code: u8, out: &mut Vec<f64>) -> bool {
+        let Some(column) = self.columns.get(col_idx) else {
+            return false;
         };
-        valid.then_some(code as f64)
+        match &column.encoding {
+            Encoding::OneHot { levels } => {
+                if (code as usize) >= levels.len() {
+                    return false;
+                }
+                out.extend((0..levels.len()).map(|i| if i == code as usize { 1.0 } else { 0.0 }));
+                true
+            }
+            Encoding::Ordinal { levels } if (code as usize) >= levels.len() => false,
+            Encoding::Binary { .. } if code > 1 => false,
+            Encoding::Integer { min, max } if !(*min..=*max).contains(&code) => false,
+            _ => {
+                out.push(code as f64);
+                true
+            }
+        }
+    }
+
+    /// The inputs of one code, or `None` outside the column's range.
+    pub fn encode(&self, col_idx: usize, code: u8) -> Option<Vec<f64>> {
+        let mut out = Vec::new();
+        self.encode_into(col_idx, code, &mut out).then_some(out)
     }
 }
 
@@ -112,13 +144,29 @@ mod tests {
         );
         assert_eq!(encoder.columns[16].encoding, Encoding::Integer { min: 1, max: 10 });
         // Most-Often is the highest frequency; YES is 1; a score is itself.
-        assert_eq!(encoder.encode(0, 3), Some(3.0));
-        assert_eq!(encoder.encode(4, 1), Some(1.0));
-        assert_eq!(encoder.encode(16, 7), Some(7.0));
+        assert_eq!(encoder.encode(0, 3), Some(vec![3.0]));
+        assert_eq!(encoder.encode(4, 1), Some(vec![1.0]));
+        assert_eq!(encoder.encode(16, 7), Some(vec![7.0]));
+        assert_eq!(encoder.width(), 17);
         assert_eq!(encoder.encode(0, 4), None);
         assert_eq!(encoder.encode(4, 2), None);
         assert_eq!(encoder.encode(16, 0), None);
         assert_eq!(encoder.encode(17, 0), None);
+    }
+
+    #[test]
+    fn a_categorical_column_of_three_levels_is_one_hot() {
+        let spec = driftloop_core::dataset_file::parse_dataset(
+            "name = \"shop\"\n[label]\nname = \"returned\"\nclasses = [\"no\", \"yes\"]\n\
+             [[features]]\nname = \"category\"\nkind = \"categorical\"\nlevels = [\"books\", \"garden\", \"toys\"]\n\
+             [[features]]\nname = \"rating\"\nkind = \"ordinal\"\nlevels = [\"bad\", \"ok\", \"good\"]\n",
+        )
+        .unwrap();
+        let encoder = Encoder::from_spec(&spec);
+        assert_eq!((encoder.n_features(), encoder.width()), (2, 4));
+        assert_eq!(encoder.encode(0, 1), Some(vec![0.0, 1.0, 0.0]));
+        assert_eq!(encoder.encode(0, 3), None);
+        assert_eq!(encoder.encode(1, 2), Some(vec![2.0]));
     }
 
     #[test]

@@ -80,8 +80,9 @@ impl Dataset {
 /// Encodes rows of feature codes into a matrix, refusing a code outside its column.
 pub fn encode_rows<'a>(encoder: &Encoder, rows: impl ExactSizeIterator<Item = &'a [u8]>) -> Result<Matrix, ModelError> {
     let p = encoder.n_features();
+    let width = encoder.width();
     let n = rows.len();
-    let mut values = Vec::with_capacity(n * p);
+    let mut values = Vec::with_capacity(n * width);
     for (r, codes) in rows.enumerate() {
         if codes.len() != p {
             return Err(ModelError::Input(format!(
@@ -90,16 +91,15 @@ pub fn encode_rows<'a>(encoder: &Encoder, rows: impl ExactSizeIterator<Item = &'
             )));
         }
         for (c, &code) in codes.iter().enumerate() {
-            let value = encoder.encode(c, code).ok_or_else(|| {
-                ModelError::Input(format!(
+            if !encoder.encode_into(c, code, &mut values) {
+                return Err(ModelError::Input(format!(
                     "row {r}: code {code} is outside column {}",
                     encoder.columns[c].name
-                ))
-            })?;
-            values.push(value);
+                )));
+            }
         }
     }
-    DenseMatrix::new(n, p, values, false).map_err(|e| ModelError::Input(e.to_string()))
+    DenseMatrix::new(n, width, values, false).map_err(|e| ModelError::Input(e.to_string()))
 }
 
 /// One candidate's cross-validation.
