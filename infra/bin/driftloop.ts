@@ -2,6 +2,8 @@
 // The CDK app: one driftloop stack, checked by cdk-nag's AWS Solutions rules on synth.
 //   DRIFTLOOP_FUNCTIONS_DIR  where infra/build-functions put <name>/bootstrap
 //                            (default: ../target/lambda beside this folder)
+//   DRIFTLOOP_DATASET        a dataset file to pack with the functions (default: none, the
+//                            shipped dataset embedded in the binaries)
 
 import * as path from 'node:path';
 
@@ -15,6 +17,7 @@ const app = new App();
 new DriftloopStack(app, 'Driftloop', {
   functionsDir: process.env.DRIFTLOOP_FUNCTIONS_DIR ?? path.join(repo, 'target', 'lambda'),
   sqlDir: path.join(repo, 'sql', 'mysql'),
+  datasetFile: process.env.DRIFTLOOP_DATASET ? path.resolve(process.env.DRIFTLOOP_DATASET) : undefined,
   description: 'driftloop: predict, drift and train functions over RDS MySQL and S3',
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

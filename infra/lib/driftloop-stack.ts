@@ -4,6 +4,7 @@
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import {
@@ -40,6 +41,12 @@ export interface DriftloopStackProps extends StackProps {
   readonly functionsDir: string;
   /** The folder of MySQL migrations applied on deploy (the repository's `sql/mysql`). */
   readonly sqlDir: string;
+  /**
+   * A dataset file (README, "Your own dataset") the functions run on: packed beside each
+   * function's bootstrap as `dataset.toml` and named by `DRIFTLOOP_DATASET`. Unset, they
+   * run on the shipped dataset, embedded in the binaries.
+   */
+  readonly datasetFile?: string;
   /** Minutes between the drift function's scheduled runs (the backstop of predict's kick). */
   readonly driftEveryMinutes?: number;
   /** Minutes between the train function's scheduled runs (the backstop of drift's kick). */
@@ -54,6 +61,24 @@ export function hashFolder(dir: string): string {
     hash.update(fs.readFileSync(path.join(dir, name)));
   }
   return hash.digest('hex');
+}
+
+/** Where the deployed functions find a packed dataset file (Lambda unpacks to /var/task). */
+export const DATASET_PATH = '/var/task/dataset.toml';
+
+/**
+ * The folder a function is packed from: its build folder, or with a dataset file a copy of
+ * it that holds the file as `dataset.toml`.
+ */
+function functionAsset(functionsDir: string, name: FunctionName, datasetFile?: string): string {
+  const built = path.join(functionsDir, name);
+  if (datasetFile === undefined) {
+    return built;
+  }
+  const staged = fs.mkdtempSync(path.join(os.tmpdir(), `driftloop-${name}-`));
+  fs.cpSync(built, staged, { recursive: true });
+  fs.copyFileSync(datasetFile, path.join(staged, 'dataset.toml'));
+  return staged;
 }
 
 export class DriftloopStack extends Stack {
@@ -168,7 +193,7 @@ export class DriftloopStack extends Stack {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       architecture: lambda.Architecture.ARM_64,
       handler: 'bootstrap',
-      code: lambda.Code.fromAsset(path.join(props.functionsDir, name)),
+      code: lambda.Code.fromAsset(functionAsset(props.functionsDir, name, props.datasetFile)),
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       securityGroups: [functionsSg],
@@ -177,6 +202,7 @@ export class DriftloopStack extends Stack {
         DRIFTLOOP_DATABASE_SECRET_ARN: secret.secretArn,
         DRIFTLOOP_STORE: store,
         RUST_LOG: 'info',
+        ...(props.datasetFile === undefined ? {} : { DRIFTLOOP_DATASET: DATASET_PATH }),
       },
     });
     const train = new lambda.Function(this, 'Train', {
@@ -263,7 +289,14 @@ export class DriftloopStack extends Stack {
     const schema = new CustomResource(this, 'Schema', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::DriftloopSchema',
-      properties: { SqlHash: hashFolder(props.sqlDir) },
+      // The feature table follows the dataset: another dataset file re-runs the schema
+      // resource (and the migration refuses a database made for another dataset).
+      properties: {
+        SqlHash: hashFolder(props.sqlDir),
+        ...(props.datasetFile === undefined
+          ? {}
+          : { DatasetHash: crypto.createHash('sha256').update(fs.readFileSync(props.datasetFile)).digest('hex') }),
+      },
     });
     schema.node.addDependency(this.database);
 

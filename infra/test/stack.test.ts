@@ -3,6 +3,7 @@
 // stand-in files here; `cdk synth` in the test command packs the real binaries.
 
 import * as assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +14,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 
-import { DriftloopStack, FUNCTIONS } from '../lib/driftloop-stack';
+import { DATASET_PATH, DriftloopStack, FUNCTIONS } from '../lib/driftloop-stack';
 
 const repo = path.resolve(__dirname, '..', '..');
 
@@ -185,6 +186,26 @@ test('a custom resource applies sql/mysql on deploy, after the database exists',
   const [resource] = Object.values(schema) as any[];
   assert.match(resource.Properties.SqlHash, /^[0-9a-f]{64}$/);
   assert.ok(resource.DependsOn.some((d: string) => d.startsWith('Database')), JSON.stringify(resource.DependsOn));
+});
+
+test('a dataset file travels with every function, named by DRIFTLOOP_DATASET, and re-runs the schema', () => {
+  const datasetFile = path.join(repo, 'data-fixtures', 'mental-health', 'dataset.toml');
+  const withDataset = new DriftloopStack(new App(), 'WithDataset', {
+    functionsDir: standInFunctions(),
+    sqlDir: path.join(repo, 'sql', 'mysql'),
+    datasetFile,
+  });
+  const packed = Template.fromStack(withDataset);
+  const functions = packed.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'provided.al2023' } });
+  assert.equal(Object.keys(functions).length, 4);
+  for (const [id, fn] of Object.entries(functions)) {
+    assert.equal((fn as any).Properties.Environment.Variables.DRIFTLOOP_DATASET, DATASET_PATH, id);
+  }
+  const [schema] = Object.values(packed.findResources('Custom::DriftloopSchema')) as any[];
+  const expected = crypto.createHash('sha256').update(fs.readFileSync(datasetFile)).digest('hex');
+  assert.equal(schema.Properties.DatasetHash, expected);
+  const plain = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
+  assert.ok(plain.every((fn) => fn.Properties.Environment?.Variables?.DRIFTLOOP_DATASET === undefined));
 });
 
 test('cdk-nag AWS Solutions: no unacknowledged finding', () => {

@@ -282,6 +282,23 @@ mod tests {
     }
 
     #[test]
+    fn the_dataset_file_is_named_by_its_variable_and_checked_when_activated() {
+        assert_eq!(Settings::from_lookup(|_| None).unwrap().dataset, None);
+        let shipped = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data-fixtures/mental-health/dataset.toml"
+        );
+        let settings =
+            Settings::from_lookup(|name| (name == "DRIFTLOOP_DATASET").then(|| shipped.to_string())).unwrap();
+        assert_eq!(settings.dataset.as_deref(), Some(std::path::Path::new(shipped)));
+        assert_eq!(settings.activate_dataset().unwrap().name, "mental_health");
+        let missing =
+            Settings::from_lookup(|name| (name == "DRIFTLOOP_DATASET").then(|| "no/such.toml".to_string())).unwrap();
+        let err = missing.activate_dataset().unwrap_err().to_string();
+        assert!(err.contains("cannot read dataset file no/such.toml"), "{err}");
+    }
+
+    #[test]
     fn store_urls() {
         assert_eq!(
             Settings::from_lookup(|_| None).unwrap().store,
