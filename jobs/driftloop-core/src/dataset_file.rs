@@ -2,9 +2,9 @@
 //! "Your own dataset"). Reading it checks every key and lists every problem by its key
 //! path, so a user mends the file in one go; nothing is built from a file with a problem.
 
-use std::path::Path;
-
 use toml::{Table, Value};
+
+pub use error::{DatasetFileError, Problem};
 
 use crate::header::normalize_header;
 use crate::spec::{ColumnKind, DatasetSpec, FeatureColumn};
@@ -102,76 +102,6 @@ const SQL_RESERVED: &[&str] = &[
 /// The longest column or dataset name (MySQL names are at most 64 characters, and the
 /// DDL names constraints after columns).
 const NAME_MAX: usize = 48;
-
-/// One problem in a dataset file: where (a key path such as `features[2].levels`) and what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: String,
-    pub message: String,
-}
-
-/// Why a dataset file gave no dataset.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DatasetFileError {
-    #[error("cannot read dataset file {path}: {reason}")]
-    Read { path: String, reason: String },
-    #[error("{}is not TOML: {reason}", file_prefix(.file))]
-    Toml { file: Option<String>, reason: String },
-    #[error("{}", listed(.file, .problems))]
-    Invalid {
-        file: Option<String>,
-        problems: Vec<Problem>,
-    },
-}
-
-fn file_prefix(file: &Option<String>) -> String {
-    match file {
-        Some(file) => format!("dataset file {file} "),
-        None => "the dataset file ".into(),
-    }
-}
-
-fn listed(file: &Option<String>, problems: &[Problem]) -> String {
-    let n = problems.len();
-    let mut text = format!("{}has {n} problem{}:", file_prefix(file), if n == 1 { "" } else { "s" });
-    for problem in problems {
-        text.push_str(&format!("\n  {}: {}", problem.path, problem.message));
-    }
-    text
-}
-
-impl DatasetFileError {
-    /// The same error, naming the file it came from.
-    pub fn in_file(self, path: &Path) -> DatasetFileError {
-        let file = Some(path.display().to_string());
-        match self {
-            DatasetFileError::Toml { reason, .. } => DatasetFileError::Toml { file, reason },
-            DatasetFileError::Invalid { problems, .. } => DatasetFileError::Invalid { file, problems },
-            read => read,
-        }
-    }
-
-    /// The problems found, if the file parsed as TOML.
-    pub fn problems(&self) -> &[Problem] {
-        match self {
-            DatasetFileError::Invalid { problems, .. } => problems,
-            _ => &[],
-        }
-    }
-
-    pub(crate) fn from_problems(problems: Vec<(String, String)>) -> Result<(), DatasetFileError> {
-        if problems.is_empty() {
-            return Ok(());
-        }
-        Err(DatasetFileError::Invalid {
-            file: None,
-            problems: problems
-                .into_iter()
-                .map(|(path, message)| Problem { path, message })
-                .collect(),
-        })
-    }
-}
 
 /// Parses and checks a dataset file's text.
 pub fn parse_dataset(text: &str) -> Result<DatasetSpec, DatasetFileError> {
@@ -528,5 +458,6 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+mod error;
 #[cfg(test)]
 mod tests;

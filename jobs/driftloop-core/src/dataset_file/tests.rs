@@ -190,7 +190,7 @@ fn every_problem_is_listed_at_once() {
             "features[3].unit"
         ]
     );
-    let text = err.in_file(Path::new("churn.toml")).to_string();
+    let text = err.in_file(std::path::Path::new("churn.toml")).to_string();
     assert!(
         text.starts_with("dataset file churn.toml has 5 problems:\n  features[0].name: \"Plan\" is not a name"),
         "{text}"
