@@ -58,7 +58,7 @@ impl Scenario {
 /// and scenarios below are the mental-health dataset's own.
 pub fn check_dataset() -> Result<(), String> {
     let s = spec();
-    if s.spec_hash() == crate::spec::DatasetSpec::shipped().spec_hash() {
+    if s.is_shipped() {
         Ok(())
     } else {
         Err(format!(

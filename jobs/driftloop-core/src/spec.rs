@@ -130,10 +130,16 @@ pub struct DatasetSpec {
 }
 
 static ACTIVE: OnceLock<DatasetSpec> = OnceLock::new();
+static SHIPPED: OnceLock<DatasetSpec> = OnceLock::new();
 
 /// The process's dataset spec: the one [`activate`] installed, else the shipped one.
 pub fn spec() -> &'static DatasetSpec {
-    ACTIVE.get_or_init(DatasetSpec::shipped)
+    ACTIVE.get_or_init(|| shipped_spec().clone())
+}
+
+/// The shipped mental-health dataset, read from the embedded file once per process.
+pub fn shipped_spec() -> &'static DatasetSpec {
+    SHIPPED.get_or_init(|| parse_dataset(SHIPPED_DATASET).expect("the shipped dataset file is valid"))
 }
 
 /// Why a spec could not become the process's spec.
@@ -188,9 +194,14 @@ impl DatasetSpec {
         spec
     }
 
-    /// The shipped mental-health dataset.
+    /// A copy of the shipped mental-health dataset ([`shipped_spec`]).
     pub fn shipped() -> DatasetSpec {
-        parse_dataset(SHIPPED_DATASET).expect("the shipped dataset file is valid")
+        shipped_spec().clone()
+    }
+
+    /// Whether this is the shipped dataset (same fingerprint).
+    pub fn is_shipped(&self) -> bool {
+        self.hash == shipped_spec().hash
     }
 
     /// Reads and checks a dataset file.

@@ -93,7 +93,7 @@ pub(crate) fn apply(tx: &mut dyn SqlTx, spec: &DatasetSpec) -> Result<MigrationR
     record_dataset(tx, spec)?;
     // A database migrated before the feature table was generated recorded the file's
     // checksum; the shipped dataset generates that same table.
-    let shipped = spec.spec_hash() == DatasetSpec::shipped().spec_hash();
+    let shipped = spec.is_shipped();
     let migrations = migrations(dialect, spec);
     let mut report = MigrationReport {
         applied: Vec::new(),
@@ -174,8 +174,8 @@ fn record_dataset(tx: &mut dyn SqlTx, spec: &DatasetSpec) -> Result<()> {
     let features_applied = !tx
         .query("SELECT version FROM schema_migrations WHERE version = 1", vec![])?
         .is_empty();
-    let shipped = DatasetSpec::shipped();
-    if features_applied && spec.spec_hash() != shipped.spec_hash() {
+    let shipped = driftloop_core::spec::shipped_spec();
+    if features_applied && !spec.is_shipped() {
         return Err(mismatch(&shipped.name, &shipped.spec_hash()));
     }
     tx.exec(
