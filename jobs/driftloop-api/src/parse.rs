@@ -1,7 +1,7 @@
 //! Request bodies checked against the dataset spec, field by field, so an answer can name
 //! every field that is wrong and what it accepts.
 
-use driftloop_core::spec::spec;
+use driftloop_core::spec::{spec, ColumnKind};
 use driftloop_pipeline::db::RowRef;
 use serde_json::Value;
 
@@ -10,8 +10,8 @@ use crate::error::Problem;
 /// One row to score, as parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictInput {
-    /// Feature codes in the spec's order.
-    pub codes: Vec<u8>,
+    /// Feature values in the spec's order (as `FeatureRow` holds them; NaN for `null`).
+    pub codes: Vec<f64>,
     pub request_id: Option<String>,
 }
 
@@ -49,8 +49,9 @@ fn json_integer(n: &serde_json::Number) -> Option<i64> {
 
 /// The features of a `features` object, at `path`: every spec column required, no other
 /// key; levels as strings ("Usually", "YES"), integers as JSON integers or strings ("7",
-/// "7 From 10" where the dataset declares that suffix).
-pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) -> Option<Vec<u8>> {
+/// "7 From 10" where the dataset declares that suffix), numbers as JSON numbers only, and
+/// `null` in a nullable column only.
+pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) -> Option<Vec<f64>> {
     let s = spec();
     let Some(object) = value.as_object() else {
         problems.push(problem(
@@ -86,8 +87,16 @@ pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) ->
             problems.push(problem(field, format!("missing: expected {}", column.kind.expected())));
             continue;
         };
+        let is_number = matches!(column.kind, ColumnKind::Number { .. });
         let text = match (raw, column.kind.integer_range()) {
-            (Value::String(text), _) => text.clone(),
+            (Value::Null, _) => {
+                match s.missing(col_idx, "null") {
+                    Ok(missing) => codes.push(missing),
+                    Err(e) => problems.push(problem(field, e.to_string())),
+                }
+                continue;
+            }
+            (Value::String(text), _) if !is_number => text.clone(),
             (Value::Number(n), Some((min, max))) => match json_integer(n).filter(|v| (min..=max).contains(v)) {
                 Some(v) => v.to_string(),
                 None => {
@@ -95,6 +104,17 @@ pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) ->
                     continue;
                 }
             },
+            (Value::Number(n), None) if is_number => {
+                match n
+                    .as_f64()
+                    .ok_or(())
+                    .and_then(|v| s.check_value(col_idx, v).map_err(drop))
+                {
+                    Ok(v) => codes.push(v),
+                    Err(()) => problems.push(problem(field, format!("{n} is not {}", column.kind.expected()))),
+                }
+                continue;
+            }
             (other, _) => {
                 let kind = &column.kind;
                 problems.push(problem(
@@ -323,8 +343,8 @@ mod tests {
             parse_predict_request(&json!({"features": features, "request_id": "r-1"}), "", &mut problems).unwrap();
         assert!(problems.is_empty());
         assert_eq!(parsed.request_id.as_deref(), Some("r-1"));
-        assert_eq!(&parsed.codes[14..], &[7, 3, 4]);
-        assert_eq!(parsed.codes[0], 2, "Usually is the third frequency level");
+        assert_eq!(&parsed.codes[14..], &[7.0, 3.0, 4.0]);
+        assert_eq!(parsed.codes[0], 2.0, "Usually is the third frequency level");
     }
 
     #[test]
@@ -364,7 +384,7 @@ mod tests {
         features["optimism"] = json!(4.0);
         let mut problems = Vec::new();
         let parsed = parse_predict_request(&json!({"features": features}), "", &mut problems).unwrap();
-        assert_eq!(parsed.codes[16], 4);
+        assert_eq!(parsed.codes[16], 4.0);
         for fraction in [json!(4.5), json!(-4.0), json!(1e300)] {
             let mut features = valid_features();
             features["optimism"] = fraction.clone();

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use bytes::Bytes;
-use driftloop_core::{spec, FeatureRow, LabelSource};
+use driftloop_core::{same_values, spec, FeatureRow, LabelSource};
 use driftloop_pipeline::db::{RowRef, StoredRow};
 use driftloop_pipeline::predict::{Champion, Scored};
 use serde_json::Value;
@@ -85,7 +85,7 @@ async fn stored_answer(
     stored: &StoredRow,
     input: &PredictInput,
 ) -> Result<PredictResponse, ApiError> {
-    if stored.row.features != input.codes {
+    if !same_values(&stored.row.features, &input.codes) {
         return Err(request_id_conflict(
             input.request_id.as_deref().unwrap_or_default(),
             &format!("was stored with other features (row {})", stored.id),
@@ -128,7 +128,7 @@ async fn stored_answer(
 
 fn new_row(input: &PredictInput, scored: &Scored, champion: &Champion) -> FeatureRow {
     let mut row =
-        FeatureRow::new(input.codes.clone(), scored.class, LabelSource::Model).expect("parsed codes follow the spec");
+        FeatureRow::new(input.codes.clone(), scored.class, LabelSource::Model).expect("parsed values follow the spec");
     row.model_version = Some(champion.model_version());
     row.request_id = input.request_id.clone();
     row
@@ -213,7 +213,7 @@ pub(crate) async fn predict_batch(
             continue;
         };
         if let Some(row) = stored.get(id) {
-            if row.row.features != input.codes {
+            if !same_values(&row.row.features, &input.codes) {
                 return Err(request_id_conflict(
                     id,
                     &format!("was stored with other features (row {})", row.id),
@@ -221,7 +221,7 @@ pub(crate) async fn predict_batch(
             }
         } else {
             let first = *first_with.entry(id).or_insert(i);
-            if inputs[first].codes != input.codes {
+            if !same_values(&inputs[first].codes, &input.codes) {
                 return Err(request_id_conflict(
                     id,
                     &format!("names other features in rows[{first}] and rows[{i}]"),
@@ -235,7 +235,7 @@ pub(crate) async fn predict_batch(
             Some(id) => first_with.get(id) == Some(&i),
         })
         .collect();
-    let codes: Vec<&[u8]> = fresh.iter().map(|&i| inputs[i].codes.as_slice()).collect();
+    let codes: Vec<&[f64]> = fresh.iter().map(|&i| inputs[i].codes.as_slice()).collect();
     let scored = champion.score(&codes).map_err(model_failure)?;
     let new_rows: Vec<FeatureRow> = fresh
         .iter()

@@ -97,14 +97,14 @@ pub fn generate(scenario: Scenario, n_rows: usize, seed: u64) -> Vec<FeatureRow>
             let features = (0..s.n_features())
                 .map(|col_idx| {
                     let weights = overrides[col_idx].unwrap_or(CLASS_PROFILES[class as usize][col_idx]);
-                    let idx = rng.weighted_index(weights) as u8;
+                    let idx = rng.weighted_index(weights) as f64;
                     match s.features[col_idx].kind.integer_range() {
-                        Some((min, _)) => min as u8 + idx,
+                        Some((min, _)) => min as f64 + idx,
                         None => idx,
                     }
                 })
                 .collect();
-            FeatureRow::new(features, class, LabelSource::Expert).expect("generated codes follow the spec")
+            FeatureRow::new(features, class, LabelSource::Expert).expect("generated values follow the spec")
         })
         .collect()
 }
@@ -244,7 +244,7 @@ mod tests {
         let base = generate(Scenario::Baseline, 4000, 5);
         let shifted = generate(Scenario::CovariateShift, 4000, 5);
         let mean = |rows: &[FeatureRow], col: usize| {
-            rows.iter().map(|r| r.features[col] as f64).sum::<f64>() / rows.len() as f64
+            rows.iter().map(|r| r.features[col]).sum::<f64>() / rows.len() as f64
         };
         for (col_idx, column) in s.features.iter().enumerate() {
             let delta = (mean(&shifted, col_idx) - mean(&base, col_idx)).abs();

@@ -12,4 +12,6 @@ pub mod spec;
 
 pub use dataset_file::{DatasetFileError, Problem};
 pub use row::{FeatureRow, LabelSource};
-pub use spec::{activate, spec, ActivateError, CellError, ColumnKind, DatasetSpec, FeatureColumn};
+pub use spec::{
+    activate, same_values, spec, ActivateError, CellError, ColumnKind, DatasetSpec, FeatureColumn, MISSING,
+};

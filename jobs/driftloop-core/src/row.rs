@@ -1,6 +1,6 @@
 //! One feature-table row in its typed, validated form.
 
-use crate::spec::{spec, CellError};
+use crate::spec::{same_values, spec, CellError};
 
 /// Who set a row's label: an expert, or the model at prediction time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -33,12 +33,18 @@ impl LabelSource {
     }
 }
 
-/// A row to store: one code per spec feature (level index, or the score), the class index
-/// of its label, and where that label came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A row to store: one value per spec feature, the class index of its label, and where
+/// that label came from.
+///
+/// A feature value is an `f64` whatever the column's kind: the level's index for a
+/// categorical or ordinal column, the number itself for an integer or number column, and
+/// [`crate::spec::MISSING`] (NaN) for a missing value of a nullable column. One type keeps
+/// rows, training data and encoders one shape for every dataset; integers are exact in it
+/// (the dataset file's ranges are held within ±2⁵³).
+#[derive(Debug, Clone)]
 pub struct FeatureRow {
-    /// One code per column of [`crate::DatasetSpec::features`], in spec order.
-    pub features: Vec<u8>,
+    /// One value per column of [`crate::DatasetSpec::features`], in spec order.
+    pub features: Vec<f64>,
     /// Index into [`crate::DatasetSpec::classes`].
     pub label: u8,
     pub label_source: LabelSource,
@@ -47,8 +53,8 @@ pub struct FeatureRow {
 }
 
 impl FeatureRow {
-    /// Builds a row after checking every code against the spec.
-    pub fn new(features: Vec<u8>, label: u8, label_source: LabelSource) -> Result<FeatureRow, CellError> {
+    /// Builds a row after checking every value against the spec.
+    pub fn new(features: Vec<f64>, label: u8, label_source: LabelSource) -> Result<FeatureRow, CellError> {
         let s = spec();
         if features.len() != s.n_features() {
             return Err(CellError {
@@ -56,8 +62,8 @@ impl FeatureRow {
                 expected: format!("{} feature values", s.n_features()),
             });
         }
-        for (col_idx, &code) in features.iter().enumerate() {
-            s.check_code(col_idx, code)?;
+        for (col_idx, &value) in features.iter().enumerate() {
+            s.check_value(col_idx, value)?;
         }
         if (label as usize) >= s.classes.len() {
             return Err(CellError {
@@ -79,3 +85,16 @@ impl FeatureRow {
         spec().classes[self.label as usize].as_str()
     }
 }
+
+/// Rows are equal when every field is, a missing value equal to a missing value.
+impl PartialEq for FeatureRow {
+    fn eq(&self, other: &FeatureRow) -> bool {
+        same_values(&self.features, &other.features)
+            && self.label == other.label
+            && self.label_source == other.label_source
+            && self.model_version == other.model_version
+            && self.request_id == other.request_id
+    }
+}
+
+impl Eq for FeatureRow {}

@@ -54,6 +54,21 @@ impl ColumnKind {
         }
     }
 
+    /// Whether `value` (a level index, integer or number) is one this column holds.
+    pub fn admits(&self, value: f64) -> bool {
+        match self {
+            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => {
+                value >= 0.0 && value.fract() == 0.0 && (value as usize) < levels.len()
+            }
+            ColumnKind::Integer { min, max, .. } => {
+                value.fract() == 0.0 && value >= *min as f64 && value <= *max as f64
+            }
+            ColumnKind::Number { min, max } => {
+                value.is_finite() && min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m)
+            }
+        }
+    }
+
     /// A sentence fragment telling a user what this kind accepts.
     pub fn expected(&self) -> String {
         match self {
@@ -223,57 +238,84 @@ impl DatasetSpec {
         self.features.iter().position(|c| c.name == name)
     }
 
-    /// Parses one raw cell of feature column `col_idx` into its code: the level index for
-    /// categorical and ordinal columns, the integer itself for integers. Surrounding white
-    /// space is ignored and levels match without regard to case ("yes " is YES).
-    pub fn parse_feature(&self, col_idx: usize, raw: &str) -> Result<u8, CellError> {
+    /// Parses one raw cell of feature column `col_idx` into its value ([`crate::row`]):
+    /// the level index for categorical and ordinal columns, the number itself for integers
+    /// and numbers, [`MISSING`] for an empty cell or `NA` in a nullable column. Surrounding
+    /// white space is ignored and levels match without regard to case ("yes " is YES).
+    pub fn parse_feature(&self, col_idx: usize, raw: &str) -> Result<f64, CellError> {
         let column = &self.features[col_idx];
         let value = raw.trim();
         let parsed = match &column.kind {
-            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => level_index(levels, value),
+            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => {
+                level_index(levels, value).map(f64::from)
+            }
             ColumnKind::Integer { min, max, suffix } => parse_integer(value, suffix.as_deref())
                 .filter(|n| (*min..=*max).contains(n))
-                .and_then(|n| u8::try_from(n).ok()),
-            ColumnKind::Number { .. } => None,
+                .map(|n| n as f64),
+            ColumnKind::Number { .. } => value.parse::<f64>().ok().filter(|v| column.kind.admits(*v)),
         };
-        parsed.ok_or_else(|| CellError {
-            given: raw.to_string(),
-            expected: column.kind.expected(),
-        })
+        match parsed {
+            Some(v) => Ok(v),
+            None if is_missing_text(value) => self.missing(col_idx, raw),
+            None => Err(CellError {
+                given: raw.to_string(),
+                expected: column.kind.expected(),
+            }),
+        }
+    }
+
+    /// The value of a missing cell of column `col_idx` (`given` as it came: an empty cell,
+    /// `NA`, `null`): [`MISSING`] where the dataset allows it, else an error saying the
+    /// column needs a value.
+    pub fn missing(&self, col_idx: usize, given: &str) -> Result<f64, CellError> {
+        let column = &self.features[col_idx];
+        if column.nullable {
+            Ok(MISSING)
+        } else {
+            Err(CellError {
+                given: given.to_string(),
+                expected: format!("{} (column {} cannot be missing)", column.kind.expected(), column.name),
+            })
+        }
     }
 
     /// Parses a label into its class index (trimmed, case-insensitive).
     pub fn parse_class(&self, raw: &str) -> Result<u8, CellError> {
-        level_index(&self.classes, raw.trim()).ok_or_else(|| CellError {
-            given: raw.to_string(),
-            expected: format!("one of {}", self.classes.join(", ")),
-        })
+        level_index(&self.classes, raw.trim())
+            .and_then(|i| u8::try_from(i).ok())
+            .ok_or_else(|| CellError {
+                given: raw.to_string(),
+                expected: format!("one of {}", self.classes.join(", ")),
+            })
     }
 
-    /// Checks a code produced elsewhere (a database, a generator) against column `col_idx`.
-    pub fn check_code(&self, col_idx: usize, code: u8) -> Result<u8, CellError> {
+    /// Checks a value produced elsewhere (a database, a generator, a JSON body) against
+    /// column `col_idx`: a level index or integer in range, a finite number within its
+    /// bounds, or [`MISSING`] where the column is nullable.
+    pub fn check_value(&self, col_idx: usize, value: f64) -> Result<f64, CellError> {
         let column = &self.features[col_idx];
-        let ok = match &column.kind {
-            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => (code as usize) < levels.len(),
-            ColumnKind::Integer { min, max, .. } => (*min..=*max).contains(&i64::from(code)),
-            ColumnKind::Number { .. } => false,
-        };
-        if ok {
-            Ok(code)
+        if value.is_nan() {
+            return self.missing(col_idx, "a missing value");
+        }
+        if column.kind.admits(value) {
+            Ok(value)
         } else {
             Err(CellError {
-                given: code.to_string(),
+                given: value.to_string(),
                 expected: column.kind.expected(),
             })
         }
     }
 
-    /// The text form of a code of feature column `col_idx`: the level, or the integer as
-    /// a decimal number.
-    pub fn feature_text(&self, col_idx: usize, code: u8) -> String {
+    /// The text form of a value of feature column `col_idx`: the level, the number in its
+    /// shortest exact decimal form, or the empty string for a missing value.
+    pub fn feature_text(&self, col_idx: usize, value: f64) -> String {
+        if value.is_nan() {
+            return String::new();
+        }
         match self.features[col_idx].kind.levels() {
-            Some(levels) => levels[code as usize].clone(),
-            None => code.to_string(),
+            Some(levels) => levels[value as usize].clone(),
+            None => value.to_string(),
         }
     }
 
@@ -305,56 +347,55 @@ impl DatasetSpec {
     }
 
     /// Refuses a valid dataset whose columns this version cannot carry through the loop:
-    /// feature values travel as one-byte codes (a level index, or an integer from 0 to 255),
-    /// and no value may be missing.
+    /// values travel as `f64`, so integers must be exact in one (within ±2⁵³), and class
+    /// indices as one byte (at most 256 classes).
     pub fn check_supported(&self) -> Result<(), DatasetFileError> {
+        const EXACT: i64 = 1 << 53;
         let mut problems = Vec::new();
         for (i, column) in self.features.iter().enumerate() {
             let path = format!("features[{i}] ({})", column.name);
-            match &column.kind {
-                ColumnKind::Number { .. } => problems.push((
-                    format!("{path}.kind"),
-                    "\"number\" columns are not yet carried through the loop by this version of driftloop".into(),
-                )),
-                ColumnKind::Integer { min, max, .. } if *min < 0 || *max > 255 => problems.push((
-                    format!("{path}.min/max"),
-                    format!("integers from {min} to {max}: this version of driftloop carries integers from 0 to 255"),
-                )),
-                ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } if levels.len() > 256 => problems
-                    .push((
-                        format!("{path}.levels"),
-                        format!("{} levels: this version of driftloop carries at most 256", levels.len()),
-                    )),
-                _ => {}
-            }
-            if column.nullable {
-                problems.push((
-                    format!("{path}.nullable"),
-                    "missing values are not yet carried through the loop by this version of driftloop".into(),
-                ));
+            if let ColumnKind::Integer { min, max, .. } = &column.kind {
+                if *min < -EXACT || *max > EXACT {
+                    problems.push((
+                        format!("{path}.min/max"),
+                        format!(
+                            "integers from {min} to {max}: driftloop carries integers within ±2^53 (9007199254740992)"
+                        ),
+                    ));
+                }
             }
         }
         if self.classes.len() > 256 {
             problems.push((
                 "label.classes".into(),
-                format!(
-                    "{} classes: this version of driftloop carries at most 256",
-                    self.classes.len()
-                ),
+                format!("{} classes: driftloop carries at most 256", self.classes.len()),
             ));
         }
         DatasetFileError::from_problems(problems)
     }
 }
 
+/// A missing feature value: NaN, which no column otherwise holds (numbers are finite).
+pub const MISSING: f64 = f64::NAN;
+
+/// Whether a CSV cell (trimmed) stands for a missing value: empty, or `NA`.
+fn is_missing_text(value: &str) -> bool {
+    value.is_empty() || value == "NA"
+}
+
+/// Whether two rows of values are the same, a missing value equal to a missing value.
+pub fn same_values(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+}
+
 /// The index of the level `value` names: the exact level first, else the one level equal
 /// to it in any case (a dataset file cannot declare two levels that differ only by case).
-pub(crate) fn level_index(levels: &[String], value: &str) -> Option<u8> {
+pub(crate) fn level_index(levels: &[String], value: &str) -> Option<u32> {
     levels
         .iter()
         .position(|level| level == value)
         .or_else(|| levels.iter().position(|level| level.eq_ignore_ascii_case(value)))
-        .and_then(|i| u8::try_from(i).ok())
+        .and_then(|i| u32::try_from(i).ok())
 }
 
 /// Parses a whole number, optionally followed by `suffix` ("7", "7 From 10", "7from10";

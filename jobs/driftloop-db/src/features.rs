@@ -2,7 +2,7 @@
 //! alone), the drift counter they move, single rows by id or `request_id` (the predict
 //! endpoint's idempotency lookup) and expert labels. Written once over [`SqlTx`].
 
-use driftloop_core::{spec, FeatureRow, LabelSource};
+use driftloop_core::{spec, ColumnKind, FeatureRow, LabelSource};
 
 use crate::error::{Error, Result};
 use crate::ports::{FeatureStore, RowAccess};
@@ -28,13 +28,18 @@ fn insert_sql(n_rows: usize) -> String {
     )
 }
 
-/// A row's values in [`insert_columns`] order: levels as their text, integers as numbers.
+/// A row's values in [`insert_columns`] order: levels as their text, integers and numbers
+/// as numbers, a missing value as NULL.
 fn push_values(row: &FeatureRow, values: &mut Vec<SqlValue>) {
     let s = spec();
-    for (col_idx, &code) in row.features.iter().enumerate() {
-        values.push(match s.features[col_idx].kind.levels() {
-            Some(levels) => SqlValue::Text(levels[code as usize].clone()),
-            None => SqlValue::Int(code.into()),
+    for (col_idx, &value) in row.features.iter().enumerate() {
+        values.push(match &s.features[col_idx].kind {
+            _ if value.is_nan() => SqlValue::Null,
+            ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => {
+                SqlValue::Text(levels[value as usize].clone())
+            }
+            ColumnKind::Integer { .. } => SqlValue::Int(value as i64),
+            ColumnKind::Number { .. } => SqlValue::Real(value),
         });
     }
     values.push(row.label_text().into());
@@ -167,10 +172,13 @@ fn find_row(tx: &mut dyn SqlTx, by: &RowRef) -> Result<Option<StoredRow>> {
     };
     let mut features = Vec::with_capacity(s.n_features());
     for col_idx in 0..s.n_features() {
-        let text = cells[1 + col_idx]
-            .text()
-            .ok_or_else(|| corrupt(format!("{} is NULL", s.features[col_idx].name)))?;
-        features.push(s.parse_feature(col_idx, &text).map_err(|e| corrupt(e.to_string()))?);
+        let value = match &cells[1 + col_idx] {
+            SqlValue::Null => s.missing(col_idx, "NULL"),
+            SqlValue::Int(i) => s.check_value(col_idx, *i as f64),
+            SqlValue::Real(r) => s.check_value(col_idx, *r),
+            SqlValue::Text(text) => s.parse_feature(col_idx, text),
+        };
+        features.push(value.map_err(|e| corrupt(format!("{}: {e}", s.features[col_idx].name)))?);
     }
     let at = 1 + s.n_features();
     let label = s

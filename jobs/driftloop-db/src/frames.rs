@@ -1,6 +1,7 @@
 //! Bulk reads of the feature table into Polars DataFrames with one schema on every
-//! backend ([`feature_schema`]): categorical columns as Polars `Enum`s of the spec's
-//! levels, scores as `UInt8`, timestamps as UTC `Datetime(ms)`, rows sorted by `id`.
+//! backend ([`feature_schema`]): categorical and ordinal columns as Polars `Enum`s of the
+//! spec's levels, integers as `UInt8` (from 0 to 255) or `Int64`, numbers as `Float64`,
+//! missing values as nulls, timestamps as UTC `Datetime(ms)`, rows sorted by `id`.
 //!
 //! MySQL goes through connectorx (binary protocol, partitioned on `id` for large
 //! tables) into Arrow record batches, which cross into Polars over the Arrow C Data
@@ -8,7 +9,7 @@
 
 use arrow::array::RecordBatch;
 use connectorx::prelude::{get_arrow, CXQuery, SourceConn};
-use driftloop_core::{spec, LabelSource};
+use driftloop_core::{spec, ColumnKind, LabelSource};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
@@ -23,17 +24,23 @@ fn enum_dtype<S: AsRef<str>>(levels: &[S]) -> DataType {
     DataType::from_frozen_categories(categories)
 }
 
+/// The type of a feature column in frames and snapshots.
+pub fn column_dtype(kind: &ColumnKind) -> DataType {
+    match kind {
+        ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => enum_dtype(levels),
+        ColumnKind::Integer { min, max, .. } if *min >= 0 && *max <= 255 => DataType::UInt8,
+        ColumnKind::Integer { .. } => DataType::Int64,
+        ColumnKind::Number { .. } => DataType::Float64,
+    }
+}
+
 /// The schema every bulk read returns, in column order.
 pub fn feature_schema() -> Schema {
     let s = spec();
     let mut schema = Schema::default();
     schema.insert("id".into(), DataType::Int64);
     for column in &s.features {
-        let dtype = match column.kind.levels() {
-            Some(levels) => enum_dtype(levels),
-            None => DataType::UInt8,
-        };
-        schema.insert(column.name.as_str().into(), dtype);
+        schema.insert(column.name.as_str().into(), column_dtype(&column.kind));
     }
     schema.insert(s.label.as_str().into(), enum_dtype(&s.classes));
     let sources: Vec<&str> = LabelSource::ALL.iter().map(|l| l.as_str()).collect();
@@ -190,6 +197,14 @@ pub(crate) fn id_range_sql(filter: &RowFilter) -> String {
     format!("SELECT MIN(id), MAX(id) FROM features WHERE {}", where_clause(filter))
 }
 
+/// How a SQLite column is read.
+#[derive(Clone, Copy)]
+enum Cell {
+    Text,
+    Integer,
+    Real,
+}
+
 /// Reads feature rows from SQLite.
 pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter) -> Result<DataFrame> {
     let s = spec();
@@ -206,29 +221,34 @@ pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter) -> Re
     let n_columns = stmt.column_count();
     let mut ids: Vec<i64> = Vec::new();
     let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); n_columns];
-    let mut numbers: Vec<Vec<Option<i64>>> = vec![Vec::new(); n_columns];
+    let mut integers: Vec<Vec<Option<i64>>> = vec![Vec::new(); n_columns];
+    let mut reals: Vec<Vec<Option<f64>>> = vec![Vec::new(); n_columns];
     let schema = feature_schema();
-    let is_text: Vec<bool> = schema
+    let kinds: Vec<Cell> = schema
         .iter_values()
-        .map(|dtype| matches!(dtype, DataType::Enum(..) | DataType::String))
+        .map(|dtype| match dtype {
+            DataType::Enum(..) | DataType::String => Cell::Text,
+            DataType::Float64 => Cell::Real,
+            _ => Cell::Integer,
+        })
         .collect();
     let mut rows = stmt.query([]).map_err(sqlite_error)?;
     while let Some(row) = rows.next().map_err(sqlite_error)? {
         ids.push(row.get(0).map_err(sqlite_error)?);
         for col_idx in 1..n_columns {
-            if is_text[col_idx] {
-                texts[col_idx].push(row.get(col_idx).map_err(sqlite_error)?);
-            } else {
-                numbers[col_idx].push(row.get(col_idx).map_err(sqlite_error)?);
+            match kinds[col_idx] {
+                Cell::Text => texts[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
+                Cell::Integer => integers[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
+                Cell::Real => reals[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
             }
         }
     }
     let mut columns = vec![Series::new("id".into(), ids).into_column()];
     for (col_idx, name) in schema.iter_names().enumerate().skip(1) {
-        let series = if is_text[col_idx] {
-            Series::new(name.clone(), std::mem::take(&mut texts[col_idx]))
-        } else {
-            Series::new(name.clone(), std::mem::take(&mut numbers[col_idx]))
+        let series = match kinds[col_idx] {
+            Cell::Text => Series::new(name.clone(), std::mem::take(&mut texts[col_idx])),
+            Cell::Integer => Series::new(name.clone(), std::mem::take(&mut integers[col_idx])),
+            Cell::Real => Series::new(name.clone(), std::mem::take(&mut reals[col_idx])),
         };
         columns.push(series.into_column());
     }

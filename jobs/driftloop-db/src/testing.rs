@@ -256,22 +256,24 @@ pub fn frame_rows(frame: &polars::prelude::DataFrame) -> Vec<driftloop_core::Fea
         let column = frame.column(name).unwrap().cast(&DataType::String).unwrap();
         column.str().unwrap().iter().map(|v| v.map(String::from)).collect()
     };
-    let features: Vec<Vec<u8>> = s
+    let features: Vec<Vec<f64>> = s
         .features
         .iter()
         .enumerate()
         .map(|(col_idx, c)| match c.kind.levels() {
             Some(_) => text(&c.name)
                 .iter()
-                .map(|v| s.parse_feature(col_idx, v.as_deref().unwrap()).unwrap())
+                .map(|v| s.parse_feature(col_idx, v.as_deref().unwrap_or("")).unwrap())
                 .collect(),
             None => frame
                 .column(&c.name)
                 .unwrap()
-                .u8()
+                .cast(&DataType::Float64)
+                .unwrap()
+                .f64()
                 .unwrap()
                 .iter()
-                .map(|v| v.unwrap())
+                .map(|v| v.unwrap_or(driftloop_core::MISSING))
                 .collect(),
         })
         .collect();

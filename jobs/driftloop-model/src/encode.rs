@@ -1,7 +1,16 @@
-//! Encoding of feature codes into the numbers models see, declared from the dataset spec
+//! Encoding of feature values into the numbers models see, declared from the dataset spec
 //! and stored inside every model artifact: ordinal levels by rank (in the shipped dataset
-//! Seldom = 0 … Most-Often = 3), two-level columns as 0/1 (NO = 0, YES = 1), and integers
-//! as themselves. A model only accepts input encoded the way it was trained.
+//! Seldom = 0 … Most-Often = 3), two-level columns as 0/1 (NO = 0, YES = 1), wider
+//! categorical columns one-hot, integers and numbers as themselves. A model only accepts
+//! input encoded the way it was trained.
+//!
+//! **Missing values** of a nullable column are imputed with a value fixed at training
+//! ([`Encoder::impute_from`]) and stored with the model: the most frequent level (the
+//! first such level on a tie) of a categorical or ordinal column, the median of an integer
+//! column (the lower middle value for an even count) or of a number column (the mean of
+//! the two middle values). A column all missing in training takes its first level, its
+//! minimum, or 0 clamped to its bounds. The same rows give the same values on every
+//! machine.
 
 use driftloop_core::spec::{ColumnKind, DatasetSpec};
 use serde::{Deserialize, Serialize};
@@ -18,7 +27,29 @@ pub enum Encoding {
     /// `zero` is 0, `one` is 1.
     Binary { zero: String, one: String },
     /// The integer itself, from `min` to `max`.
-    Integer { min: u8, max: u8 },
+    Integer { min: i64, max: i64 },
+    /// The number itself: finite, within the bounds given.
+    Number {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
+}
+
+impl Encoding {
+    /// Whether `value` (a level index, an integer, a number) is one this column takes.
+    fn admits(&self, value: f64) -> bool {
+        let level_below = |n: usize| value >= 0.0 && value.fract() == 0.0 && (value as usize) < n;
+        match self {
+            Encoding::Ordinal { levels } | Encoding::OneHot { levels } => level_below(levels.len()),
+            Encoding::Binary { .. } => level_below(2),
+            Encoding::Integer { min, max } => value.fract() == 0.0 && value >= *min as f64 && value <= *max as f64,
+            Encoding::Number { min, max } => {
+                value.is_finite() && min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m)
+            }
+        }
+    }
 }
 
 /// One encoded column.
@@ -27,6 +58,9 @@ pub struct EncodedColumn {
     pub name: String,
     #[serde(flatten)]
     pub encoding: Encoding,
+    /// The value a missing one is replaced with (nullable columns only; see the module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impute: Option<f64>,
 }
 
 /// The encoder of every feature column, in the spec's order.
@@ -50,19 +84,67 @@ impl Encoder {
                         one: levels[1].clone(),
                     },
                     ColumnKind::Categorical { levels } => Encoding::OneHot { levels: levels.clone() },
-                    ColumnKind::Integer { min, max, .. } => Encoding::Integer {
-                        min: u8::try_from(*min).expect("activated specs hold one-byte integers"),
-                        max: u8::try_from(*max).expect("activated specs hold one-byte integers"),
-                    },
-                    ColumnKind::Number { .. } => unreachable!("activated specs hold no number columns"),
+                    ColumnKind::Integer { min, max, .. } => Encoding::Integer { min: *min, max: *max },
+                    ColumnKind::Number { min, max } => Encoding::Number { min: *min, max: *max },
                 };
                 EncodedColumn {
                     name: column.name.clone(),
                     encoding,
+                    // Fixed by `impute_from`; until then the first admitted value.
+                    impute: column.nullable.then_some(0.0),
                 }
             })
             .collect();
         Encoder { columns }
+    }
+
+    /// Fixes the value each nullable column's missing values are replaced with from
+    /// `values`, rows of feature values (row-major, one per column; see the module).
+    pub fn impute_from(mut self, values: &[f64]) -> Encoder {
+        let p = self.columns.len();
+        for (c, column) in self.columns.iter_mut().enumerate() {
+            if column.impute.is_none() {
+                continue;
+            }
+            let mut present: Vec<f64> = values
+                .chunks_exact(p.max(1))
+                .map(|row| row[c])
+                .filter(|v| column.encoding.admits(*v))
+                .collect();
+            present.sort_by(f64::total_cmp);
+            column.impute = Some(match &column.encoding {
+                Encoding::Ordinal { .. } | Encoding::OneHot { .. } | Encoding::Binary { .. } => most_frequent(&present),
+                Encoding::Integer { min, .. } if present.is_empty() => *min as f64,
+                Encoding::Integer { .. } => present[(present.len() - 1) / 2],
+                Encoding::Number { min, max } if present.is_empty() => {
+                    0f64.max(min.unwrap_or(f64::MIN)).min(max.unwrap_or(f64::MAX))
+                }
+                Encoding::Number { .. } => {
+                    let n = present.len();
+                    if n % 2 == 1 {
+                        present[n / 2]
+                    } else {
+                        (present[n / 2 - 1] + present[n / 2]) / 2.0
+                    }
+                }
+            });
+        }
+        self
+    }
+
+    /// Which of the model's inputs ([`Encoder::width`]) are continuous: numbers, and
+    /// integers reaching beyond 0–255. Naive Bayes cuts these into bins.
+    pub fn continuous(&self) -> Vec<bool> {
+        let mut out = Vec::with_capacity(self.width());
+        for column in &self.columns {
+            match &column.encoding {
+                Encoding::OneHot { levels } => out.extend(std::iter::repeat_n(false, levels.len())),
+                Encoding::Number { .. } => out.push(true),
+                Encoding::Integer { min, max } => out.push(*min < 0 || *max > 255),
+                Encoding::Ordinal { .. } | Encoding::Binary { .. } => out.push(false),
+            }
+        }
+        out
     }
 
     /// The feature columns it encodes.
@@ -81,36 +163,48 @@ impl Encoder {
             .sum()
     }
 
-    /// Appends the inputs of a feature code (a level index, or an integer) of column
-    /// `col_idx` to `out`; `false`, appending nothing, when the code is outside the
-    /// column's range.
-    pub fn encode_into(&self, col_idx: usize, code: u8, out: &mut Vec<f64>) -> bool {
+    /// Appends the inputs of a feature value (a level index, an integer or a number; NaN
+    /// for missing) of column `col_idx` to `out`; `false`, appending nothing, when the
+    /// value is outside the column's range, or missing in a column that is not nullable.
+    pub fn encode_into(&self, col_idx: usize, value: f64, out: &mut Vec<f64>) -> bool {
         let Some(column) = self.columns.get(col_idx) else {
             return false;
         };
+        let value = match column.impute {
+            Some(impute) if value.is_nan() => impute,
+            _ => value,
+        };
+        if !column.encoding.admits(value) {
+            return false;
+        }
         match &column.encoding {
             Encoding::OneHot { levels } => {
-                if (code as usize) >= levels.len() {
-                    return false;
-                }
-                out.extend((0..levels.len()).map(|i| if i == code as usize { 1.0 } else { 0.0 }));
-                true
+                out.extend((0..levels.len()).map(|i| if i == value as usize { 1.0 } else { 0.0 }));
             }
-            Encoding::Ordinal { levels } if (code as usize) >= levels.len() => false,
-            Encoding::Binary { .. } if code > 1 => false,
-            Encoding::Integer { min, max } if !(*min..=*max).contains(&code) => false,
-            _ => {
-                out.push(code as f64);
-                true
-            }
+            _ => out.push(value),
         }
+        true
     }
 
-    /// The inputs of one code, or `None` outside the column's range.
-    pub fn encode(&self, col_idx: usize, code: u8) -> Option<Vec<f64>> {
+    /// The inputs of one value, or `None` outside the column's range.
+    pub fn encode(&self, col_idx: usize, value: f64) -> Option<Vec<f64>> {
         let mut out = Vec::new();
-        self.encode_into(col_idx, code, &mut out).then_some(out)
+        self.encode_into(col_idx, value, &mut out).then_some(out)
     }
+}
+
+/// The most frequent of sorted level indices, the smallest on a tie (0 when none).
+fn most_frequent(sorted: &[f64]) -> f64 {
+    let mut best = (0.0, 0usize);
+    let mut i = 0;
+    while i < sorted.len() {
+        let run = sorted[i..].iter().take_while(|v| **v == sorted[i]).count();
+        if run > best.1 {
+            best = (sorted[i], run);
+        }
+        i += run;
+    }
+    best.0
 }
 
 #[cfg(test)]
@@ -143,15 +237,21 @@ mod tests {
             }
         );
         assert_eq!(encoder.columns[16].encoding, Encoding::Integer { min: 1, max: 10 });
+        assert_eq!(
+            encoder.encode(16, f64::NAN),
+            None,
+            "no column of the shipped dataset is nullable"
+        );
+        assert_eq!(encoder.encode(16, 7.5), None);
         // Most-Often is the highest frequency; YES is 1; a score is itself.
-        assert_eq!(encoder.encode(0, 3), Some(vec![3.0]));
-        assert_eq!(encoder.encode(4, 1), Some(vec![1.0]));
-        assert_eq!(encoder.encode(16, 7), Some(vec![7.0]));
+        assert_eq!(encoder.encode(0, 3.0), Some(vec![3.0]));
+        assert_eq!(encoder.encode(4, 1.0), Some(vec![1.0]));
+        assert_eq!(encoder.encode(16, 7.0), Some(vec![7.0]));
         assert_eq!(encoder.width(), 17);
-        assert_eq!(encoder.encode(0, 4), None);
-        assert_eq!(encoder.encode(4, 2), None);
-        assert_eq!(encoder.encode(16, 0), None);
-        assert_eq!(encoder.encode(17, 0), None);
+        assert_eq!(encoder.encode(0, 4.0), None);
+        assert_eq!(encoder.encode(4, 2.0), None);
+        assert_eq!(encoder.encode(16, 0.0), None);
+        assert_eq!(encoder.encode(17, 0.0), None);
     }
 
     #[test]
@@ -164,9 +264,9 @@ mod tests {
         .unwrap();
         let encoder = Encoder::from_spec(&spec);
         assert_eq!((encoder.n_features(), encoder.width()), (2, 4));
-        assert_eq!(encoder.encode(0, 1), Some(vec![0.0, 1.0, 0.0]));
-        assert_eq!(encoder.encode(0, 3), None);
-        assert_eq!(encoder.encode(1, 2), Some(vec![2.0]));
+        assert_eq!(encoder.encode(0, 1.0), Some(vec![0.0, 1.0, 0.0]));
+        assert_eq!(encoder.encode(0, 3.0), None);
+        assert_eq!(encoder.encode(1, 2.0), Some(vec![2.0]));
     }
 
     #[test]
@@ -175,5 +275,59 @@ mod tests {
         let json = serde_json::to_string(&encoder).unwrap();
         assert!(json.contains(r#""encoding":"ordinal""#), "{json}");
         assert_eq!(serde_json::from_str::<Encoder>(&json).unwrap(), encoder);
+    }
+
+    #[test]
+    fn missing_values_are_imputed_with_the_training_median_or_mode() {
+        let spec =
+            driftloop_core::dataset_file::parse_dataset(include_str!("../../../data-fixtures/synthetic/dataset.toml"))
+                .unwrap();
+        let names: Vec<&str> = spec.features.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "plan",
+                "satisfaction",
+                "tenure_months",
+                "support_calls",
+                "monthly_spend"
+            ]
+        );
+        let nan = f64::NAN;
+        #[rustfmt::skip]
+        let rows = [
+            0.0, 2.0, 10.0, 3.0, 20.0,
+            2.0, 1.0, 11.0, nan, 30.5,
+            2.0, 1.0, 12.0, 1.0, nan,
+            1.0, 0.0, 13.0, 2.0, 10.0,
+            2.0, 2.0, 14.0, 4.0, 40.0,
+        ];
+        let encoder = Encoder::from_spec(&spec).impute_from(&rows);
+        let imputed: Vec<Option<f64>> = encoder.columns.iter().map(|c| c.impute).collect();
+        // support_calls: 1, 2, 3, 4 → the lower middle 2; monthly_spend: 10, 20, 30.5, 40 → 25.25.
+        assert_eq!(imputed, [None, None, None, Some(2.0), Some(25.25)]);
+        assert_eq!(encoder.encode(3, nan), Some(vec![2.0]));
+        assert_eq!(encoder.encode(4, nan), Some(vec![25.25]));
+        assert_eq!(encoder.encode(4, 12.75), Some(vec![12.75]));
+        assert_eq!(encoder.encode(4, -1.0), None, "monthly_spend has min = 0");
+        assert_eq!(encoder.encode(4, f64::INFINITY), None);
+        assert_eq!(encoder.encode(2, nan), None, "tenure_months is not nullable");
+        let json = serde_json::to_string(&encoder).unwrap();
+        assert!(
+            json.contains(r#""encoding":"number","min":0.0,"impute":25.25"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Encoder>(&json).unwrap(), encoder);
+        // All missing: the column's minimum, or 0 within its bounds.
+        let empty = Encoder::from_spec(&spec).impute_from(&[0.0, 0.0, 1.0, nan, nan]);
+        assert_eq!(
+            (empty.columns[3].impute, empty.columns[4].impute),
+            (Some(0.0), Some(0.0))
+        );
+        assert_eq!(
+            most_frequent(&[0.0, 1.0, 1.0, 2.0, 2.0]),
+            1.0,
+            "the first level on a tie"
+        );
     }
 }

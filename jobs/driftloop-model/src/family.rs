@@ -15,6 +15,7 @@
 //!   log posteriors, computed here from its `class_count()` and `feature_log_prob()`. A
 //!   value above every value seen in training for its column gets the probability of a
 //!   value seen 0 times (smartcore's `predict` would drop the whole row's likelihood).
+//!   Continuous columns are cut into decile bins first ([`CutNaiveBayes`]).
 //!
 //! Artifacts of format 1 hold smartcore's trees (smartcore has no `predict_proba` for its
 //! forest and keeps the trees private; a smartcore leaf keeps only its majority class):
@@ -30,7 +31,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 
 pub use crate::format1::{SmartcoreForest, SmartcoreTree};
 pub use crate::logistic::Logistic;
-pub use crate::naive_bayes::NaiveBayes;
+pub use crate::naive_bayes::{CutNaiveBayes, NaiveBayes};
 use crate::{cart, format1, logistic, ModelError};
 
 /// Feature rows as smartcore takes them: `n × p`, row-major.
@@ -176,12 +177,28 @@ pub enum Fitted {
     RandomForest(Forest),
     DecisionTree(cart::Tree),
     NaiveBayes(NaiveBayes),
+    /// Naive Bayes with continuous columns cut into bins (added last: the serialized
+    /// variants before it keep their tags).
+    CutNaiveBayes(CutNaiveBayes),
 }
 
 impl Fitted {
     /// Fits `candidate` on rows `x` with class indices `y`. `threads` bounds the
     /// parallelism (forests only); the result does not depend on it.
     pub fn fit(candidate: &Candidate, x: &Matrix, y: &[i32], seed: u64, threads: usize) -> Result<Fitted, ModelError> {
+        Fitted::fit_columns(candidate, x, y, seed, threads, &[])
+    }
+
+    /// [`Fitted::fit`], told which columns of `x` are continuous
+    /// ([`crate::Encoder::continuous`]): naive Bayes cuts them into bins.
+    pub fn fit_columns(
+        candidate: &Candidate,
+        x: &Matrix,
+        y: &[i32],
+        seed: u64,
+        threads: usize,
+        continuous: &[bool],
+    ) -> Result<Fitted, ModelError> {
         let (n, p) = x.shape();
         if y.len() != n {
             return Err(ModelError::Input(format!("{n} rows but {} classes", y.len())));
@@ -249,7 +266,7 @@ impl Fitted {
                 let tree = cart::fit_tree(&row_major(x), p, &labels, n_classes, growth, seed)?;
                 Ok(Fitted::DecisionTree(tree))
             }
-            Candidate::NaiveBayes { alpha } => NaiveBayes::fit(x, &labels, alpha).map(Fitted::NaiveBayes),
+            Candidate::NaiveBayes { alpha } => crate::naive_bayes::fit_any(x, &labels, alpha, continuous),
         }
     }
 
@@ -258,7 +275,7 @@ impl Fitted {
             Fitted::LogisticRegression(_) => Family::LogisticRegression,
             Fitted::RandomForest(_) | Fitted::SmartcoreRandomForest(_) => Family::RandomForest,
             Fitted::DecisionTree(_) | Fitted::SmartcoreDecisionTree { .. } => Family::DecisionTree,
-            Fitted::NaiveBayes(_) => Family::NaiveBayes,
+            Fitted::NaiveBayes(_) | Fitted::CutNaiveBayes(_) => Family::NaiveBayes,
         }
     }
 
@@ -291,6 +308,7 @@ impl Fitted {
                 }
             }
             Fitted::NaiveBayes(model) => model.probabilities(x, n_classes, &mut out)?,
+            Fitted::CutNaiveBayes(model) => model.probabilities(x, n_classes, &mut out)?,
             Fitted::SmartcoreRandomForest(forest) => forest.probabilities(x, n_classes, &mut out)?,
             Fitted::SmartcoreDecisionTree { tree } => format1::tree_probabilities(tree, x, n_classes, &mut out)?,
         }

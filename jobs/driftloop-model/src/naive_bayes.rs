@@ -7,7 +7,7 @@ use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::naive_bayes::categorical::{CategoricalNB, CategoricalNBParameters};
 
-use crate::family::{check_shape, row_major, softmax, Matrix};
+use crate::family::{check_shape, row_major, softmax, Fitted, Matrix};
 use crate::ModelError;
 
 /// Categorical naive Bayes: what smartcore's `CategoricalNB` counted, as log probabilities.
@@ -108,4 +108,136 @@ fn category_codes(x: &Matrix) -> Result<Vec<u32>, ModelError> {
             }
         })
         .collect()
+}
+
+/// Naive Bayes whose continuous columns are cut into bins before counting: the columns
+/// the encoder declares continuous (numbers, integers beyond 0–255) and any other whose
+/// training values are not all category codes. Cut points are the column's training
+/// deciles (the values at ranks ⌊k·n/10⌋ of the sorted column, k = 1…9, repeats
+/// dropped); a value's bin is the number of cuts at or below it, so values beyond the
+/// training range fall in the end bins. The categorical form on bins is used rather than
+/// a Gaussian one: it assumes no shape for the column (the penguins' measurements are
+/// bimodal across species) and keeps one family of likelihoods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CutNaiveBayes {
+    /// Cut points by column; empty for a column taken as category codes.
+    pub cuts: Vec<Vec<f64>>,
+    pub model: NaiveBayes,
+}
+
+/// Fits naive Bayes, cutting the columns that need it ([`CutNaiveBayes`]); a matrix of
+/// category codes only gives the plain model, as before cut columns existed.
+pub(crate) fn fit_any(x: &Matrix, labels: &[u8], alpha: f64, continuous: &[bool]) -> Result<Fitted, ModelError> {
+    let (n, p) = x.shape();
+    let values = row_major(x);
+    let cuts: Vec<Vec<f64>> = (0..p)
+        .map(|j| {
+            let column: Vec<f64> = values.iter().skip(j).step_by(p).copied().collect();
+            let codes = column.iter().all(|&v| is_code(v));
+            if continuous.get(j).copied().unwrap_or(false) || !codes {
+                decile_cuts(column)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    if cuts.iter().all(Vec::is_empty) {
+        return NaiveBayes::fit(x, labels, alpha).map(Fitted::NaiveBayes);
+    }
+    let binned = cut(&values, p, &cuts, n)?;
+    let model = NaiveBayes::fit(&binned, labels, alpha)?;
+    Ok(Fitted::CutNaiveBayes(CutNaiveBayes { cuts, model }))
+}
+
+impl CutNaiveBayes {
+    /// Each row's class probabilities into `out`.
+    pub(crate) fn probabilities(&self, x: &Matrix, n_classes: usize, out: &mut [Vec<f64>]) -> Result<(), ModelError> {
+        let (n, p) = x.shape();
+        if self.cuts.len() != p {
+            return Err(ModelError::Predict(format!(
+                "the model takes {} features, the rows have {p}",
+                self.cuts.len()
+            )));
+        }
+        let binned = cut(&row_major(x), p, &self.cuts, n)?;
+        self.model.probabilities(&binned, n_classes, out)
+    }
+}
+
+/// A whole number from 0 to 255: a value naive Bayes takes as a category as it is.
+fn is_code(v: f64) -> bool {
+    (0.0..=255.0).contains(&v) && v.fract() == 0.0
+}
+
+/// The training deciles of a column, repeats dropped (see [`CutNaiveBayes`]).
+fn decile_cuts(mut column: Vec<f64>) -> Vec<f64> {
+    column.sort_by(f64::total_cmp);
+    let n = column.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut cuts: Vec<f64> = (1..10).map(|k| column[(k * n / 10).min(n - 1)]).collect();
+    cuts.dedup();
+    cuts
+}
+
+/// Row-major values with each cut column replaced by its bins, as a matrix.
+fn cut(values: &[f64], p: usize, cuts: &[Vec<f64>], n: usize) -> Result<Matrix, ModelError> {
+    let binned = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| match &cuts[i % p] {
+            c if c.is_empty() => v,
+            c => c.partition_point(|&cut| cut <= v) as f64,
+        })
+        .collect();
+    DenseMatrix::new(n, p, binned, false).map_err(|e| ModelError::Input(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuous_columns_are_cut_at_their_training_deciles() {
+        // Column 0 is a category code; column 1 continuous (declared); column 2 holds
+        // wide integers (not codes, so cut though not declared).
+        let n = 40;
+        let mut values = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let class = (i % 2) as u8;
+            values.extend([
+                f64::from(class),
+                i as f64 * 0.5 + f64::from(class) * 30.0,
+                1000.0 + i as f64,
+            ]);
+            labels.push(class);
+        }
+        let x = DenseMatrix::new(n, 3, values.clone(), false).unwrap();
+        let Fitted::CutNaiveBayes(model) = fit_any(&x, &labels, 1.0, &[false, true, false]).unwrap() else {
+            panic!("cut columns give the cut model")
+        };
+        assert!(model.cuts[0].is_empty());
+        assert_eq!(model.cuts[1].len(), 9);
+        assert_eq!(
+            model.cuts[2],
+            (1..10).map(|k| 1000.0 + (k * 4) as f64).collect::<Vec<f64>>()
+        );
+        // A value beyond the training range is in an end bin, not refused.
+        let beyond = DenseMatrix::new(1, 3, vec![1.0, 1e9, -5.0], false).unwrap();
+        let mut out = vec![vec![0.0; 2]];
+        model.probabilities(&beyond, 2, &mut out).unwrap();
+        assert!((out[0].iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(
+            out[0][1] > out[0][0],
+            "class 1 holds the large values of column 1: {out:?}"
+        );
+        // Codes only: the plain model, as artifacts held before.
+        let codes = DenseMatrix::new(2, 1, vec![0.0, 1.0], false).unwrap();
+        assert!(matches!(
+            fit_any(&codes, &[0, 1], 1.0, &[false]).unwrap(),
+            Fitted::NaiveBayes(_)
+        ));
+    }
 }

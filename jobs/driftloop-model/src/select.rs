@@ -49,12 +49,12 @@ impl Default for TrainConfig {
     }
 }
 
-/// Labelled rows: feature codes row-major (`n × p`, as the spec codes them) and class
-/// indices.
+/// Labelled rows: feature values row-major (`n × p`, as `driftloop_core::FeatureRow`
+/// holds them: level indices, integers, numbers, NaN for missing) and class indices.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub n_features: usize,
-    pub codes: Vec<u8>,
+    pub values: Vec<f64>,
     pub labels: Vec<u8>,
 }
 
@@ -68,7 +68,7 @@ impl Dataset {
         encode_rows(
             encoder,
             rows.iter()
-                .map(|&r| &self.codes[r * self.n_features..(r + 1) * self.n_features]),
+                .map(|&r| &self.values[r * self.n_features..(r + 1) * self.n_features]),
         )
     }
 
@@ -77,23 +77,26 @@ impl Dataset {
     }
 }
 
-/// Encodes rows of feature codes into a matrix, refusing a code outside its column.
-pub fn encode_rows<'a>(encoder: &Encoder, rows: impl ExactSizeIterator<Item = &'a [u8]>) -> Result<Matrix, ModelError> {
+/// Encodes rows of feature values into a matrix, refusing a value outside its column.
+pub fn encode_rows<'a>(
+    encoder: &Encoder,
+    rows: impl ExactSizeIterator<Item = &'a [f64]>,
+) -> Result<Matrix, ModelError> {
     let p = encoder.n_features();
     let width = encoder.width();
     let n = rows.len();
     let mut values = Vec::with_capacity(n * width);
-    for (r, codes) in rows.enumerate() {
-        if codes.len() != p {
+    for (r, row) in rows.enumerate() {
+        if row.len() != p {
             return Err(ModelError::Input(format!(
                 "row {r} has {} features, the model takes {p}",
-                codes.len()
+                row.len()
             )));
         }
-        for (c, &code) in codes.iter().enumerate() {
-            if !encoder.encode_into(c, code, &mut values) {
+        for (c, &value) in row.iter().enumerate() {
+            if !encoder.encode_into(c, value, &mut values) {
                 return Err(ModelError::Input(format!(
-                    "row {r}: code {code} is outside column {}",
+                    "row {r}: value {value} is outside column {}",
                     encoder.columns[c].name
                 )));
             }
@@ -170,7 +173,14 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
     let started = Instant::now();
     let x_train = data.matrix(encoder, &training_rows)?;
     let y_train: Vec<i32> = training_labels.iter().map(|&l| l as i32).collect();
-    let model = Fitted::fit(&chosen, &x_train, &y_train, config.seed, config.threads)?;
+    let model = Fitted::fit_columns(
+        &chosen,
+        &x_train,
+        &y_train,
+        config.seed,
+        config.threads,
+        &encoder.continuous(),
+    )?;
     drop(x_train);
     let refit_s = started.elapsed().as_secs_f64();
 
@@ -212,9 +222,9 @@ fn validate(data: &Dataset, n_classes: usize, config: &TrainConfig) -> Result<()
             config.holdout_share
         )));
     }
-    if data.codes.len() != data.n_rows() * data.n_features {
+    if data.values.len() != data.n_rows() * data.n_features {
         return Err(ModelError::Input(
-            "the feature codes do not match the number of rows".into(),
+            "the feature values do not match the number of rows".into(),
         ));
     }
     if let Some(bad) = data.labels.iter().find(|&&l| l as usize >= n_classes) {
@@ -264,12 +274,13 @@ fn cross_validate(
         let y_check = data.labels_of(&check_rows);
         splits.push((x_fit, y_fit, x_check, y_check));
     }
+    let continuous = encoder.continuous();
     let tasks: Vec<(usize, usize)> = (0..config.candidates.len())
         .flat_map(|c| (0..splits.len()).map(move |f| (c, f)))
         .collect();
     let results = parallel_map(&tasks, config.threads, |&(c, f)| {
         let (x_fit, y_fit, x_check, y_check) = &splits[f];
-        let model = Fitted::fit(&config.candidates[c], x_fit, y_fit, config.seed, 1)?;
+        let model = Fitted::fit_columns(&config.candidates[c], x_fit, y_fit, config.seed, 1, &continuous)?;
         let predicted = model.predict(x_check, n_classes)?;
         Ok::<Scores, ModelError>(score(y_check, &predicted, n_classes))
     });

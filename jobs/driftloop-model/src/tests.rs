@@ -12,7 +12,7 @@ fn dataset(n: usize, seed: u64) -> Dataset {
     let rows = generate(Scenario::Baseline, n, seed);
     Dataset {
         n_features: spec().n_features(),
-        codes: rows.iter().flat_map(|r| r.features.clone()).collect(),
+        values: rows.iter().flat_map(|r| r.features.clone()).collect(),
         labels: rows.iter().map(|r| r.label).collect(),
     }
 }
@@ -184,7 +184,7 @@ fn logistic_regression_reaches_the_minimum_smartcore_finds_for_the_same_objectiv
     let mut z = Vec::new();
     for r in 0..400 {
         for c in 0..17 {
-            let code = data.codes[r * 17 + c] as f64;
+            let code = data.values[r * 17 + c];
             z.push((code - model.means[c]) / model.scales[c]);
         }
     }
@@ -325,11 +325,11 @@ fn too_few_rows_or_a_single_class_is_a_clear_error() {
     data.labels = vec![2; 50];
     let err = train(&data, &encoder, 4, &small_config(1)).unwrap_err().to_string();
     assert!(err.contains("of 1 class(es)"), "{err}");
-    data.codes[0] = 9;
+    data.values[0] = 9.0;
     let bad = Dataset {
         labels: dataset(50, 1).labels,
         ..data
     };
     let err = train(&bad, &encoder, 4, &small_config(1)).unwrap_err().to_string();
-    assert!(err.contains("code 9 is outside column sadness"), "{err}");
+    assert!(err.contains("value 9 is outside column sadness"), "{err}");
 }

@@ -17,8 +17,8 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The scored rows: feature codes, the predicted class index, the probabilities.
-fn scored(family: Family) -> Vec<(Vec<u8>, usize, Vec<f64>)> {
+/// The scored rows: feature values, the predicted class index, the probabilities.
+fn scored(family: Family) -> Vec<(Vec<f64>, usize, Vec<f64>)> {
     let s = spec();
     let text = std::fs::read_to_string(fixture(&format!("{family}.scored.csv"))).unwrap();
     let mut lines = text.lines();
@@ -32,7 +32,7 @@ fn scored(family: Family) -> Vec<(Vec<u8>, usize, Vec<f64>)> {
                 .iter()
                 .zip(&cells)
                 .map(|(column, cell)| match column.kind.levels() {
-                    Some(levels) => levels.iter().position(|l| l == cell).unwrap() as u8,
+                    Some(levels) => levels.iter().position(|l| l == cell).unwrap() as f64,
                     None => cell.parse().unwrap(),
                 })
                 .collect();

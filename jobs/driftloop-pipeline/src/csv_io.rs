@@ -129,13 +129,13 @@ impl FeatureCsv {
         }
     }
 
-    /// The feature codes of a record; each bad cell is a problem naming its line and column.
+    /// The feature values of a record; each bad cell is a problem naming its line and column.
     pub(crate) fn features_of(
         &self,
         record: &csv::StringRecord,
         line: u64,
         problems: &mut Vec<CsvProblem>,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<Vec<f64>> {
         let s = spec();
         let mut codes = Vec::with_capacity(s.n_features());
         for (col_idx, at) in self.features.iter().enumerate() {
@@ -193,7 +193,7 @@ pub fn read_feature_rows(
             None => Some(default_source),
         };
         if let (Some(features), Some(label), Some(source)) = (features, label, source) {
-            rows.push(FeatureRow::new(features, label, source).expect("parsed codes follow the spec"));
+            rows.push(FeatureRow::new(features, label, source).expect("parsed values follow the spec"));
         }
     });
     if problems.is_empty() {

@@ -15,18 +15,13 @@ pub fn rows_frame(rows: &[FeatureRow]) -> Result<DataFrame> {
     let schema = feature_schema();
     let mut columns = Vec::with_capacity(s.n_features() + 2);
     for (col_idx, column) in s.features.iter().enumerate() {
+        let values = rows.iter().map(|r| Some(r.features[col_idx]).filter(|v| !v.is_nan()));
         let series = match column.kind.levels() {
             Some(levels) => {
-                let texts: Vec<&str> = rows
-                    .iter()
-                    .map(|r| levels[r.features[col_idx] as usize].as_str())
-                    .collect();
+                let texts: Vec<Option<&str>> = values.map(|v| v.map(|v| levels[v as usize].as_str())).collect();
                 Series::new(column.name.as_str().into(), texts)
             }
-            None => Series::new(
-                column.name.as_str().into(),
-                rows.iter().map(|r| r.features[col_idx]).collect::<Vec<u8>>(),
-            ),
+            None => Series::new(column.name.as_str().into(), values.collect::<Vec<Option<f64>>>()),
         };
         columns.push(series);
     }
@@ -90,8 +85,20 @@ pub fn read_rows_file(path: &std::path::Path) -> Result<DataFrame> {
     Ok(DataFrame::new_infer_height(columns)?)
 }
 
-/// The codes of one spec column (level index or score) as `u8`, refusing nulls.
-fn column_codes(frame: &DataFrame, name: &str) -> Result<Vec<u8>> {
+/// The values of one spec column as `f64` (a level's index, an integer, a number), a
+/// null as NaN.
+pub fn column_values(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    let physical = frame.column(name)?.as_materialized_series().to_physical_repr();
+    let values = physical.cast(&DataType::Float64)?;
+    Ok(values
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(driftloop_core::MISSING))
+        .collect())
+}
+
+/// The class indices of the label column, refusing nulls.
+fn label_codes(frame: &DataFrame, name: &str) -> Result<Vec<u8>> {
     let physical = frame.column(name)?.as_materialized_series().to_physical_repr();
     let codes = physical.cast(&DataType::UInt8)?;
     let codes = codes.u8()?;
@@ -104,21 +111,30 @@ fn column_codes(frame: &DataFrame, name: &str) -> Result<Vec<u8>> {
     Ok(codes.into_no_null_iter().collect())
 }
 
-/// A frame of labelled feature rows ([`feature_schema`]) as training data: feature codes
-/// row-major in the spec's column order, and class indices.
+/// A frame of labelled feature rows ([`feature_schema`]) as training data: feature values
+/// row-major in the spec's column order (NaN for a missing one), and class indices. A
+/// missing value in a column the dataset does not declare nullable is refused.
 pub fn frame_to_dataset(frame: &DataFrame) -> Result<driftloop_model::Dataset> {
     let s = spec();
     let p = s.n_features();
     let n = frame.height();
-    let mut codes = vec![0u8; n * p];
+    let mut values = vec![0f64; n * p];
     for (c, column) in s.features.iter().enumerate() {
-        for (r, code) in column_codes(frame, &column.name)?.into_iter().enumerate() {
-            codes[r * p + c] = code;
+        let column_values = column_values(frame, &column.name)?;
+        let missing = column_values.iter().filter(|v| v.is_nan()).count();
+        if missing > 0 && !column.nullable {
+            return Err(Error::Corrupt(format!(
+                "column {} has {missing} missing value(s) and is not nullable",
+                column.name
+            )));
+        }
+        for (r, value) in column_values.into_iter().enumerate() {
+            values[r * p + c] = value;
         }
     }
     Ok(driftloop_model::Dataset {
         n_features: p,
-        codes,
-        labels: column_codes(frame, &s.label)?,
+        values,
+        labels: label_codes(frame, &s.label)?,
     })
 }

@@ -47,8 +47,8 @@ impl Champion {
         self.version.version.to_string()
     }
 
-    /// Scores rows of feature codes (as the spec codes them).
-    pub fn score(&self, rows: &[&[u8]]) -> Result<Vec<Scored>> {
+    /// Scores rows of feature values (as `FeatureRow` holds them).
+    pub fn score(&self, rows: &[&[f64]]) -> Result<Vec<Scored>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -114,7 +114,7 @@ pub fn score_csv(
         return Err(problems);
     }
     let mut records = Vec::new();
-    let mut codes: Vec<Vec<u8>> = Vec::new();
+    let mut codes: Vec<Vec<f64>> = Vec::new();
     csv.for_each_record(&mut reader, &mut problems, |line, record, problems| {
         if let Some(row) = csv.features_of(&record, line, problems) {
             codes.push(row);
@@ -132,12 +132,12 @@ fn write_scored(
     champion: &Champion,
     headers: &csv::StringRecord,
     records: &[csv::StringRecord],
-    codes: &[Vec<u8>],
+    codes: &[Vec<f64>],
     added: &[String],
     output: impl Write,
 ) -> Result<CsvScored> {
     let s = spec();
-    let rows: Vec<&[u8]> = codes.iter().map(Vec::as_slice).collect();
+    let rows: Vec<&[f64]> = codes.iter().map(Vec::as_slice).collect();
     let scored = champion.score(&rows)?;
     let io = |e: csv::Error| Error::Corrupt(format!("writing the scored CSV: {e}"));
     let mut writer = csv::Writer::from_writer(output);
@@ -153,8 +153,8 @@ fn write_scored(
         out.push(s.classes[scored.class as usize].to_string());
         out.extend(scored.probabilities.iter().map(|p| format!("{p:.6}")));
         writer.write_record(&out).map_err(io)?;
-        let mut row =
-            FeatureRow::new(row_codes.clone(), scored.class, LabelSource::Model).expect("parsed codes follow the spec");
+        let mut row = FeatureRow::new(row_codes.clone(), scored.class, LabelSource::Model)
+            .expect("parsed values follow the spec");
         row.model_version = Some(model_version.clone());
         feature_rows.push(row);
     }

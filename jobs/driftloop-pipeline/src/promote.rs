@@ -26,7 +26,7 @@ pub(crate) async fn decide(
     candidate: &ModelVersion,
     candidate_macro_f1: f64,
     encoder: &Encoder,
-    holdout_rows: &[&[u8]],
+    holdout_rows: &[&[f64]],
     holdout_truth: &[u8],
     margin: f64,
 ) -> Result<Decision> {

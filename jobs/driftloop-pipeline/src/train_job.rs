@@ -114,7 +114,7 @@ pub async fn run_training(
     };
     let data = frame_to_dataset(&frame)?;
     drop(frame);
-    let encoder = Encoder::from_spec(spec());
+    let encoder = Encoder::from_spec(spec()).impute_from(&data.values);
     let n_classes = spec().classes.len();
     let config = options.config.clone();
     let (trained, data, encoder) = tokio::task::spawn_blocking(move || {
@@ -188,10 +188,10 @@ pub async fn run_training(
         })
         .await;
 
-    let holdout_rows: Vec<&[u8]> = trained
+    let holdout_rows: Vec<&[f64]> = trained
         .holdout_rows
         .iter()
-        .map(|&r| &data.codes[r * data.n_features..(r + 1) * data.n_features])
+        .map(|&r| &data.values[r * data.n_features..(r + 1) * data.n_features])
         .collect();
     let holdout_truth: Vec<u8> = trained.holdout_rows.iter().map(|&r| data.labels[r]).collect();
     let decision = crate::promote::decide(

@@ -6,13 +6,13 @@ fn parses_the_raw_data_forms() {
     let sadness = s.feature_index("sadness").unwrap();
     let suicidal = s.feature_index("suicidal_thoughts").unwrap();
     let optimism = s.feature_index("optimism").unwrap();
-    assert_eq!(s.parse_feature(sadness, "Most-Often"), Ok(3));
-    assert_eq!(s.parse_feature(sadness, " usually "), Ok(2));
-    assert_eq!(s.parse_feature(suicidal, "YES "), Ok(1));
-    assert_eq!(s.parse_feature(suicidal, "NO"), Ok(0));
-    assert_eq!(s.parse_feature(optimism, "7 From 10"), Ok(7));
-    assert_eq!(s.parse_feature(optimism, "7from10"), Ok(7));
-    assert_eq!(s.parse_feature(optimism, "10"), Ok(10));
+    assert_eq!(s.parse_feature(sadness, "Most-Often"), Ok(3.0));
+    assert_eq!(s.parse_feature(sadness, " usually "), Ok(2.0));
+    assert_eq!(s.parse_feature(suicidal, "YES "), Ok(1.0));
+    assert_eq!(s.parse_feature(suicidal, "NO"), Ok(0.0));
+    assert_eq!(s.parse_feature(optimism, "7 From 10"), Ok(7.0));
+    assert_eq!(s.parse_feature(optimism, "7from10"), Ok(7.0));
+    assert_eq!(s.parse_feature(optimism, "10"), Ok(10.0));
     assert_eq!(s.parse_class("Bipolar Type-2"), Ok(2));
 }
 
@@ -79,13 +79,42 @@ fn spec_hash_is_sensitive_to_meaning_only() {
 }
 
 #[test]
-fn check_code_bounds() {
+fn check_value_bounds() {
     let s = spec();
-    assert!(s.check_code(0, 3).is_ok());
-    assert!(s.check_code(0, 4).is_err());
-    assert!(s.check_code(4, 2).is_err());
-    assert!(s.check_code(14, 0).is_err());
-    assert!(s.check_code(14, 10).is_ok());
+    assert!(s.check_value(0, 3.0).is_ok());
+    assert!(s.check_value(0, 4.0).is_err());
+    assert!(s.check_value(0, 1.5).is_err());
+    assert!(s.check_value(4, 2.0).is_err());
+    assert!(s.check_value(14, 0.0).is_err());
+    assert!(s.check_value(14, 10.0).is_ok());
+    let err = s.check_value(14, crate::MISSING).unwrap_err().to_string();
+    assert!(err.contains("column sexual_activity cannot be missing"), "{err}");
+}
+
+#[test]
+fn numbers_and_missing_values_parse_where_the_dataset_allows_them() {
+    let churn =
+        crate::dataset_file::parse_dataset(include_str!("../../../../data-fixtures/synthetic/dataset.toml")).unwrap();
+    let col = |name: &str| churn.feature_index(name).unwrap();
+    let spend = col("monthly_spend");
+    assert_eq!(churn.parse_feature(spend, " 12.5 "), Ok(12.5));
+    assert!(churn.parse_feature(spend, "").unwrap().is_nan());
+    assert!(churn.parse_feature(spend, "NA").unwrap().is_nan());
+    assert!(churn.parse_feature(spend, "-1").is_err(), "below min = 0.0");
+    for bad in ["inf", "NaN", "twelve", "1e400"] {
+        let err = churn.parse_feature(spend, bad).unwrap_err();
+        assert_eq!(err.given, bad);
+    }
+    assert!(churn.check_value(spend, f64::INFINITY).is_err());
+    let tenure = col("tenure_months");
+    let err = churn.parse_feature(tenure, "NA").unwrap_err().to_string();
+    assert!(err.contains("column tenure_months cannot be missing"), "{err}");
+    assert!(churn.parse_feature(tenure, "2.5").is_err());
+    assert!(churn.parse_feature(col("support_calls"), "").unwrap().is_nan());
+    assert_eq!(churn.feature_text(spend, 12.5), "12.5");
+    assert_eq!(churn.feature_text(spend, crate::MISSING), "");
+    assert!(crate::same_values(&[1.0, crate::MISSING], &[1.0, f64::NAN]));
+    assert!(!crate::same_values(&[1.0, crate::MISSING], &[1.0, 0.0]));
 }
 
 #[test]

@@ -230,6 +230,6 @@ fn plain_sql_inserts_are_counted_too(backend: Backend) {
     let frame = t.db.read_frame(&RowFilter::default()).unwrap();
     let rows = frame_rows(&frame);
     assert_eq!(rows[0].label_text(), "Depression");
-    assert_eq!(rows[0].features[16], 10);
+    assert_eq!(rows[0].features[16], 10.0);
     assert_eq!(rows[0].model_version, None);
 }

@@ -38,8 +38,8 @@ fn the_original_dataset_imports_completely(backend: Backend) {
     );
     // Patient-01: "YES " with its trailing space, and "3 From 10" / "4 From 10".
     let first = &stored[0];
-    assert_eq!(first.features[5], 1, "suicidal_thoughts \"YES \" is YES");
-    assert_eq!(&first.features[14..], [3, 3, 4]);
+    assert_eq!(first.features[5], 1.0, "suicidal_thoughts \"YES \" is YES");
+    assert_eq!(&first.features[14..], [3.0, 3.0, 4.0]);
     assert!(stored.iter().all(|r| r.label_source == LabelSource::Expert));
 }
 

@@ -142,7 +142,7 @@ async fn dry_run(input: &std::path::Path, config: TrainConfig, json_mode: bool) 
     let frame_bytes = frame.estimated_size();
     drop(frame);
     let read_seconds = started.elapsed().as_secs_f64();
-    let encoder = driftloop_model::Encoder::from_spec(driftloop_core::spec());
+    let encoder = driftloop_model::Encoder::from_spec(driftloop_core::spec()).impute_from(&data.values);
     let n_classes = driftloop_core::spec().classes.len();
     let started = Instant::now();
     let trained = tokio::task::spawn_blocking(move || driftloop_model::train(&data, &encoder, n_classes, &config))
