@@ -2,14 +2,20 @@
 //! report out. Per categorical column, over the union of categories seen in either frame:
 //! counts, the population stability index (PSI) and a chi-square test of homogeneity on the
 //! 2×k table; then the decision for each column and for the dataset. The label column is
-//! tested the same way and reported on its own.
+//! tested the same way and reported on its own. Continuous columns (numbers, wide
+//! integers) are binned at the reference's deciles and tested with two-sample
+//! Kolmogorov-Smirnov too ([`continuous`]); a nullable column's missing values are a
+//! category (`missing`) of their own.
 //!
 //! Counts come from one lazy Polars query per frame: for every column and level, a
 //! vectorized comparison of the column's codes with the level, summed, all in one parallel
 //! `select`. The p-value is the chi-square survival function
 //! from statrs.
 
+pub mod continuous;
 pub mod html;
+
+pub use continuous::KsTest;
 
 use driftloop_core::spec;
 use polars::prelude::*;
@@ -104,6 +110,12 @@ pub struct ColumnDrift {
     pub dof: u32,
     pub p_value: f64,
     pub drifted: bool,
+    /// A continuous column's bin edges, from the reference ([`continuous`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edges: Option<Vec<f64>>,
+    /// A continuous column's Kolmogorov-Smirnov test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks: Option<KsTest>,
 }
 
 /// The whole comparison.
@@ -138,38 +150,57 @@ struct Levels {
     values: Vec<String>,
     /// Whether the column is an Enum compared by its physical code (else by its integer value).
     is_enum: bool,
-    codes: Vec<u32>,
+    codes: Vec<i64>,
+    /// Whether missing values are a category of their own.
+    nullable: bool,
 }
 
-fn spec_levels() -> (Vec<Levels>, Levels) {
+/// How a feature column is compared.
+enum Column {
+    /// Counted level by level (or value by value).
+    Counted(Levels),
+    /// Binned at the reference's deciles and KS-tested.
+    Continuous { name: &'static str, nullable: bool },
+}
+
+/// The category of missing values in a nullable column.
+pub const MISSING_CATEGORY: &str = "missing";
+
+fn spec_columns() -> (Vec<Column>, Levels) {
     let s = spec();
     let features = s
         .features
         .iter()
         .map(|c| match (c.kind.levels(), c.kind.integer_range()) {
-            (Some(levels), _) => Levels {
+            (Some(levels), _) => Column::Counted(Levels {
                 name: &c.name,
                 values: levels.to_vec(),
                 is_enum: true,
-                codes: (0..levels.len() as u32).collect(),
-            },
-            (None, Some((min, max))) => {
-                let values: Vec<u32> = (min as u32..=max as u32).collect();
-                Levels {
+                codes: (0..levels.len() as i64).collect(),
+                nullable: c.nullable,
+            }),
+            (None, Some((min, max))) if max - min < continuous::MAX_COUNTED_VALUES => {
+                let values: Vec<i64> = (min..=max).collect();
+                Column::Counted(Levels {
                     name: &c.name,
                     values: values.iter().map(|v| v.to_string()).collect(),
                     is_enum: false,
                     codes: values,
-                }
+                    nullable: c.nullable,
+                })
             }
-            (None, None) => unreachable!("activated specs hold no number columns"),
+            (None, _) => Column::Continuous {
+                name: &c.name,
+                nullable: c.nullable,
+            },
         })
         .collect();
     let label = Levels {
         name: &s.label,
         values: s.classes.clone(),
         is_enum: true,
-        codes: (0..s.classes.len() as u32).collect(),
+        codes: (0..s.classes.len() as i64).collect(),
+        nullable: false,
     };
     (features, label)
 }
@@ -267,9 +298,9 @@ fn outside_levels(frame: &DataFrame, which: &'static str, levels: &Levels) -> Er
         .column(levels.name)
         .ok()
         .map(|c| c.as_materialized_series().to_physical_repr().into_owned())
-        .and_then(|s| s.cast(&DataType::UInt32).ok())
+        .and_then(|s| s.cast(&DataType::Int64).ok())
         .and_then(|s| {
-            s.u32()
+            s.i64()
                 .ok()
                 .and_then(|codes| codes.iter().flatten().find(|c| !levels.codes.contains(c)))
         });
@@ -312,6 +343,8 @@ pub fn column_drift(
         dof: 0,
         p_value: 1.0,
         drifted: false,
+        edges: None,
+        ks: None,
     };
     if n_reference == 0 || n_current == 0 || result.categories.len() < 2 {
         return result;
@@ -336,31 +369,101 @@ pub fn column_drift(
     result
 }
 
+/// The non-missing values of a continuous column as `f64`, and its count of missing ones.
+fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Result<(Vec<f64>, u64)> {
+    let column = frame.column(name).map_err(|_| Error::MissingColumn {
+        frame: which,
+        column: name.into(),
+    })?;
+    if !column.dtype().is_primitive_numeric() {
+        return Err(Error::WrongType {
+            frame: which,
+            column: name.into(),
+            dtype: column.dtype().to_string(),
+            expected: "a number".into(),
+        });
+    }
+    let values = column.as_materialized_series().cast(&DataType::Float64)?;
+    let values = values.f64()?;
+    let nulls = values.null_count() as u64;
+    Ok((values.into_no_null_iter().collect(), nulls))
+}
+
+/// One continuous column's comparison ([`continuous`]): PSI and chi-square on the
+/// reference's decile bins (and the missing category of a nullable column), and the KS
+/// test of the values. It drifts when the KS p-value is below `alpha` or PSI reaches the
+/// threshold; the chi-square on the bins is reported, not decided on (KS is the sharper
+/// test of the same values), while PSI sees a change in the share of missing values.
+fn continuous_drift(
+    name: &str,
+    nullable: bool,
+    reference: &(Vec<f64>, u64),
+    current: &(Vec<f64>, u64),
+    config: &DriftConfig,
+    alpha: f64,
+) -> ColumnDrift {
+    let edges = continuous::decile_edges(&reference.0);
+    let mut names = continuous::bin_names(&edges);
+    let mut reference_counts = continuous::bin_counts(&edges, &reference.0);
+    let mut current_counts = continuous::bin_counts(&edges, &current.0);
+    if nullable {
+        names.push(MISSING_CATEGORY.into());
+        reference_counts.push(reference.1);
+        current_counts.push(current.1);
+    }
+    let mut result = column_drift(name, &names, &reference_counts, &current_counts, config, alpha);
+    result.ks = continuous::ks_2samp(&reference.0, &current.0);
+    result.drifted = result.ks.as_ref().is_some_and(|ks| ks.p_value < alpha) || result.psi >= config.psi_threshold;
+    result.edges = Some(edges);
+    result
+}
+
 /// Compares `current` with `reference`, column by column, for every feature column of the
 /// spec and the label. Both frames need the spec's columns with their canonical types
-/// (categories as Enums of the spec's levels, scores as integers); other columns are ignored.
+/// (categories as Enums of the spec's levels, scores as integers, numbers as floats);
+/// other columns are ignored.
 pub fn compare(reference: &DataFrame, current: &DataFrame, config: &DriftConfig) -> Result<DriftReport> {
     config.validate()?;
-    let (features, label) = spec_levels();
-    let mut all: Vec<&Levels> = features.iter().collect();
-    all.push(&label);
-    let reference_counts = count_all(reference, "reference", &all)?;
-    let current_counts = count_all(current, "current", &all)?;
-    let corrected_alpha = config.alpha / features.len() as f64;
-    let mut columns: Vec<ColumnDrift> = all
+    let (features, label) = spec_columns();
+    let mut counted: Vec<&Levels> = features
         .iter()
-        .zip(reference_counts.iter().zip(&current_counts))
-        .enumerate()
-        .map(|(i, (levels, ((r, _), (c, _))))| {
-            let alpha = if i < features.len() {
-                corrected_alpha
-            } else {
-                config.alpha
-            };
-            column_drift(levels.name, &levels.values, r, c, config, alpha)
+        .filter_map(|c| match c {
+            Column::Counted(levels) => Some(levels),
+            Column::Continuous { .. } => None,
         })
         .collect();
-    let label = columns.pop().expect("the label column is last");
+    counted.push(&label);
+    let mut reference_counts = count_all(reference, "reference", &counted)?.into_iter();
+    let mut current_counts = count_all(current, "current", &counted)?.into_iter();
+    let corrected_alpha = config.alpha / features.len() as f64;
+    let mut counted_drift = |levels: &Levels, alpha: f64| {
+        let (mut r, r_nulls) = reference_counts.next().expect("one count per counted column");
+        let (mut c, c_nulls) = current_counts.next().expect("one count per counted column");
+        if levels.nullable {
+            let mut values = levels.values.clone();
+            values.push(MISSING_CATEGORY.into());
+            r.push(r_nulls);
+            c.push(c_nulls);
+            column_drift(levels.name, &values, &r, &c, config, alpha)
+        } else {
+            column_drift(levels.name, &levels.values, &r, &c, config, alpha)
+        }
+    };
+    let mut columns = Vec::with_capacity(features.len());
+    for column in &features {
+        columns.push(match column {
+            Column::Counted(levels) => counted_drift(levels, corrected_alpha),
+            Column::Continuous { name, nullable } => continuous_drift(
+                name,
+                *nullable,
+                &continuous_values(reference, "reference", name)?,
+                &continuous_values(current, "current", name)?,
+                config,
+                corrected_alpha,
+            ),
+        });
+    }
+    let label = counted_drift(&label, config.alpha);
     let n_drifted = columns.iter().filter(|c| c.drifted).count();
     let drift_share = n_drifted as f64 / columns.len() as f64;
     Ok(DriftReport {
