@@ -93,29 +93,63 @@ impl PartialSchema for Features {
              trimming white space and in any case (\"YES \" is YES).",
         ));
         for column in &spec().features {
+            let nullable = column.nullable;
+            let missing = if nullable {
+                " `null` when the value is missing."
+            } else {
+                ""
+            };
+            let described = |text: String| match &column.description {
+                Some(description) => format!("{description} ({text}{missing})"),
+                None => format!("{text}{missing}"),
+            };
+            let types = |mut types: Vec<Type>| {
+                if nullable {
+                    types.push(Type::Null);
+                }
+                SchemaType::from_iter(types)
+            };
             let property = match &column.kind {
-                ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(levels.clone()))
-                    .description(column.description.clone()),
+                ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => {
+                    let mut values: Vec<serde_json::Value> = levels.iter().map(|l| l.as_str().into()).collect();
+                    if nullable {
+                        values.push(serde_json::Value::Null);
+                    }
+                    ObjectBuilder::new()
+                        .schema_type(types(vec![Type::String]))
+                        .enum_values(Some(values))
+                        .description(match (&column.description, nullable) {
+                            (Some(description), _) => Some(format!("{description}{missing}")),
+                            (None, true) => Some(missing.trim_start().to_string()),
+                            (None, false) => None,
+                        })
+                }
                 ColumnKind::Integer { min, max, suffix } => {
                     let example = match suffix {
                         Some(suffix) => format!("\"{max}\" or \"{max} {suffix}\""),
                         None => format!("\"{max}\""),
                     };
                     let text = format!("An integer from {min} to {max}, or text such as {example}.");
-                    let text = match &column.description {
-                        Some(description) => format!("{description} ({text})"),
-                        None => text,
-                    };
                     ObjectBuilder::new()
-                        .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+                        .schema_type(types(vec![Type::Integer, Type::String]))
                         .minimum(Some(*min as f64))
                         .maximum(Some(*max as f64))
                         .pattern(Some(integer_pattern(*min, *max, suffix.as_deref())))
-                        .description(Some(text))
+                        .description(Some(described(text)))
                 }
-                ColumnKind::Number { .. } => unreachable!("activated specs hold no number columns"),
+                ColumnKind::Number { min, max } => {
+                    let text = match (min, max) {
+                        (Some(min), Some(max)) => format!("A JSON number from {min} to {max}."),
+                        (Some(min), None) => format!("A JSON number of at least {min}."),
+                        (None, Some(max)) => format!("A JSON number of at most {max}."),
+                        (None, None) => "A JSON number.".to_string(),
+                    };
+                    ObjectBuilder::new()
+                        .schema_type(types(vec![Type::Number]))
+                        .minimum(*min)
+                        .maximum(*max)
+                        .description(Some(described(text)))
+                }
             };
             object = object.property(&column.name, property).required(&column.name);
         }
