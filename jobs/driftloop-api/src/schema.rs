@@ -107,7 +107,10 @@ impl PartialSchema for Features {
                 if nullable {
                     types.push(Type::Null);
                 }
-                SchemaType::from_iter(types)
+                match types.as_slice() {
+                    [one] => SchemaType::Type(one.clone()),
+                    _ => SchemaType::from_iter(types),
+                }
             };
             let property = match &column.kind {
                 ColumnKind::Categorical { levels } | ColumnKind::Ordinal { levels } => {

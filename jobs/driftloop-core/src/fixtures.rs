@@ -243,9 +243,8 @@ mod tests {
         let s = spec();
         let base = generate(Scenario::Baseline, 4000, 5);
         let shifted = generate(Scenario::CovariateShift, 4000, 5);
-        let mean = |rows: &[FeatureRow], col: usize| {
-            rows.iter().map(|r| r.features[col]).sum::<f64>() / rows.len() as f64
-        };
+        let mean =
+            |rows: &[FeatureRow], col: usize| rows.iter().map(|r| r.features[col]).sum::<f64>() / rows.len() as f64;
         for (col_idx, column) in s.features.iter().enumerate() {
             let delta = (mean(&shifted, col_idx) - mean(&base, col_idx)).abs();
             let moved = ["sadness", "sleep_disorder", "optimism"].contains(&column.name.as_str());

@@ -124,6 +124,9 @@ pub fn data_sha256(frame: &DataFrame) -> Result<String> {
             DataType::UInt8 => hash_values(&mut buf, physical.u8()?.iter(), |v, b| b.push(v)),
             DataType::UInt16 => hash_values(&mut buf, physical.u16()?.iter(), |v, b| b.extend(v.to_le_bytes())),
             DataType::UInt32 => hash_values(&mut buf, physical.u32()?.iter(), |v, b| b.extend(v.to_le_bytes())),
+            DataType::Float64 => hash_values(&mut buf, physical.f64()?.iter(), |v, b| {
+                b.extend(v.to_bits().to_le_bytes())
+            }),
             DataType::String => hash_values(&mut buf, physical.str()?.iter(), |v, b| {
                 b.extend((v.len() as u64).to_le_bytes());
                 b.extend(v.as_bytes());

@@ -46,13 +46,20 @@ pub fn decile_edges(reference: &[f64]) -> Vec<f64> {
     if n == 0 {
         return Vec::new();
     }
+    // As NumPy computes it, so the edges agree to the last bit: the position (n − 1)·q
+    // with q = k/10, and the interpolation taken from the nearer order statistic.
     let mut edges: Vec<f64> = (1..10)
         .map(|k| {
-            let position = (n - 1) as f64 * k as f64 / 10.0;
+            let position = (n - 1) as f64 * (k as f64 / 10.0);
             let below = position.floor() as usize;
             let above = (below + 1).min(n - 1);
             let fraction = position - below as f64;
-            sorted[below] + (sorted[above] - sorted[below]) * fraction
+            let (a, b) = (sorted[below], sorted[above]);
+            if fraction >= 0.5 {
+                b - (b - a) * (1.0 - fraction)
+            } else {
+                a + (b - a) * fraction
+            }
         })
         .collect();
     edges.dedup();

@@ -100,7 +100,7 @@ pub struct CategoryCount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnDrift {
     pub name: String,
-    /// Non-null values in each frame.
+    /// Values counted in each frame (the missing ones too where the column is nullable).
     pub n_reference: u64,
     pub n_current: u64,
     /// Categories seen in either frame, in the spec's order.
@@ -386,7 +386,7 @@ fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Resu
     let values = column.as_materialized_series().cast(&DataType::Float64)?;
     let values = values.f64()?;
     let nulls = values.null_count() as u64;
-    Ok((values.into_no_null_iter().collect(), nulls))
+    Ok((values.iter().flatten().collect(), nulls))
 }
 
 /// One continuous column's comparison ([`continuous`]): PSI and chi-square on the
