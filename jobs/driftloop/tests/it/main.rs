@@ -2,6 +2,7 @@
 
 mod dataset;
 mod demo;
+mod penguins;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
