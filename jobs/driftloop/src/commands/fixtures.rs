@@ -36,7 +36,6 @@ pub fn run(command: FixturesCommand) -> Result<()> {
         out,
         out_format,
     } = command;
-    driftloop_core::fixtures::check_dataset().map_err(anyhow::Error::msg)?;
     let scenario: Scenario = scenario.into();
     let generated = generate(scenario, rows, seed);
     let file = std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;

@@ -50,7 +50,7 @@ pub struct DemoArgs {
     /// The drift the later requests carry.
     #[arg(long, value_enum, default_value_t = ScenarioArg::CovariateShift)]
     scenario: ScenarioArg,
-    /// Share of served rows an expert labels afterwards (with the rows' true diagnosis).
+    /// Share of served rows an expert labels afterwards (with the rows' true class).
     #[arg(long, default_value_t = 0.3)]
     label_share: f64,
     /// Simulated clients sending at once.
@@ -83,7 +83,6 @@ impl Notifier for PrintNotifier {
 }
 
 pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explicit_store: bool) -> Result<()> {
-    driftloop_core::fixtures::check_dataset().map_err(anyhow::Error::msg)?;
     ensure!(args.rows > 0, "--rows must be at least 1");
     ensure!(
         (0.0..=1.0).contains(&args.baseline_share) && (0.0..=1.0).contains(&args.label_share),

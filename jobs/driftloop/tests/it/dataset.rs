@@ -144,8 +144,139 @@ fn the_loop_runs_on_a_dataset_of_the_users_own() {
         stderr.contains("holds dataset shop (") && stderr.contains("not dataset mental_health ("),
         "{stderr}"
     );
-    let fixtures = shop(&["fixtures", "generate", "--out", "x.csv"]);
-    assert!(String::from_utf8_lossy(&fixtures.stderr).contains("knows the shipped mental_health dataset only"));
+}
+
+/// The churn dataset of `data-fixtures/synthetic/`: a column of every kind, two nullable.
+fn churn() -> String {
+    super::repo_root()
+        .join("data-fixtures/synthetic/dataset.toml")
+        .display()
+        .to_string()
+}
+
+/// `driftloop --dataset churn fixtures generate` into `dir/NAME.csv`.
+fn churn_rows(d: &Path, name: &str, scenario: &str, rows: &str, seed: &str) -> Value {
+    let out = format!("{name}.csv");
+    json_of(&driftloop(
+        d,
+        &[
+            "--dataset",
+            &churn(),
+            "fixtures",
+            "generate",
+            "--scenario",
+            scenario,
+            "--rows",
+            rows,
+            "--seed",
+            seed,
+            "--out",
+            &out,
+            "--json",
+        ],
+    ))
+}
+
+#[test]
+fn fixtures_of_any_dataset_carry_its_kinds_and_the_planted_shifts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    churn_rows(d, "baseline", "baseline", "800", "1");
+    churn_rows(d, "again", "baseline", "800", "1");
+    churn_rows(d, "other", "baseline", "800", "2");
+    churn_rows(d, "covariate", "covariate-shift", "800", "3");
+    let answer = churn_rows(d, "label", "label-shift", "800", "4");
+    assert_eq!(answer["rows"], 800);
+    let baseline = std::fs::read_to_string(d.join("baseline.csv")).unwrap();
+    assert_eq!(
+        baseline,
+        std::fs::read_to_string(d.join("again.csv")).unwrap(),
+        "the same rows per seed"
+    );
+    let mut lines = baseline.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "plan,satisfaction,tenure_months,support_calls,monthly_spend,churned"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let missing = |col: usize| rows.iter().filter(|r| r[col].is_empty()).count();
+    assert_eq!(
+        missing(0) + missing(1) + missing(2),
+        0,
+        "only nullable columns miss values"
+    );
+    assert!(
+        (10..80).contains(&missing(3)) && (10..80).contains(&missing(4)),
+        "about 5 % missing"
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r[2].parse::<i64>().is_ok_and(|v| (0..=120).contains(&v))));
+    assert!(rows.iter().any(|r| r[4].contains('.')), "numbers are not whole");
+    let yes = rows.iter().filter(|r| r[5] == "yes").count();
+    assert_eq!(yes, 400, "baseline classes in equal shares");
+
+    let drift = |current: &str| {
+        json_of(&driftloop(
+            d,
+            &[
+                "--dataset",
+                &churn(),
+                "drift",
+                "--reference",
+                "baseline.csv",
+                "--current",
+                current,
+                "--json",
+            ],
+        ))
+    };
+    let same = drift("other.csv");
+    assert_eq!(same["drift"], false, "{same}");
+    assert!(drifted(&same).is_empty(), "{same}");
+    let covariate = drift("covariate.csv");
+    assert_eq!(
+        drifted(&covariate),
+        ["plan", "satisfaction"],
+        "the first quarter of the columns"
+    );
+    assert_eq!(covariate["label"]["drifted"], false);
+    let label = drift("label.csv");
+    assert_eq!(label["label"]["drifted"], true, "{label}");
+
+    // The rows import and train under the dataset's own database.
+    json_of(&driftloop(d, &["--dataset", &churn(), "db", "migrate", "--json"]));
+    let imported = json_of(&driftloop(
+        d,
+        &["--dataset", &churn(), "import", "baseline.csv", "--json"],
+    ));
+    assert_eq!(imported["rows"], 800);
+    let trained = json_of(&driftloop(d, &["--dataset", &churn(), "train", "--json"]));
+    assert!(
+        trained["holdout"]["macro_f1"].as_f64().unwrap() > 0.7,
+        "the classes differ in every column: {trained}"
+    );
+}
+
+#[test]
+fn the_demo_runs_on_any_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let answer = json_of(&driftloop(
+        dir.path(),
+        &["--dataset", &churn(), "demo", "--json", "--rows", "400"],
+    ));
+    assert_eq!(answer["rows_served"], 400);
+    assert_eq!(answer["drift_checks"], 5, "{answer}");
+    assert!(answer["drifts_found"].as_u64().unwrap() >= 1, "{answer}");
+    assert!(answer["models_trained"].as_u64().unwrap() >= 2, "{answer}");
+    assert!(answer["champion_version"].as_i64().is_some(), "{answer}");
+    let snapshots = answer["snapshots"].as_array().unwrap();
+    assert!(
+        snapshots
+            .iter()
+            .all(|uri| uri.as_str().unwrap().contains("dataset=churn/")),
+        "{answer}"
+    );
 }
 
 fn shop_drift(d: &Path, reference: &str, current: &str) -> std::process::Output {
