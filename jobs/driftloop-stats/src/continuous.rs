@@ -41,7 +41,12 @@ pub struct KsTest {
 /// The decile edges of the reference's values (see the module).
 pub fn decile_edges(reference: &[f64]) -> Vec<f64> {
     let mut sorted: Vec<f64> = reference.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    sorted.sort_unstable_by(f64::total_cmp);
+    decile_edges_of_sorted(&sorted)
+}
+
+/// [`decile_edges`] of values already sorted.
+pub fn decile_edges_of_sorted(sorted: &[f64]) -> Vec<f64> {
     let n = sorted.len();
     if n == 0 {
         return Vec::new();
@@ -80,6 +85,19 @@ pub fn bin_counts(edges: &[f64], values: &[f64]) -> Vec<u64> {
     counts
 }
 
+/// [`bin_counts`] of values already sorted: one binary search per edge.
+pub fn bin_counts_of_sorted(edges: &[f64], sorted: &[f64]) -> Vec<u64> {
+    let mut below = 0usize;
+    let mut counts = Vec::with_capacity(edges.len() + 1);
+    for &edge in edges {
+        let at = sorted.partition_point(|&v| v < edge);
+        counts.push((at - below) as u64);
+        below = at;
+    }
+    counts.push((sorted.len() - below) as u64);
+    counts
+}
+
 /// The bins' names: `< a`, `[a, b)`, …, `≥ z` (one bin, `all`, without edges).
 pub fn bin_names(edges: &[f64]) -> Vec<String> {
     if edges.is_empty() {
@@ -94,14 +112,19 @@ pub fn bin_names(edges: &[f64]) -> Vec<String> {
 /// The two-sided two-sample KS test of `a` and `b` (non-missing values, any order);
 /// `None` when either is empty.
 pub fn ks_2samp(a: &[f64], b: &[f64]) -> Option<KsTest> {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort_unstable_by(f64::total_cmp);
+    b.sort_unstable_by(f64::total_cmp);
+    ks_2samp_of_sorted(&a, &b)
+}
+
+/// [`ks_2samp`] of values already sorted.
+pub fn ks_2samp_of_sorted(a: &[f64], b: &[f64]) -> Option<KsTest> {
     let (n1, n2) = (a.len(), b.len());
     if n1 == 0 || n2 == 0 {
         return None;
     }
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    a.sort_by(f64::total_cmp);
-    b.sort_by(f64::total_cmp);
     // The largest |i·n2 − j·n1| over the points where both step functions are evaluated
     // (every value of either sample, each function taken after its ties).
     let (mut i, mut j, mut widest) = (0usize, 0usize, 0u64);
@@ -199,6 +222,10 @@ mod tests {
         assert_eq!(edges, (1..10).map(f64::from).collect::<Vec<f64>>());
         assert_eq!(decile_edges(&[5.0; 7]), vec![5.0], "repeated edges are dropped");
         assert_eq!(bin_counts(&[5.0], &[4.0, 5.0, 6.0]), vec![1, 2]);
+        let values = [0.5, 1.0, 1.0, 2.5, 3.0, 7.0, 9.0];
+        let edges = [1.0, 3.0, 8.0];
+        assert_eq!(bin_counts_of_sorted(&edges, &values), bin_counts(&edges, &values));
+        assert_eq!(bin_counts_of_sorted(&edges, &values), vec![1, 3, 2, 1]);
         assert_eq!(bin_names(&[1.0, 2.5]), ["< 1", "[1, 2.5)", "≥ 2.5"]);
     }
 

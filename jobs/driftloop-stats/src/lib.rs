@@ -369,7 +369,7 @@ pub fn column_drift(
     result
 }
 
-/// The non-missing values of a continuous column as `f64`, and its count of missing ones.
+/// The non-missing values of a continuous column as `f64`, sorted, and its count of missing ones.
 fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Result<(Vec<f64>, u64)> {
     let column = frame.column(name).map_err(|_| Error::MissingColumn {
         frame: which,
@@ -386,7 +386,9 @@ fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Resu
     let values = column.as_materialized_series().cast(&DataType::Float64)?;
     let values = values.f64()?;
     let nulls = values.null_count() as u64;
-    Ok((values.iter().flatten().collect(), nulls))
+    let mut present: Vec<f64> = values.iter().flatten().collect();
+    present.sort_unstable_by(f64::total_cmp);
+    Ok((present, nulls))
 }
 
 /// One continuous column's comparison ([`continuous`]): PSI and chi-square on the
@@ -402,17 +404,19 @@ fn continuous_drift(
     config: &DriftConfig,
     alpha: f64,
 ) -> ColumnDrift {
-    let edges = continuous::decile_edges(&reference.0);
+    // Both samples come sorted (continuous_values): one sort serves the deciles, the bin
+    // counts and the KS test.
+    let edges = continuous::decile_edges_of_sorted(&reference.0);
     let mut names = continuous::bin_names(&edges);
-    let mut reference_counts = continuous::bin_counts(&edges, &reference.0);
-    let mut current_counts = continuous::bin_counts(&edges, &current.0);
+    let mut reference_counts = continuous::bin_counts_of_sorted(&edges, &reference.0);
+    let mut current_counts = continuous::bin_counts_of_sorted(&edges, &current.0);
     if nullable {
         names.push(MISSING_CATEGORY.into());
         reference_counts.push(reference.1);
         current_counts.push(current.1);
     }
     let mut result = column_drift(name, &names, &reference_counts, &current_counts, config, alpha);
-    result.ks = continuous::ks_2samp(&reference.0, &current.0);
+    result.ks = continuous::ks_2samp_of_sorted(&reference.0, &current.0);
     result.drifted = result.ks.as_ref().is_some_and(|ks| ks.p_value < alpha) || result.psi >= config.psi_threshold;
     result.edges = Some(edges);
     result
