@@ -138,6 +138,9 @@ pub struct Trained {
     /// Rows the cross-validation used (a sample of the training rows when there are
     /// more than `cv_max_rows`).
     pub cv_rows: usize,
+    /// The rows (indices into the data) each cross-validation fold held out, so another
+    /// library can be scored on the very same folds.
+    pub cv_folds: Vec<Vec<usize>>,
     pub timings: Timings,
 }
 
@@ -154,8 +157,9 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
         training_rows.clone()
     };
 
+    let folds = stratified_folds(&data.labels_of(&cv_rows), config.folds, config.seed ^ 0xf01d);
     let started = Instant::now();
-    let cv = cross_validate(data, encoder, n_classes, &cv_rows, config)?;
+    let cv = cross_validate(data, encoder, n_classes, &cv_rows, &folds, config)?;
     let cross_validation_s = started.elapsed().as_secs_f64();
     let best = cv
         .iter()
@@ -196,6 +200,10 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
         cv,
         holdout,
         cv_rows: cv_rows.len(),
+        cv_folds: folds
+            .iter()
+            .map(|fold| fold.iter().map(|&i| cv_rows[i]).collect())
+            .collect(),
         training_rows,
         holdout_rows,
         timings: Timings {
@@ -252,13 +260,12 @@ fn cross_validate(
     encoder: &Encoder,
     n_classes: usize,
     cv_rows: &[usize],
+    folds: &[Vec<usize>],
     config: &TrainConfig,
 ) -> Result<Vec<CandidateScore>, ModelError> {
-    let labels = data.labels_of(cv_rows);
-    let folds = stratified_folds(&labels, config.folds, config.seed ^ 0xf01d);
     // Per fold, its training and validation matrices, built once for all candidates.
     let mut splits = Vec::with_capacity(folds.len());
-    for fold in &folds {
+    for fold in folds {
         let mut in_fold = vec![false; cv_rows.len()];
         for &i in fold {
             in_fold[i] = true;

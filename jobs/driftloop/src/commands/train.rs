@@ -162,6 +162,8 @@ async fn dry_run(input: &std::path::Path, config: TrainConfig, json_mode: bool) 
         // The file's data rows (0-based, in file order) scored as the holdout, so another
         // tool can be scored on the very same rows.
         "holdout_rows": trained.holdout_rows,
+        // The rows each cross-validation fold held out (the same numbering).
+        "cv_folds": trained.cv_folds,
     });
     print(json_mode, answer, || {
         format!(
