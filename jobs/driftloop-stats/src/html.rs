@@ -105,7 +105,7 @@ fn column_section(column: &ColumnDrift) -> String {
         .collect();
     format!(
         "<section class=\"{cls}\"><h3>{name} <span class=\"tag\">{verdict}</span></h3>\
-         <p>PSI {psi:.4} · χ² {chi2:.3} on {dof} dof · p = {p:.3e} · {nr} reference, {nc} current values</p>\
+         <p>PSI {psi:.4} · χ² {chi2:.3} on {dof} dof · p = {p:.3e}{ks} · {nr} reference, {nc} current values</p>\
          <div class=\"chart\">{svg}</div>\
          <table><tr><th>value (left to right)</th><th>reference</th><th></th><th>current</th><th></th></tr>{labels}</table></section>",
         cls = verdict(column.drifted),
@@ -117,6 +117,15 @@ fn column_section(column: &ColumnDrift) -> String {
         p = column.p_value,
         nr = column.n_reference,
         nc = column.n_current,
+        ks = match &column.ks {
+            Some(ks) => format!(
+                " · KS D = {:.4}, p = {:.3e} ({})",
+                ks.statistic,
+                ks.p_value,
+                escape(&ks.method)
+            ),
+            None => String::new(),
+        },
         svg = bar_chart(column),
     )
 }
@@ -157,10 +166,16 @@ pub fn report_html(report: &DriftReport, context: &ReportContext<'_>) -> String 
          <h1>{title}</h1><h2>{headline}: {n_drifted} of {n_columns} columns drifted ({share:.0} %, threshold {threshold:.0} %)</h2>\
          <p>Reference: {reference} ({n_reference} rows). Current: {current} ({n_current} rows).</p>\
          <p>A column drifts when its chi-square p-value is below {alpha} / {n_columns} (Bonferroni) or its PSI reaches {psi}. \
-         The label is tested at {alpha} and not counted in the share.</p>\
+         {continuous}The label is tested at {alpha} and not counted in the share.</p>\
          <p class=\"legend\"><span style=\"background:#366eb4\"></span>reference<span style=\"background:#e67e22\"></span>current</p>\
          <table><tr><th>column</th><th>PSI</th><th>χ²</th><th>dof</th><th>p</th><th>verdict</th></tr>{rows}</table>{sections}</body></html>",
         title = escape(context.title),
+        continuous = if report.columns.iter().any(|c| c.ks.is_some()) {
+            "A continuous column (binned at the reference's deciles) drifts when its Kolmogorov-Smirnov p-value is \
+             below the same level or its PSI reaches the threshold. "
+        } else {
+            ""
+        },
         headline = headline,
         n_drifted = report.drifted_columns().len(),
         n_columns = report.columns.len(),

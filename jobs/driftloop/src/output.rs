@@ -25,13 +25,25 @@ pub(crate) fn drift_text(report: &DriftReport) -> String {
         report.n_reference,
         report.n_current
     )];
+    // The KS column only when a continuous column has the test (the shipped dataset has none).
+    let with_ks = report.columns.iter().any(|c| c.ks.is_some());
+    let ks_head = if with_ks {
+        format!(" {:>10} {:>10}", "ks", "ks p")
+    } else {
+        String::new()
+    };
     lines.push(format!(
-        "{:<22} {:>8} {:>10} {:>4} {:>10}  verdict",
+        "{:<22} {:>8} {:>10} {:>4} {:>10}{ks_head}  verdict",
         "column", "psi", "chi2", "dof", "p"
     ));
     for c in report.columns.iter().chain(std::iter::once(&report.label)) {
+        let ks = match (&c.ks, with_ks) {
+            (Some(ks), _) => format!(" {:>10.4} {:>10.3e}", ks.statistic, ks.p_value),
+            (None, true) => format!(" {:>10} {:>10}", "-", "-"),
+            (None, false) => String::new(),
+        };
         lines.push(format!(
-            "{:<22} {:>8.4} {:>10.3} {:>4} {:>10.3e}  {}",
+            "{:<22} {:>8.4} {:>10.3} {:>4} {:>10.3e}{ks}  {}",
             c.name,
             c.psi,
             c.chi2,

@@ -157,6 +157,32 @@ fn penguin_drift_equals_scipy_and_finds_the_planted_shift_only() {
         + assert_equals_scipy("resample", &resample, &want["resample"]);
     assert_eq!(checked, 16);
     let mass = &heavier["columns"][4];
+    // The text report and the HTML page show the KS test beside the binned statistics.
+    let text = driftloop(
+        d,
+        &[
+            "--dataset",
+            &dataset(),
+            "drift",
+            "--reference",
+            &reference,
+            "--current",
+            "heavier.csv",
+            "--html",
+            "h.html",
+        ],
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("body_mass_g"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("0.2427") && line.ends_with("drifted"), "{line}");
+    let html = std::fs::read_to_string(d.join("h.html")).unwrap();
+    assert!(
+        html.contains("KS D = 0.2427, p = 3.007e-9 (exact)"),
+        "the KS test is on the page"
+    );
     let missing = mass["categories"].as_array().unwrap().last().unwrap();
     assert_eq!(missing["value"], "missing");
     assert_eq!(missing["reference_count"], 2, "two penguins have no mass");
