@@ -317,6 +317,35 @@ fn penguins_run_the_whole_loop(backend: Backend) {
         status["rows"], 345,
         "the 344 imported penguins and the one predicted: {status}"
     );
+
+    // Heavier penguins arrive: the database queues drift checks, the worker runs them
+    // against the champion's snapshot (Float64 columns, nulls) and finds the body mass.
+    write_pairs(d);
+    let imported = json_of(&run(&["import", "heavier.csv", "--json"]));
+    assert!(imported["drift_jobs_queued"].as_u64().unwrap() >= 3, "{imported}");
+    let pass = json_of(&run(&["worker", "--once", "--json"]));
+    assert_eq!(pass["drift"]["failed"], serde_json::json!([]), "{pass}");
+    assert_eq!(pass["train"]["failed"], serde_json::json!([]), "{pass}");
+    let jobs = pass["drift"]["jobs"].as_array().unwrap();
+    assert!(!jobs.is_empty(), "{pass}");
+    for job in jobs {
+        assert_eq!(
+            job["n_current"], 345,
+            "the predicted penguin and the heavier ones: {job}"
+        );
+        assert_eq!(job["drifted_columns"], serde_json::json!(["body_mass_g"]), "{job}");
+    }
+    let report = jobs[0]["report_uri"].as_str().unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(report.strip_prefix("file://").unwrap()).unwrap()).unwrap();
+    let mass = report["report"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "body_mass_g")
+        .unwrap();
+    assert!(mass["ks"]["p_value"].as_f64().unwrap() < 1e-6, "{mass}");
+    assert_eq!(mass["edges"].as_array().unwrap().len(), 9, "{mass}");
 }
 
 #[test]
