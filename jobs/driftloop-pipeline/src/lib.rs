@@ -24,6 +24,7 @@ pub mod snapshot;
 pub mod testing;
 #[cfg(feature = "frames")]
 pub mod train_job;
+pub mod wandb;
 #[cfg(feature = "frames")]
 pub mod worker;
 

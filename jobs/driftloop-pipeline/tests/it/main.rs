@@ -10,3 +10,4 @@ mod import;
 mod objects;
 mod snapshots;
 mod train;
+mod wandb;

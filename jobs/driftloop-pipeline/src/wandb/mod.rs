@@ -1,0 +1,358 @@
+//! Weights & Biases runs written offline: a training as a W&B run in W&B's own offline
+//! format, `<dir>/wandb/offline-run-<YYYYMMDD_HHMMSS>-<id>/run-<id>.wandb`, which `wandb
+//! sync <dir>` uploads and `wandb leet inspect` reads. The log format is in [`log`], the
+//! records in [`proto`].
+
+pub mod log;
+pub mod proto;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use serde_json::{Map, Value};
+
+use proto::{
+    ConfigItem, ConfigRecord, FinalRecord, HeaderRecord, HistoryItem, HistoryRecord, HistoryStep, Record, RecordInfo,
+    RecordType, RunExitRecord, RunRecord, SummaryItem, SummaryRecord, Timestamp, VersionInfo,
+};
+
+/// The oldest W&B reader the written log asks for (as the wandb 0.31 SDK writes it).
+const MIN_CONSUMER: &str = "0.70.0";
+
+/// One run as W&B shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WandbRun {
+    /// W&B's run id: letters and digits.
+    pub id: String,
+    pub project: String,
+    pub entity: Option<String>,
+    pub display_name: String,
+    pub job_type: String,
+    pub tags: Vec<String>,
+    pub config: Map<String, Value>,
+    /// One object of values per step, in order.
+    pub history: Vec<Map<String, Value>>,
+    pub summary: Map<String, Value>,
+    pub started: DateTime<Utc>,
+    pub runtime_seconds: f64,
+}
+
+fn json(value: &Value) -> String {
+    serde_json::to_string(value).expect("a JSON value serializes")
+}
+
+impl WandbRun {
+    /// The records of the run, in the order W&B's SDK writes them: header, run (with its
+    /// config), one history record per step, the summary, the exit, the final record.
+    pub fn records(&self) -> Vec<Record> {
+        let info = || {
+            Some(RecordInfo {
+                stream_id: self.id.clone(),
+            })
+        };
+        let config = ConfigRecord {
+            update: self
+                .config
+                .iter()
+                .map(|(key, value)| ConfigItem {
+                    key: key.clone(),
+                    value_json: json(value),
+                })
+                .collect(),
+        };
+        let mut kinds = vec![
+            RecordType::Header(HeaderRecord {
+                version_info: Some(VersionInfo {
+                    producer: format!("driftloop {}", env!("CARGO_PKG_VERSION")),
+                    min_consumer: MIN_CONSUMER.into(),
+                }),
+            }),
+            RecordType::Run(RunRecord {
+                run_id: self.id.clone(),
+                entity: self.entity.clone().unwrap_or_default(),
+                project: self.project.clone(),
+                config: Some(config),
+                summary: None,
+                job_type: self.job_type.clone(),
+                display_name: self.display_name.clone(),
+                notes: String::new(),
+                tags: self.tags.clone(),
+                host: String::new(),
+                start_time: Some(Timestamp {
+                    seconds: self.started.timestamp(),
+                    nanos: self.started.timestamp_subsec_nanos() as i32,
+                }),
+            }),
+        ];
+        for (step, values) in self.history.iter().enumerate() {
+            let mut item: Vec<HistoryItem> = values
+                .iter()
+                .map(|(key, value)| HistoryItem {
+                    key: key.clone(),
+                    value_json: json(value),
+                })
+                .collect();
+            item.push(HistoryItem {
+                key: "_step".into(),
+                value_json: step.to_string(),
+            });
+            kinds.push(RecordType::History(HistoryRecord {
+                item,
+                step: Some(HistoryStep { num: step as i64 }),
+            }));
+        }
+        kinds.push(RecordType::Summary(SummaryRecord {
+            update: self
+                .summary
+                .iter()
+                .map(|(key, value)| SummaryItem {
+                    key: key.clone(),
+                    value_json: json(value),
+                })
+                .collect(),
+        }));
+        kinds.push(RecordType::Exit(RunExitRecord {
+            exit_code: 0,
+            runtime: self.runtime_seconds.ceil() as i32,
+        }));
+        kinds.push(RecordType::Final(FinalRecord {}));
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| Record {
+                num: i as i64 + 1,
+                record_type: Some(kind),
+                info: info(),
+            })
+            .collect()
+    }
+
+    /// The bytes of the run's `.wandb` file.
+    pub fn log_bytes(&self) -> Vec<u8> {
+        let mut log = log::TransactionLog::default();
+        for record in self.records() {
+            log.append(&record.encode_to_vec());
+        }
+        log.into_bytes()
+    }
+
+    /// The run's folder under `dir`, as W&B names offline runs.
+    pub fn folder(&self, dir: &Path) -> PathBuf {
+        dir.join("wandb").join(format!(
+            "offline-run-{}-{}",
+            self.started.format("%Y%m%d_%H%M%S"),
+            self.id
+        ))
+    }
+
+    /// Writes the run under `dir` (`WANDB_DIR`), replacing an earlier write of the same
+    /// run; returns the `.wandb` file's path.
+    pub fn write_offline(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        let folder = self.folder(dir);
+        std::fs::create_dir_all(&folder)?;
+        let path = folder.join(format!("run-{}.wandb", self.id));
+        let partial = folder.join(format!("run-{}.wandb.partial", self.id));
+        std::fs::write(&partial, self.log_bytes())?;
+        std::fs::rename(&partial, &path)?;
+        Ok(path)
+    }
+}
+
+/// A W&B run id derived from a model artifact's sha256: its first 16 hex digits, so that
+/// mirroring the same version twice writes the same run.
+pub fn run_id_of(artifact_sha256: &str) -> String {
+    artifact_sha256
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(16)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn example() -> WandbRun {
+        WandbRun {
+            id: run_id_of("5e411f16e2553040e052bc1be73d68aaf6e2a0f5"),
+            project: "driftloop".into(),
+            entity: None,
+            display_name: "v3-naive_bayes".into(),
+            job_type: "train".into(),
+            tags: vec!["naive_bayes".into(), "champion".into()],
+            config: json!({"family": "naive_bayes", "alpha": 0.5, "rows": 120})
+                .as_object()
+                .unwrap()
+                .clone(),
+            history: vec![
+                json!({"cv_macro_f1": 0.81}).as_object().unwrap().clone(),
+                json!({"cv_macro_f1": 0.86}).as_object().unwrap().clone(),
+            ],
+            summary: json!({"holdout_accuracy": 0.875, "decision": "promoted"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            started: DateTime::parse_from_rfc3339("2026-12-03T07:08:09Z").unwrap().into(),
+            runtime_seconds: 1.2,
+        }
+    }
+
+    #[test]
+    fn the_log_holds_the_runs_records_in_order() {
+        let run = example();
+        assert_eq!(run.id, "5e411f16e2553040");
+        let records: Vec<Record> = log::read_records(&run.log_bytes())
+            .unwrap()
+            .iter()
+            .map(|data| Record::decode(data.as_slice()).unwrap())
+            .collect();
+        assert_eq!(records, run.records());
+        let kinds: Vec<&str> = records
+            .iter()
+            .map(|r| match r.record_type.as_ref().unwrap() {
+                RecordType::Header(_) => "header",
+                RecordType::Run(_) => "run",
+                RecordType::History(_) => "history",
+                RecordType::Summary(_) => "summary",
+                RecordType::Config(_) => "config",
+                RecordType::Exit(_) => "exit",
+                RecordType::Final(_) => "final",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["header", "run", "history", "history", "summary", "exit", "final"]
+        );
+        assert_eq!(
+            run.folder(Path::new("/w")),
+            Path::new("/w/wandb/offline-run-20261203_070809-5e411f16e2553040")
+        );
+    }
+
+    /// The tags of a message's fields on the wire, each once, in order of first use.
+    fn wire_tags(mut bytes: &[u8]) -> Vec<u32> {
+        fn varint(bytes: &mut &[u8]) -> u64 {
+            let (mut value, mut shift) = (0u64, 0);
+            loop {
+                let byte = bytes[0];
+                *bytes = &bytes[1..];
+                value |= ((byte & 0x7f) as u64) << shift;
+                if byte < 0x80 {
+                    return value;
+                }
+                shift += 7;
+            }
+        }
+        let mut tags = Vec::new();
+        while !bytes.is_empty() {
+            let key = varint(&mut bytes);
+            let tag = (key >> 3) as u32;
+            match key & 7 {
+                0 => {
+                    varint(&mut bytes);
+                }
+                1 => bytes = &bytes[8..],
+                2 => {
+                    let n = varint(&mut bytes) as usize;
+                    bytes = &bytes[n..];
+                }
+                5 => bytes = &bytes[4..],
+                other => panic!("wire type {other}"),
+            }
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        tags
+    }
+
+    /// Every declared field, set, appears on the wire under the number `FIELDS` gives it
+    /// (so the prost attributes and the table compared with W&B's descriptors agree).
+    #[test]
+    fn the_field_numbers_on_the_wire_are_the_declared_ones() {
+        let numbers = |message: &str| -> Vec<u32> {
+            proto::FIELDS
+                .iter()
+                .filter(|(m, _, _)| *m == message)
+                .map(|(_, _, n)| *n)
+                .collect()
+        };
+        let mut run = example().records().remove(1);
+        let RecordType::Run(r) = run.record_type.as_mut().unwrap() else {
+            panic!("the second record is the run")
+        };
+        r.entity = "team".into();
+        r.notes = "n".into();
+        r.host = "h".into();
+        r.summary = Some(SummaryRecord { update: vec![] });
+        let RecordType::Run(r) = run.record_type.clone().unwrap() else {
+            unreachable!()
+        };
+        let mut wire = wire_tags(&r.encode_to_vec());
+        wire.sort();
+        assert_eq!(wire, numbers("RunRecord"));
+        let item = ConfigItem {
+            key: "k".into(),
+            value_json: "1".into(),
+        };
+        assert_eq!(wire_tags(&item.encode_to_vec()), numbers("ConfigItem"));
+        let history = HistoryRecord {
+            item: vec![HistoryItem {
+                key: "k".into(),
+                value_json: "1".into(),
+            }],
+            step: Some(HistoryStep { num: 1 }),
+        };
+        assert_eq!(wire_tags(&history.encode_to_vec()), numbers("HistoryRecord"));
+        assert_eq!(wire_tags(&history.item[0].encode_to_vec()), numbers("HistoryItem"));
+        assert_eq!(
+            wire_tags(&HistoryStep { num: 1 }.encode_to_vec()),
+            numbers("HistoryStep")
+        );
+        let summary = SummaryItem {
+            key: "k".into(),
+            value_json: "1".into(),
+        };
+        assert_eq!(wire_tags(&summary.encode_to_vec()), numbers("SummaryItem"));
+        let exit = RunExitRecord {
+            exit_code: 1,
+            runtime: 2,
+        };
+        assert_eq!(wire_tags(&exit.encode_to_vec()), numbers("RunExitRecord"));
+        let version = VersionInfo {
+            producer: "p".into(),
+            min_consumer: "m".into(),
+        };
+        assert_eq!(wire_tags(&version.encode_to_vec()), numbers("VersionInfo"));
+        let info = RecordInfo { stream_id: "s".into() };
+        assert_eq!(wire_tags(&info.encode_to_vec()), numbers("_RecordInfo"));
+        // A record of each kind: its num, the kind's field and _info.
+        let mut record_tags = vec![1, 200];
+        for record in example().records() {
+            let tags = wire_tags(&record.encode_to_vec());
+            assert_eq!(tags[0], 1);
+            assert_eq!(*tags.last().unwrap(), 200);
+            record_tags.push(tags[1]);
+        }
+        record_tags.push(5); // config records: declared for updates, not written yet
+        record_tags.sort();
+        record_tags.dedup();
+        assert_eq!(record_tags, numbers("Record"));
+    }
+
+    /// The table agrees with the numbers in the `wandb` package's descriptors.
+    #[test]
+    fn the_field_numbers_are_wandbs() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data-fixtures/wandb/descriptors.json"
+        );
+        let descriptors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for (message, field, number) in proto::FIELDS {
+            let theirs = &descriptors["messages"][message][field];
+            assert_eq!(theirs, &json!(number), "wandb_internal.{message}.{field}");
+        }
+    }
+}
