@@ -159,6 +159,102 @@ impl WandbRun {
     }
 }
 
+/// Where a run goes in W&B.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WandbTarget {
+    pub project: String,
+    pub entity: Option<String>,
+}
+
+/// The run of a registered version, from the registry alone (so it can be written again
+/// at any time, the same run): named `v<version>-<family>`, tagged with the family and
+/// the version's standing (`first-champion`, `champion`, `rejected`, …). The config holds
+/// the family and its parameters, the dataset, the snapshot and the artifact; the history
+/// one step per cross-validation fold of the chosen candidate; the summary the CV and
+/// holdout metrics and the promotion decision.
+pub fn run_of_version(version: &driftloop_db::ModelVersion, target: &WandbTarget) -> WandbRun {
+    let m = &version.model;
+    let spec = driftloop_core::spec();
+    let status = serde_json::to_value(version.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let first = version
+        .decision
+        .as_ref()
+        .and_then(|d| d.pointer("/decision/outcome"))
+        .is_some_and(|o| o == "first_champion");
+    let mut tags = vec![m.family.clone(), status.replace('_', "-")];
+    if first {
+        tags.push("first-champion".into());
+    }
+    let mut config = Map::new();
+    for (key, value) in [
+        ("version", Value::from(version.version)),
+        ("family", Value::from(m.family.clone())),
+        ("params", m.params.clone()),
+        ("model_name", Value::from(m.name.clone())),
+        ("dataset", Value::from(spec.name.clone())),
+        ("dataset_hash", Value::from(spec.spec_hash())),
+        ("snapshot_uri", Value::from(m.snapshot_uri.clone())),
+        ("snapshot_sha256", Value::from(m.snapshot_sha256.clone())),
+        ("artifact_uri", Value::from(m.artifact_uri.clone())),
+        ("artifact_sha256", Value::from(m.sha256.clone())),
+        ("train_job_id", Value::from(m.train_job_id)),
+        ("code_version", Value::from(env!("CARGO_PKG_VERSION"))),
+    ] {
+        config.insert(key.into(), value);
+    }
+    let history = m.cv_metrics["fold_macro_f1"]
+        .as_array()
+        .map(|folds| {
+            folds
+                .iter()
+                .enumerate()
+                .map(|(fold, f1)| {
+                    let mut step = Map::new();
+                    step.insert("fold".into(), Value::from(fold));
+                    step.insert("cv_fold_macro_f1".into(), f1.clone());
+                    step
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut summary = Map::new();
+    for (key, value) in [
+        ("cv_mean_macro_f1", &m.cv_metrics["mean_macro_f1"]),
+        ("cv_mean_accuracy", &m.cv_metrics["mean_accuracy"]),
+        ("holdout_accuracy", &m.holdout_metrics["accuracy"]),
+        ("holdout_macro_f1", &m.holdout_metrics["macro_f1"]),
+        ("holdout_per_class", &m.holdout_metrics["per_class"]),
+        ("holdout_confusion", &m.holdout_metrics["confusion"]),
+    ] {
+        if !value.is_null() {
+            summary.insert(key.into(), value.clone());
+        }
+    }
+    summary.insert("status".into(), Value::from(status));
+    if let Some(decision) = &version.decision {
+        summary.insert("decision".into(), decision.clone());
+    }
+    let started = DateTime::parse_from_rfc3339(&version.created_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    WandbRun {
+        id: run_id_of(&m.sha256),
+        project: target.project.clone(),
+        entity: target.entity.clone(),
+        display_name: format!("v{}-{}", version.version, m.family),
+        job_type: "train".into(),
+        tags,
+        config,
+        history,
+        summary,
+        started,
+        runtime_seconds: 0.0,
+    }
+}
+
 /// A W&B run id derived from a model artifact's sha256: its first 16 hex digits, so that
 /// mirroring the same version twice writes the same run.
 pub fn run_id_of(artifact_sha256: &str) -> String {

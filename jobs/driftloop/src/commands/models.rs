@@ -41,6 +41,21 @@ pub enum ModelsCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Writes every registered version as an offline Weights & Biases run under DIR
+    /// (DIR/wandb/offline-run-<time>-<id>/run-<id>.wandb, W&B's own format), the same run
+    /// for the same version at every export, for `wandb sync`.
+    ExportWandb {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// The W&B project the runs belong to.
+        #[arg(long, default_value = "driftloop")]
+        project: String,
+        /// The W&B entity (team or user); W&B's default when not given.
+        #[arg(long)]
+        entity: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 async fn mirror_alias(settings: &Settings, db: &dyn driftloop_pipeline::Database) -> Result<Option<serde_json::Value>> {
@@ -123,6 +138,35 @@ pub async fn run(command: ModelsCommand, settings: &Settings) -> Result<()> {
             let report = mirror_alias(settings, db.as_ref()).await?;
             print(out.json, json!(report), || {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
+            });
+        }
+        ModelsCommand::ExportWandb {
+            dir,
+            project,
+            entity,
+            out,
+        } => {
+            let target = driftloop_pipeline::wandb::WandbTarget { project, entity };
+            let mut runs = Vec::new();
+            for version in db.model_versions(name)? {
+                let run = driftloop_pipeline::wandb::run_of_version(&version, &target);
+                let path = run.write_offline(&dir).with_context(|| {
+                    format!(
+                        "writing the W&B run of version {} under {}",
+                        version.version,
+                        dir.display()
+                    )
+                })?;
+                runs.push(json!({"version": version.version, "run_id": run.id, "file": path}));
+            }
+            print(out.json, json!({"runs": runs}), || {
+                if runs.is_empty() {
+                    return format!("no {name} model is registered yet: nothing to export");
+                }
+                runs.iter()
+                    .map(|r| format!("version {}: {}", r["version"], r["file"].as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
         }
     }

@@ -3,6 +3,7 @@
 mod dataset;
 mod demo;
 mod penguins;
+mod wandb;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

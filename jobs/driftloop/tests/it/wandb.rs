@@ -1,0 +1,80 @@
+//! `driftloop models export-wandb`: every registered version as an offline W&B run, read
+//! back by W&B's own reader (`wandb leet inspect`, wandb 0.31.0 from the test venv).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::{driftloop, json_of, repo_root};
+
+/// `wandb leet inspect --summary --json PATH`, checked to succeed with nothing on stderr.
+fn inspected(path: &Path) -> Value {
+    let program = std::env::var("DRIFTLOOP_TEST_WANDB").unwrap_or_else(|_| "wandb".into());
+    let output = Command::new(&program)
+        .args(["leet", "inspect", "--summary", "--json"])
+        .arg(path)
+        .env("WANDB_SILENT", "true")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {program} ({e}): run the README's test command, which installs wandb 0.31.0 and sets \
+                 DRIFTLOOP_TEST_WANDB, or `pip install wandb==0.31.0` and put it on PATH"
+            )
+        });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stderr.trim().is_empty(),
+        "wandb leet inspect: {stderr}"
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn registered_versions_export_as_offline_wandb_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    json_of(&driftloop(d, &["db", "migrate", "--json"]));
+    let published = repo_root().join("../shared/data/mental-disorders-120.csv");
+    json_of(&driftloop(d, &["import", published.to_str().unwrap(), "--json"]));
+    json_of(&driftloop(d, &["train", "--family", "naive-bayes", "--json"]));
+    let version = json_of(&driftloop(d, &["models", "show", "1", "--json"]));
+
+    let exported = json_of(&driftloop(d, &["models", "export-wandb", "--dir", "w", "--json"]));
+    let runs = exported["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{exported}");
+    let file = runs[0]["file"].as_str().unwrap();
+    let sha = version["sha256"].as_str().unwrap();
+    assert_eq!(
+        runs[0]["run_id"],
+        sha[..16],
+        "the run id comes from the artifact's sha256"
+    );
+    let bytes = std::fs::read(d.join(file)).unwrap();
+
+    let run = inspected(&d.join(file));
+    assert_eq!(run["state"], "finished", "{run}");
+    assert_eq!(run["name"], "v1-naive_bayes");
+    assert_eq!(run["project"], "driftloop");
+    assert_eq!(
+        run["tags"],
+        serde_json::json!(["naive_bayes", "champion", "first-champion"])
+    );
+    assert_eq!(run["config"]["dataset"], "mental_health");
+    assert_eq!(run["config"]["artifact_sha256"], sha);
+    assert_eq!(run["config"]["params"], version["params"]);
+    assert_eq!(
+        run["summary"]["holdout_accuracy"],
+        version["holdout_metrics"]["accuracy"]
+    );
+    assert_eq!(
+        run["summary"]["cv_mean_macro_f1"],
+        version["cv_metrics"]["mean_macro_f1"]
+    );
+    assert_eq!(run["step"], 4, "one history step per cross-validation fold");
+
+    // Exporting again writes the same run to the same file.
+    let again = json_of(&driftloop(d, &["models", "export-wandb", "--dir", "w", "--json"]));
+    assert_eq!(again["runs"][0]["file"], runs[0]["file"]);
+    assert_eq!(std::fs::read(d.join(file)).unwrap(), bytes);
+}
