@@ -15,6 +15,8 @@ fn wandb(args: &[&str], path: &Path) -> Output {
     Command::new(&program)
         .args(args)
         .arg(path)
+        .current_dir(path.parent().unwrap())
+        .env("WANDB_DIR", path.parent().unwrap())
         .env("WANDB_SILENT", "true")
         .env("WANDB_MODE", "offline")
         .output()

@@ -14,6 +14,8 @@ fn inspected(path: &Path) -> Value {
     let output = Command::new(&program)
         .args(["leet", "inspect", "--summary", "--json"])
         .arg(path)
+        .current_dir(path.parent().unwrap())
+        .env("WANDB_DIR", path.parent().unwrap())
         .env("WANDB_SILENT", "true")
         .output()
         .unwrap_or_else(|e| {
@@ -142,6 +144,9 @@ fn wandb_sync_uploads_an_exported_run_to_a_wandb_server() {
     let output = Command::new(&program)
         .arg("sync")
         .arg(file.parent().unwrap())
+        // wandb writes its debug logs under the working directory: keep them in the test's folder.
+        .current_dir(d)
+        .env("WANDB_DIR", d)
         .env("WANDB_BASE_URL", &server)
         .env("WANDB_API_KEY", TEST_KEY)
         .env_remove("WANDB_MODE")
