@@ -125,6 +125,12 @@ pub fn parse_features(value: &Value, path: &str, problems: &mut Vec<Problem>) ->
             }
         };
         match s.parse_feature(col_idx, &text) {
+            // Text that marks a missing cell in a CSV ("", "NA") is not a value in JSON,
+            // where a missing value is `null` (as the document says).
+            Ok(code) if code.is_nan() => problems.push(problem(
+                field,
+                format!("{text:?} is not {}; a missing value is null", column.kind.expected()),
+            )),
             Ok(code) => codes.push(code),
             Err(e) => problems.push(problem(field, e.to_string())),
         }

@@ -303,6 +303,17 @@ fn penguins_run_the_whole_loop(backend: Backend) {
                 "a number",
             ),
             (request.replace("47.5", "-1"), "features.bill_length_mm", "-1 is not"),
+            // A CSV's missing cell is not a JSON value: `null` is.
+            (
+                request.replace("\"sex\": null", "\"sex\": \"\""),
+                "features.sex",
+                "a missing value is null",
+            ),
+            (
+                request.replace("\"sex\": null", "\"sex\": \"NA\""),
+                "features.sex",
+                "a missing value is null",
+            ),
         ] {
             let (status, body) = http(port, "POST", "/v1/predict", Some(&request)).unwrap();
             assert_eq!(status, 400, "{request}: {body}");
