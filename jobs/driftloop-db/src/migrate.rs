@@ -42,6 +42,7 @@ static MYSQL_FILES: &[MigrationFile] = migration_files!("mysql":
     3 "0003_drift_counter.sql",
     4 "0004_drift_reports.sql",
     5 "0005_model_registry.sql",
+    6 "0006_wandb_mirror.sql",
 );
 
 /// SQLite, the embedded default.
@@ -50,6 +51,7 @@ static SQLITE_FILES: &[MigrationFile] = migration_files!("sqlite":
     3 "0003_drift_counter.sql",
     4 "0004_drift_reports.sql",
     5 "0005_model_registry.sql",
+    6 "0006_wandb_mirror.sql",
 );
 
 /// The name the feature table's migration is recorded under.

@@ -109,6 +109,8 @@ pub trait ModelRegistry: Send + Sync {
         mlflow_version: Option<&str>,
         error: Option<&str>,
     ) -> Result<()>;
+    /// Records the W&B mirror of a version: its run, or why it failed.
+    fn record_wandb_mirror(&self, name: &str, version: i64, run_id: Option<&str>, error: Option<&str>) -> Result<()>;
 }
 
 /// A feature database: the ports, and its migrations.

@@ -186,6 +186,10 @@ pub struct ModelVersion {
     pub mlflow_version: Option<String>,
     /// Why the MLflow mirror of this version failed, until it succeeds.
     pub mlflow_error: Option<String>,
+    /// The Weights & Biases run the version was mirrored to.
+    pub wandb_run_id: Option<String>,
+    /// Why the W&B mirror of this version failed, until it succeeds.
+    pub wandb_error: Option<String>,
     /// When the version was registered (UTC).
     pub created_at: String,
 }

@@ -13,7 +13,7 @@ const CHAMPION: &str = "champion";
 fn version_columns(dialect: Dialect) -> String {
     format!(
         "version, name, artifact_uri, sha256, snapshot_uri, snapshot_sha256, family, params, cv_metrics, \
-         holdout_metrics, train_job_id, status, decision, mlflow_run_id, mlflow_version, mlflow_error, {}",
+         holdout_metrics, train_job_id, status, decision, mlflow_run_id, mlflow_version, mlflow_error, wandb_run_id, wandb_error, {}",
         dialect.iso_timestamp("created_at")
     )
 }
@@ -44,7 +44,9 @@ fn version_from_row(row: &[SqlValue]) -> Result<ModelVersion> {
         mlflow_run_id: c.opt_text(13, "mlflow_run_id")?,
         mlflow_version: c.opt_text(14, "mlflow_version")?,
         mlflow_error: c.opt_text(15, "mlflow_error")?,
-        created_at: c.text(16, "created_at")?,
+        wandb_run_id: c.opt_text(16, "wandb_run_id")?,
+        wandb_error: c.opt_text(17, "wandb_error")?,
+        created_at: c.text(18, "created_at")?,
     })
 }
 
@@ -268,6 +270,21 @@ fn record_mirror(
     Ok(())
 }
 
+fn record_wandb_mirror(
+    tx: &mut dyn SqlTx,
+    name: &str,
+    version: i64,
+    run_id: Option<&str>,
+    error: Option<&str>,
+) -> Result<()> {
+    tx.exec(
+        "UPDATE model_versions SET wandb_run_id = COALESCE(?, wandb_run_id), wandb_error = ? \
+         WHERE name = ? AND version = ?",
+        vec![run_id.into(), error.into(), name.into(), version.into()],
+    )?;
+    Ok(())
+}
+
 /// Registrations and first champions race on unique keys; running again sees the winner.
 const WRITE: TxMode = TxMode {
     read_committed: false,
@@ -336,6 +353,12 @@ impl<D: Transact> ModelRegistry for D {
     ) -> Result<()> {
         self.with_tx("recording the MLflow mirror", WRITE, &mut |tx| {
             record_mirror(tx, name, version, run_id, mlflow_version, error)
+        })
+    }
+
+    fn record_wandb_mirror(&self, name: &str, version: i64, run_id: Option<&str>, error: Option<&str>) -> Result<()> {
+        self.with_tx("recording the W&B mirror", WRITE, &mut |tx| {
+            record_wandb_mirror(tx, name, version, run_id, error)
         })
     }
 }

@@ -16,17 +16,30 @@ fn repo_root() -> PathBuf {
 
 /// Runs `driftloop` in `dir` with a clean driftloop environment.
 fn driftloop(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftloop"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DRIFTLOOP_DATABASE_URL")
-        .env_remove("DRIFTLOOP_STORE")
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("DRIFTLOOP_WEBHOOK_URL")
-        .env_remove("DRIFTLOOP_SNS_TOPIC_ARN")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run driftloop")
+    driftloop_with(dir, args, &[])
+}
+
+/// The same, with these variables set.
+fn driftloop_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_driftloop"));
+    command.args(args).current_dir(dir);
+    for name in [
+        "DRIFTLOOP_DATABASE_URL",
+        "DRIFTLOOP_STORE",
+        "MLFLOW_TRACKING_URI",
+        "DRIFTLOOP_WEBHOOK_URL",
+        "DRIFTLOOP_SNS_TOPIC_ARN",
+        "WANDB_API_KEY",
+        "WANDB_BASE_URL",
+        "WANDB_ENTITY",
+        "WANDB_PROJECT",
+        "WANDB_MODE",
+        "WANDB_DIR",
+    ] {
+        command.env_remove(name);
+    }
+    command.env("RUST_LOG", "warn").envs(vars.iter().copied());
+    command.output().expect("run driftloop")
 }
 
 /// `driftloop drift --reference R --current C` with `extra` arguments.
@@ -103,14 +116,14 @@ fn committed_fixtures_regenerate_byte_for_byte() {
 fn embedded_default_migrates_imports_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let first = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
-    assert_eq!(first["applied"].as_array().unwrap().len(), 5);
+    assert_eq!(first["applied"].as_array().unwrap().len(), 6);
     assert!(
         dir.path().join(".driftloop/driftloop.db").exists(),
         "the default is an SQLite file under .driftloop/"
     );
     let second = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
     assert_eq!(second["applied"].as_array().unwrap().len(), 0);
-    assert_eq!(second["already_applied"], 5);
+    assert_eq!(second["already_applied"], 6);
 
     let original = repo_root().join("../shared/data/mental-disorders-120.csv");
     let imported = json_of(&driftloop(
