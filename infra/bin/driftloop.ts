@@ -4,6 +4,9 @@
 //                            (default: ../target/lambda beside this folder)
 //   DRIFTLOOP_DATASET        a dataset file to pack with the functions (default: none, the
 //                            shipped dataset embedded in the binaries)
+//   DRIFTLOOP_WANDB_PROJECT  write every training as an offline W&B run into the store under
+//                            tracking/wandb/, for this W&B project (default: none written)
+//   DRIFTLOOP_WANDB_ENTITY   the W&B team or user of those runs (default: the key's own)
 
 import * as path from 'node:path';
 
@@ -18,6 +21,9 @@ new DriftloopStack(app, 'Driftloop', {
   functionsDir: process.env.DRIFTLOOP_FUNCTIONS_DIR ?? path.join(repo, 'target', 'lambda'),
   sqlDir: path.join(repo, 'sql', 'mysql'),
   datasetFile: process.env.DRIFTLOOP_DATASET ? path.resolve(process.env.DRIFTLOOP_DATASET) : undefined,
+  wandb: process.env.DRIFTLOOP_WANDB_PROJECT
+    ? { project: process.env.DRIFTLOOP_WANDB_PROJECT, entity: process.env.DRIFTLOOP_WANDB_ENTITY || undefined }
+    : undefined,
   description: 'driftloop: predict, drift and train functions over RDS MySQL and S3',
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -47,10 +47,25 @@ export interface DriftloopStackProps extends StackProps {
    * run on the shipped dataset, embedded in the binaries.
    */
   readonly datasetFile?: string;
+  /**
+   * Weights & Biases: every training is written as an offline W&B run into the store under
+   * `tracking/wandb/` (the functions run in isolated subnets, with no route to W&B), for
+   * `wandb sync` after copying the prefix down (README, "Training and the model registry").
+   * Unset, nothing is written or sent.
+   */
+  readonly wandb?: WandbProps;
   /** Minutes between the drift function's scheduled runs (the backstop of predict's kick). */
   readonly driftEveryMinutes?: number;
   /** Minutes between the train function's scheduled runs (the backstop of drift's kick). */
   readonly trainEveryMinutes?: number;
+}
+
+/** Where offline W&B runs go: `WANDB_PROJECT` and `WANDB_ENTITY` of the train function. */
+export interface WandbProps {
+  /** The W&B project (default `driftloop`). */
+  readonly project?: string;
+  /** The W&B team or user (default: the key's own, at `wandb sync`). */
+  readonly entity?: string;
 }
 
 /** A hash of every migration, so that a changed sql/ folder re-runs the schema resource. */
@@ -249,6 +264,15 @@ export class DriftloopStack extends Stack {
     // train writes snapshots and models, and reads them back to verify and compare.
     objects(train, ['s3:GetObject', 's3:PutObject'], ['snapshots/', 'models/']);
     listing(train, ['snapshots/', 'models/']);
+    if (props.wandb !== undefined) {
+      // Offline W&B runs, written beside the models; `wandb sync` uploads them from a copy.
+      train.addEnvironment('WANDB_MODE', 'offline');
+      train.addEnvironment('WANDB_PROJECT', props.wandb.project ?? 'driftloop');
+      if (props.wandb.entity !== undefined) {
+        train.addEnvironment('WANDB_ENTITY', props.wandb.entity);
+      }
+      objects(train, ['s3:PutObject'], ['tracking/wandb/']);
+    }
     for (const fn of [predict, drift, train]) {
       secret.grantRead(fn);
     }
@@ -328,6 +352,10 @@ export class DriftloopStack extends Stack {
           reason: `Objects under driftloop/${prefix} are content-addressed: their keys are not known before they are written.`,
         });
       }
+      Validations.of(fn).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/driftloop/tracking/wandb/*]`,
+        reason: 'Offline W&B runs are named by their time and run id: their keys are not known before they are written.',
+      });
     }
     Validations.of(provider).acknowledge({
       id: 'AwsSolutions-L1',

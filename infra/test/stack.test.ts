@@ -208,12 +208,46 @@ test('a dataset file travels with every function, named by DRIFTLOOP_DATASET, an
   assert.ok(plain.every((fn) => fn.Properties.Environment?.Variables?.DRIFTLOOP_DATASET === undefined));
 });
 
+test('with W&B, train writes offline runs under tracking/wandb/ and nothing else gains access', () => {
+  const withWandb = new DriftloopStack(new App(), 'WithWandb', {
+    functionsDir: standInFunctions(),
+    sqlDir: path.join(repo, 'sql', 'mysql'),
+    wandb: { project: 'churn', entity: 'team' },
+  });
+  const synthesized = Template.fromStack(withWandb);
+  const variables = (s: DriftloopStack, t: Template, fn: keyof typeof stack.functions) =>
+    (t.findResources('AWS::Lambda::Function')[s.getLogicalId(s.functions[fn].node.defaultChild as never)] as any)
+      .Properties.Environment.Variables;
+  const train = variables(withWandb, synthesized, 'train');
+  assert.equal(train.WANDB_MODE, 'offline');
+  assert.equal(train.WANDB_PROJECT, 'churn');
+  assert.equal(train.WANDB_ENTITY, 'team');
+  assert.equal(train.WANDB_API_KEY, undefined, 'no key in the environment');
+  for (const fn of ['predict', 'drift'] as const) {
+    assert.equal(variables(withWandb, synthesized, fn).WANDB_MODE, undefined, fn);
+  }
+  const writes = (t: Template, s: DriftloopStack, fn: keyof typeof stack.functions) => {
+    const role = s.getLogicalId(s.functions[fn].role!.node.defaultChild as never);
+    return Object.values(t.findResources('AWS::IAM::Policy')).some(
+      (p: any) =>
+        p.Properties.Roles.some((r: any) => r.Ref === role) &&
+        JSON.stringify(p.Properties.PolicyDocument).includes('driftloop/tracking/wandb/*'),
+    );
+  };
+  assert.ok(writes(synthesized, withWandb, 'train'));
+  assert.ok(!writes(synthesized, withWandb, 'drift') && !writes(synthesized, withWandb, 'predict'));
+  assert.ok(!writes(template, stack, 'train'), 'without W&B nothing is written there');
+  assert.equal(variables(stack, template, 'train').WANDB_MODE, undefined);
+});
+
 test('cdk-nag AWS Solutions: no unacknowledged finding', () => {
   const violations = synthWithNag(
     (app) =>
       new DriftloopStack(app, 'Driftloop', {
         functionsDir: standInFunctions(),
         sqlDir: path.join(repo, 'sql', 'mysql'),
+        // With W&B on, so that the policy it adds is checked too.
+        wandb: { project: 'driftloop' },
       }),
   );
   assert.deepEqual(
