@@ -91,6 +91,8 @@ pub struct Settings {
     pub mlflow_tracking_uri: Option<String>,
     /// `DRIFTLOOP_MLFLOW_EXPERIMENT`: the MLflow experiment; default `driftloop`.
     pub mlflow_experiment: String,
+    /// Weights & Biases, W&B's own variables: `WANDB_API_KEY` turns the mirror on.
+    pub wandb: Option<WandbSettings>,
     /// `DRIFTLOOP_WEBHOOK_URL`: a Slack-compatible incoming webhook to notify.
     pub webhook_url: Option<Secret>,
     /// `DRIFTLOOP_SNS_TOPIC_ARN`: an SNS topic to notify.
@@ -108,6 +110,31 @@ pub struct Settings {
     /// shipped mental-health dataset, embedded in the binary.
     pub dataset: Option<std::path::PathBuf>,
 }
+
+/// Where trainings are mirrored in Weights & Biases (`WANDB_*`, W&B's own names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WandbSettings {
+    /// `WANDB_API_KEY`: never printed or logged. Offline runs need none, but the mirror is
+    /// on only when it is set (or `WANDB_MODE=offline`).
+    pub api_key: Option<Secret>,
+    /// `WANDB_BASE_URL`: default W&B's cloud, [`DEFAULT_WANDB_BASE_URL`].
+    pub base_url: String,
+    /// `WANDB_ENTITY`: the team or user; default the key's own entity.
+    pub entity: Option<String>,
+    /// `WANDB_PROJECT`: default `driftloop`.
+    pub project: String,
+    /// `WANDB_MODE=offline`: runs are written in W&B's offline format for `wandb sync`
+    /// instead of sent.
+    pub offline: bool,
+    /// `WANDB_DIR`: where offline runs go (`<dir>/wandb/offline-run-…`); unset, they go
+    /// into the store under `tracking/wandb/`.
+    pub dir: Option<PathBuf>,
+    /// `DRIFTLOOP_WANDB_TIMEOUT_SECONDS`: the longest a training waits for W&B; default 30.
+    pub timeout: std::time::Duration,
+}
+
+/// W&B's cloud, where runs go when `WANDB_BASE_URL` is not set.
+pub const DEFAULT_WANDB_BASE_URL: &str = "https://api.wandb.ai";
 
 /// Which labelled rows training takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -201,6 +228,59 @@ impl Settings {
                 ));
             }
         }
+        let wandb_mode = nonempty("WANDB_MODE");
+        let offline = match wandb_mode.as_deref() {
+            None | Some("online") | Some("run") => false,
+            Some("offline") | Some("dryrun") => true,
+            Some("disabled") => false,
+            Some(other) => {
+                problems.push(format!("WANDB_MODE: {other:?} is not online, offline or disabled"));
+                false
+            }
+        };
+        let wandb_key = nonempty("WANDB_API_KEY");
+        let wandb_base_url = nonempty("WANDB_BASE_URL").unwrap_or_else(|| DEFAULT_WANDB_BASE_URL.to_string());
+        if !(wandb_base_url.starts_with("http://") || wandb_base_url.starts_with("https://")) {
+            problems.push(format!(
+                "WANDB_BASE_URL: {wandb_base_url:?} is not an http(s):// URL of a W&B server"
+            ));
+        }
+        let wandb_project = nonempty("WANDB_PROJECT").unwrap_or_else(|| "driftloop".to_string());
+        let wandb_entity = nonempty("WANDB_ENTITY");
+        for (name, value) in [
+            ("WANDB_PROJECT", Some(&wandb_project)),
+            ("WANDB_ENTITY", wandb_entity.as_ref()),
+        ] {
+            if let Some(value) = value {
+                if value.len() > 128 || value.chars().any(|c| c == '/' || c.is_whitespace() || c.is_control()) {
+                    problems.push(format!(
+                        "{name}: {value:?} is not a W&B name (no '/', spaces, at most 128 characters)"
+                    ));
+                }
+            }
+        }
+        let wandb_timeout = match nonempty("DRIFTLOOP_WANDB_TIMEOUT_SECONDS") {
+            None => 30.0,
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(v) if v > 0.0 && v <= 900.0 => v,
+                _ => {
+                    problems.push(format!(
+                        "DRIFTLOOP_WANDB_TIMEOUT_SECONDS: {raw:?} is not a number of seconds from 0 to 900"
+                    ));
+                    30.0
+                }
+            },
+        };
+        let wandb_on = (wandb_key.is_some() || offline) && wandb_mode.as_deref() != Some("disabled");
+        let wandb = wandb_on.then(|| WandbSettings {
+            api_key: wandb_key.map(Secret::new),
+            base_url: wandb_base_url.trim_end_matches('/').to_string(),
+            entity: wandb_entity,
+            project: wandb_project,
+            offline,
+            dir: nonempty("WANDB_DIR").map(PathBuf::from),
+            timeout: std::time::Duration::from_secs_f64(wandb_timeout),
+        });
         let webhook_url = nonempty("DRIFTLOOP_WEBHOOK_URL");
         if let Some(url) = &webhook_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -220,6 +300,7 @@ impl Settings {
                 promotion_margin,
                 mlflow_tracking_uri,
                 mlflow_experiment: nonempty("DRIFTLOOP_MLFLOW_EXPERIMENT").unwrap_or_else(|| "driftloop".to_string()),
+                wandb,
                 webhook_url: webhook_url.map(Secret::new),
                 sns_topic_arn: nonempty("DRIFTLOOP_SNS_TOPIC_ARN"),
                 drift_function: nonempty("DRIFTLOOP_DRIFT_FUNCTION"),
@@ -257,6 +338,7 @@ fn bare(error: Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn default_is_the_embedded_sqlite_file() {
@@ -344,5 +426,68 @@ mod tests {
             err.contains("DRIFTLOOP_DATABASE_URL") && err.contains("DRIFTLOOP_STORE"),
             "every bad variable in one error: {err}"
         );
+    }
+
+    fn settings_of(vars: &[(&str, &str)]) -> Result<Settings> {
+        let vars: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn wandb_is_on_with_a_key_or_offline_and_its_key_never_printed() {
+        assert_eq!(settings_of(&[]).unwrap().wandb, None);
+        assert_eq!(settings_of(&[("WANDB_PROJECT", "p")]).unwrap().wandb, None);
+        let on = settings_of(&[("WANDB_API_KEY", "local-secret-key")]).unwrap();
+        let w = on.wandb.clone().unwrap();
+        assert_eq!(
+            (
+                w.base_url.as_str(),
+                w.project.as_str(),
+                w.entity.as_deref(),
+                w.offline,
+                w.dir.as_deref()
+            ),
+            (DEFAULT_WANDB_BASE_URL, "driftloop", None, false, None)
+        );
+        assert!(!format!("{on:?}").contains("local-secret-key"));
+        let offline = settings_of(&[
+            ("WANDB_MODE", "offline"),
+            ("WANDB_DIR", "/tmp/runs"),
+            ("WANDB_ENTITY", "team"),
+            ("WANDB_PROJECT", "churn"),
+            ("WANDB_BASE_URL", "http://127.0.0.1:8080/"),
+        ])
+        .unwrap()
+        .wandb
+        .unwrap();
+        assert_eq!(
+            (
+                offline.base_url.as_str(),
+                offline.project.as_str(),
+                offline.entity.as_deref(),
+                offline.offline
+            ),
+            ("http://127.0.0.1:8080", "churn", Some("team"), true)
+        );
+        assert_eq!(offline.dir.as_deref(), Some(Path::new("/tmp/runs")));
+        assert_eq!(
+            settings_of(&[("WANDB_API_KEY", "k"), ("WANDB_MODE", "disabled")])
+                .unwrap()
+                .wandb,
+            None
+        );
+        let err = settings_of(&[
+            ("WANDB_API_KEY", "k"),
+            ("WANDB_MODE", "sometimes"),
+            ("WANDB_BASE_URL", "api.wandb.ai"),
+            ("WANDB_PROJECT", "a/b"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for part in ["WANDB_MODE", "WANDB_BASE_URL", "WANDB_PROJECT"] {
+            assert!(err.contains(part), "{part} in {err}");
+        }
+        assert!(!err.contains("\"k\""), "{err}");
     }
 }

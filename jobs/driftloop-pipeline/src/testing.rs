@@ -136,6 +136,7 @@ impl TestEnv {
             config: Default::default(),
             promotion_margin: 0.01,
             mlflow: None,
+            wandb: None,
         };
         run_training(
             env.db.as_ref(),
@@ -152,13 +153,14 @@ impl TestEnv {
 }
 
 /// A worker over `db` and `store` as the functions' tests run it: the log notifier, no
-/// MLflow, the default drift and training settings, expert labels, a 0.01 margin.
+/// MLflow nor W&B, the default drift and training settings, expert labels, a 0.01 margin.
 pub fn test_worker(db: Arc<dyn Database>, store: Arc<dyn ObjectStore>) -> crate::worker::Worker {
     crate::worker::Worker {
         db,
         store,
         notifier: Arc::new(LogNotifier),
         mlflow: None,
+        wandb: None,
         drift: Default::default(),
         labels: TrainLabels::Expert,
         train: Default::default(),

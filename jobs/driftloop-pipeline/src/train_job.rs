@@ -1,6 +1,6 @@
 //! The train job: read the labelled rows, write their snapshot, train from it, store the
 //! artifact, register the version, decide whether it replaces the champion, mirror to
-//! MLflow, notify. Every step is safe to repeat: the snapshot and the artifact are
+//! MLflow and W&B, notify. Every step is safe to repeat: the snapshot and the artifact are
 //! content-addressed and the registry keys versions by artifact hash, so a job that runs
 //! twice (a lost lease) registers one version.
 //!
@@ -24,6 +24,7 @@ use crate::mlflow::{sync, MlflowClient, SyncReport};
 use crate::notify::{Event, Notifier};
 use crate::objects::ObjectStore;
 use crate::snapshot::{load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
+use crate::wandb::{sync_wandb, WandbMirror, WandbSyncReport};
 
 /// The registered name of the dataset's model: the dataset's name.
 pub fn model_name() -> &'static str {
@@ -53,6 +54,7 @@ pub struct TrainOptions<'a> {
     pub config: TrainConfig,
     pub promotion_margin: f64,
     pub mlflow: Option<&'a MlflowClient>,
+    pub wandb: Option<&'a WandbMirror>,
 }
 
 /// What one training did.
@@ -73,6 +75,7 @@ pub struct TrainOutcome {
     /// The champion after this training.
     pub champion: Option<i64>,
     pub mlflow: Option<SyncReport>,
+    pub wandb: Option<WandbSyncReport>,
     pub timings: driftloop_model::select::Timings,
 }
 
@@ -212,6 +215,10 @@ pub async fn run_training(
         Some(client) => Some(sync(db, store, client, model_name()).await?),
         None => None,
     };
+    let wandb = match options.wandb {
+        Some(mirror) => Some(sync_wandb(db, store, mirror, model_name()).await?),
+        None => None,
+    };
     Ok(TrainOutcome {
         job_ids: job_ids.to_vec(),
         snapshot,
@@ -226,6 +233,7 @@ pub async fn run_training(
         decision,
         champion,
         mlflow,
+        wandb,
         timings: trained.timings,
     })
 }

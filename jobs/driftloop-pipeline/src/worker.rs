@@ -18,12 +18,14 @@ use crate::mlflow::MlflowClient;
 use crate::notify::{notifier_from_settings, Notifier};
 use crate::objects::ObjectStore;
 use crate::train_job::{drain_train_jobs, TrainDrain, TrainOptions};
+use crate::wandb::WandbMirror;
 
 pub struct Worker {
     pub db: Arc<dyn Database>,
     pub store: Arc<dyn ObjectStore>,
     pub notifier: Arc<dyn Notifier>,
     pub mlflow: Option<MlflowClient>,
+    pub wandb: Option<WandbMirror>,
     pub drift: DriftConfig,
     pub labels: TrainLabels,
     pub train: TrainConfig,
@@ -49,7 +51,7 @@ impl WorkerPass {
 
 impl Worker {
     /// The worker the settings describe, with their notifiers (the log line, a webhook,
-    /// an SNS topic) and MLflow mirror.
+    /// an SNS topic) and MLflow and W&B mirrors.
     pub async fn from_settings(
         settings: &Settings,
         db: Arc<dyn Database>,
@@ -73,6 +75,7 @@ impl Worker {
             store,
             notifier,
             mlflow: MlflowClient::from_settings(settings),
+            wandb: WandbMirror::from_settings(settings),
             drift,
             labels: settings.train_labels,
             train: TrainConfig::default(),
@@ -98,6 +101,7 @@ impl Worker {
             config: self.train.clone(),
             promotion_margin: self.promotion_margin,
             mlflow: self.mlflow.as_ref(),
+            wandb: self.wandb.as_ref(),
         };
         drain_train_jobs(
             self.db.as_ref(),

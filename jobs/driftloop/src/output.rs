@@ -81,17 +81,28 @@ pub(crate) fn outcome_text(o: &TrainOutcome) -> String {
         ),
     ];
     if let Some(m) = &o.mlflow {
-        lines.push(format!(
-            "  MLflow: {} mirrored, {} failed{}",
-            m.mirrored.len(),
-            m.failed.len(),
-            m.failed
-                .first()
-                .map(|(v, e)| format!(" (version {v}: {e})"))
-                .unwrap_or_default()
+        lines.push(mirror_line("MLflow", m.mirrored.len(), &m.failed));
+    }
+    if let Some(w) = &o.wandb {
+        lines.push(mirror_line(
+            &format!("W&B ({})", w.destination),
+            w.mirrored.len(),
+            &w.failed,
         ));
     }
     lines.join("\n")
+}
+
+/// What a training's mirror to one tracker did, with the first failure.
+fn mirror_line(tracker: &str, mirrored: usize, failed: &[(i64, String)]) -> String {
+    format!(
+        "  {tracker}: {mirrored} mirrored, {} failed{}",
+        failed.len(),
+        failed
+            .first()
+            .map(|(v, e)| format!(" (version {v}: {e})"))
+            .unwrap_or_default()
+    )
 }
 
 pub(crate) fn version_line(v: &ModelVersion) -> String {

@@ -25,6 +25,8 @@ pub struct SyncReport {
     /// The MLflow version the `champion` alias points at after the sync.
     pub champion_alias: Option<String>,
     pub alias_error: Option<String>,
+    /// Wall-clock seconds the sync took.
+    pub seconds: f64,
 }
 
 impl MlflowClient {
@@ -244,6 +246,7 @@ pub async fn sync(
     client: &MlflowClient,
     name: &str,
 ) -> Result<SyncReport> {
+    let started = std::time::Instant::now();
     let mut report = SyncReport::default();
     for v in db.model_versions(name)? {
         if v.mlflow_version.is_some() {
@@ -287,5 +290,6 @@ pub async fn sync(
             ));
         }
     }
+    report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

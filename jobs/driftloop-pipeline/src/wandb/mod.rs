@@ -1,10 +1,15 @@
-//! Weights & Biases runs written offline: a training as a W&B run in W&B's own offline
-//! format, `<dir>/wandb/offline-run-<YYYYMMDD_HHMMSS>-<id>/run-<id>.wandb`, which `wandb
-//! sync <dir>` uploads and `wandb leet inspect` reads. The log format is in [`log`], the
-//! records in [`proto`].
+//! The Weights & Biases mirror: a registered version as a W&B run, sent to a W&B server
+//! ([`online`]) or written in W&B's own offline format,
+//! `<dir>/wandb/offline-run-<YYYYMMDD_HHMMSS>-<id>/run-<id>.wandb`, which `wandb sync
+//! <dir>` uploads and `wandb leet inspect` reads. The log format is in [`log`], the
+//! records in [`proto`], the syncing of the registry in `mirror.rs`.
 
 pub mod log;
+mod mirror;
+pub mod online;
 pub mod proto;
+
+pub use mirror::{store_key, sync_wandb, Transport, WandbMirror, WandbSyncReport, STORE_PREFIX};
 
 use std::path::{Path, PathBuf};
 
@@ -166,13 +171,18 @@ pub struct WandbTarget {
     pub entity: Option<String>,
 }
 
-/// The run of a registered version, from the registry alone (so it can be written again
-/// at any time, the same run): named `v<version>-<family>`, tagged with the family and
-/// the version's standing (`first-champion`, `champion`, `rejected`, …). The config holds
-/// the family and its parameters, the dataset, the snapshot and the artifact; the history
-/// one step per cross-validation fold of the chosen candidate; the summary the CV and
-/// holdout metrics and the promotion decision.
-pub fn run_of_version(version: &driftloop_db::ModelVersion, target: &WandbTarget) -> WandbRun {
+/// The run of a registered version, from the registry and the artifact's header (so it
+/// can be written again at any time, the same run): named `v<version>-<family>`, tagged
+/// with the family and the version's standing (`first-champion`, `champion`, `rejected`,
+/// …). The config holds the family and its parameters, the training configuration (seed,
+/// folds, holdout share, the grid), the dataset, the snapshot and the artifact; the
+/// history one step per candidate of the grid (its parameters, CV macro-F1 mean and per
+/// fold); the summary the CV and holdout metrics and the promotion decision.
+pub fn run_of_version(
+    version: &driftloop_db::ModelVersion,
+    header: &driftloop_model::artifact::ArtifactHeader,
+    target: &WandbTarget,
+) -> WandbRun {
     let m = &version.model;
     let spec = driftloop_core::spec();
     let status = serde_json::to_value(version.status)
@@ -188,6 +198,12 @@ pub fn run_of_version(version: &driftloop_db::ModelVersion, target: &WandbTarget
     if first {
         tags.push("first-champion".into());
     }
+    let grid: Vec<Value> = header
+        .config
+        .candidates
+        .iter()
+        .map(|c| serde_json::json!({"family": c.family().as_str(), "params": c.params()}))
+        .collect();
     let mut config = Map::new();
     for (key, value) in [
         ("version", Value::from(version.version)),
@@ -195,35 +211,56 @@ pub fn run_of_version(version: &driftloop_db::ModelVersion, target: &WandbTarget
         ("params", m.params.clone()),
         ("model_name", Value::from(m.name.clone())),
         ("dataset", Value::from(spec.name.clone())),
-        ("dataset_hash", Value::from(spec.spec_hash())),
+        ("dataset_hash", Value::from(header.spec_hash.clone())),
+        ("classes", Value::from(header.classes.clone())),
+        ("seed", Value::from(header.config.seed)),
+        ("folds", Value::from(header.config.folds)),
+        ("holdout_share", Value::from(header.config.holdout_share)),
+        ("cv_max_rows", Value::from(header.config.cv_max_rows)),
+        ("grid", Value::from(grid)),
+        ("rows", Value::from(header.snapshot.rows)),
+        ("training_rows", Value::from(header.metrics.training_rows)),
+        ("holdout_rows", Value::from(header.metrics.holdout_rows)),
         ("snapshot_uri", Value::from(m.snapshot_uri.clone())),
         ("snapshot_sha256", Value::from(m.snapshot_sha256.clone())),
         ("artifact_uri", Value::from(m.artifact_uri.clone())),
         ("artifact_sha256", Value::from(m.sha256.clone())),
         ("train_job_id", Value::from(m.train_job_id)),
-        ("code_version", Value::from(env!("CARGO_PKG_VERSION"))),
+        ("code_version", Value::from(header.code_version.clone())),
     ] {
         config.insert(key.into(), value);
     }
-    let history = m.cv_metrics["fold_macro_f1"]
-        .as_array()
-        .map(|folds| {
-            folds
-                .iter()
-                .enumerate()
-                .map(|(fold, f1)| {
-                    let mut step = Map::new();
-                    step.insert("fold".into(), Value::from(fold));
-                    step.insert("cv_fold_macro_f1".into(), f1.clone());
-                    step
-                })
-                .collect()
+    if let Some(margin) = version.decision.as_ref().and_then(|d| d.pointer("/decision/margin")) {
+        config.insert("promotion_margin".into(), margin.clone());
+    }
+    let history = header
+        .metrics
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(i, candidate)| {
+            let mut step = Map::new();
+            step.insert("candidate".into(), Value::from(i));
+            step.insert("family".into(), Value::from(candidate.candidate.family().as_str()));
+            step.insert("params".into(), Value::Object(candidate.candidate.params()));
+            step.insert("chosen".into(), Value::from(candidate.candidate == header.params));
+            step.insert("cv_mean_macro_f1".into(), Value::from(candidate.mean_macro_f1));
+            step.insert("cv_std_macro_f1".into(), Value::from(candidate.std_macro_f1));
+            step.insert("cv_mean_accuracy".into(), Value::from(candidate.mean_accuracy));
+            for (fold, f1) in candidate.fold_macro_f1.iter().enumerate() {
+                step.insert(format!("cv_macro_f1_fold_{}", fold + 1), Value::from(*f1));
+            }
+            if let Some(error) = &candidate.error {
+                step.insert("error".into(), Value::from(error.clone()));
+            }
+            step
         })
-        .unwrap_or_default();
+        .collect();
     let mut summary = Map::new();
     for (key, value) in [
         ("cv_mean_macro_f1", &m.cv_metrics["mean_macro_f1"]),
         ("cv_mean_accuracy", &m.cv_metrics["mean_accuracy"]),
+        ("cv_fold_macro_f1", &m.cv_metrics["fold_macro_f1"]),
         ("holdout_accuracy", &m.holdout_metrics["accuracy"]),
         ("holdout_macro_f1", &m.holdout_metrics["macro_f1"]),
         ("holdout_per_class", &m.holdout_metrics["per_class"]),

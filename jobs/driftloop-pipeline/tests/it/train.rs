@@ -47,6 +47,7 @@ fn options(mlflow: Option<&MlflowClient>) -> TrainOptions<'_> {
         config: TrainConfig::default(),
         promotion_margin: 0.01,
         mlflow,
+        wandb: None,
     }
 }
 

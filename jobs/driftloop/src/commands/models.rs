@@ -2,9 +2,11 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use driftloop_pipeline::artifacts::load_artifact;
 use driftloop_pipeline::db::AliasReason;
 use driftloop_pipeline::mlflow::{sync, MlflowClient};
 use driftloop_pipeline::train_job::model_name;
+use driftloop_pipeline::wandb::{sync_wandb, WandbMirror};
 use driftloop_pipeline::{open_store, Settings};
 use serde_json::json;
 
@@ -35,8 +37,9 @@ pub enum ModelsCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Mirrors the versions MLflow does not have yet, and the champion alias
-    /// (needs MLFLOW_TRACKING_URI).
+    /// Mirrors the versions MLflow does not have yet, and the champion alias (with
+    /// MLFLOW_TRACKING_URI), and the versions W&B does not have yet (with WANDB_API_KEY or
+    /// WANDB_MODE=offline).
     Sync {
         #[command(flatten)]
         out: Output,
@@ -132,11 +135,19 @@ pub async fn run(command: ModelsCommand, settings: &Settings) -> Result<()> {
             });
         }
         ModelsCommand::Sync { out } => {
-            if settings.mlflow_tracking_uri.is_none() {
-                bail!("MLFLOW_TRACKING_URI is not set: there is no MLflow server to mirror to");
+            let wandb = WandbMirror::from_settings(settings);
+            if settings.mlflow_tracking_uri.is_none() && wandb.is_none() {
+                bail!(
+                    "neither MLFLOW_TRACKING_URI nor WANDB_API_KEY (or WANDB_MODE=offline) is set: there is no tracker to mirror to"
+                );
             }
-            let report = mirror_alias(settings, db.as_ref()).await?;
-            print(out.json, json!(report), || {
+            // The MLflow report's fields, and the W&B report under "wandb".
+            let mut report = mirror_alias(settings, db.as_ref()).await?.unwrap_or_else(|| json!({}));
+            if let Some(mirror) = &wandb {
+                let store = open_store(&settings.store).await?;
+                report["wandb"] = json!(sync_wandb(db.as_ref(), store.as_ref(), mirror, name).await?);
+            }
+            print(out.json, report.clone(), || {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             });
         }
@@ -147,9 +158,14 @@ pub async fn run(command: ModelsCommand, settings: &Settings) -> Result<()> {
             out,
         } => {
             let target = driftloop_pipeline::wandb::WandbTarget { project, entity };
+            let store = open_store(&settings.store).await?;
             let mut runs = Vec::new();
             for version in db.model_versions(name)? {
-                let run = driftloop_pipeline::wandb::run_of_version(&version, &target);
+                let header = load_artifact(store.as_ref(), &version.model.artifact_uri)
+                    .await
+                    .with_context(|| format!("reading the artifact of version {}", version.version))?
+                    .header;
+                let run = driftloop_pipeline::wandb::run_of_version(&version, &header, &target);
                 let path = run.write_offline(&dir).with_context(|| {
                     format!(
                         "writing the W&B run of version {} under {}",

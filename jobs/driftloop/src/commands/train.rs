@@ -12,6 +12,7 @@ use driftloop_pipeline::frames::{frame_to_dataset, read_rows_file};
 use driftloop_pipeline::mlflow::MlflowClient;
 use driftloop_pipeline::notify::{notifier_from_settings, Event, Notifier};
 use driftloop_pipeline::train_job::{drain_train_jobs, run_training, TrainOptions, TrainSource};
+use driftloop_pipeline::wandb::WandbMirror;
 use driftloop_pipeline::{open_store, Settings};
 use serde_json::json;
 
@@ -96,10 +97,12 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> Result<()> {
     let store = open_store(&settings.store).await?;
     let notifier = notifier_from_settings(settings).await;
     let client = MlflowClient::from_settings(settings);
+    let wandb = WandbMirror::from_settings(settings);
     let options = TrainOptions {
         config,
         promotion_margin: settings.promotion_margin,
         mlflow: client.as_ref(),
+        wandb: wandb.as_ref(),
     };
     let labels = match args.labels {
         Some(LabelsArg::Expert) => TrainLabels::Expert,
