@@ -15,7 +15,8 @@ from wandb.proto import wandb_internal_pb2 as pb
 
 MESSAGES = ["Record", "_RecordInfo", "HeaderRecord", "VersionInfo", "RunRecord", "ConfigRecord", "ConfigItem",
             "HistoryRecord", "HistoryItem", "HistoryStep", "SummaryRecord", "SummaryItem", "RunExitRecord",
-            "FinalRecord"]
+            "FinalRecord", "ArtifactRecord", "ArtifactManifest", "StoragePolicyConfigItem", "ArtifactManifestEntry",
+            "ExtraItem"]
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data-fixtures", "wandb", "descriptors.json")
 
 

@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use driftloop_model::artifact::{decode_header, sha256_hex};
 use serde::Serialize;
 
 use super::online::WandbClient;
-use super::{run_of_version, WandbRun, WandbTarget};
-use crate::artifacts::load_artifact;
+use super::{run_of_version, ArtifactFile, WandbArtifact, WandbRun, WandbTarget};
 use crate::config::{Settings, WandbSettings};
 use crate::db::{ModelRegistry, ModelVersion};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::objects::ObjectStore;
 
 /// Where offline runs go in the store when `WANDB_DIR` is not set.
@@ -109,16 +109,42 @@ impl WandbMirror {
         }
     }
 
-    /// Mirrors one version, with the header of its artifact.
+    /// Mirrors one version.
     async fn mirror_version(&self, store: &dyn ObjectStore, v: &ModelVersion) -> std::result::Result<String, String> {
-        let header = load_artifact(store, &v.model.artifact_uri)
+        let run = run_of_stored_version(store, v, &self.target)
             .await
-            .map_err(|e| format!("reading the artifact: {e}"))?
-            .header;
-        let run = run_of_version(v, &header, &self.target);
+            .map_err(|e| format!("reading the artifact: {e}"))?;
         self.send(store, &run).await?;
         Ok(run.id)
     }
+}
+
+/// The W&B run of a registered version, from the registry and its stored artifact (checked
+/// to hash to the registry's sha256; its header gives the training's configuration and
+/// grid).
+pub async fn run_of_stored_version(
+    store: &dyn ObjectStore,
+    v: &ModelVersion,
+    target: &WandbTarget,
+) -> Result<WandbRun> {
+    let key = store
+        .key_of(&v.model.artifact_uri)
+        .unwrap_or_else(|| v.model.artifact_uri.clone());
+    let bytes = store.get(&key).await?;
+    let sha256 = sha256_hex(&bytes);
+    if sha256 != v.model.sha256 {
+        return Err(Error::CorruptModel {
+            uri: v.model.artifact_uri.clone(),
+            reason: format!("it hashes to {sha256}, the registry has {}", v.model.sha256),
+        });
+    }
+    let (header, _) = decode_header(&bytes)?;
+    let file = ArtifactFile {
+        path: key.rsplit('/').next().unwrap_or(&key).to_string(),
+        md5_base64: WandbArtifact::md5_base64_of(&bytes),
+        size: bytes.len() as u64,
+    };
+    Ok(run_of_version(v, &header, &file, target))
 }
 
 /// The store key of an offline run: W&B's folder layout under `tracking/`, so that copying

@@ -9,7 +9,7 @@ mod mirror;
 pub mod online;
 pub mod proto;
 
-pub use mirror::{store_key, sync_wandb, Transport, WandbMirror, WandbSyncReport, STORE_PREFIX};
+pub use mirror::{run_of_stored_version, store_key, sync_wandb, Transport, WandbMirror, WandbSyncReport, STORE_PREFIX};
 
 use std::path::{Path, PathBuf};
 
@@ -18,8 +18,9 @@ use prost::Message;
 use serde_json::{Map, Value};
 
 use proto::{
-    ConfigItem, ConfigRecord, FinalRecord, HeaderRecord, HistoryItem, HistoryRecord, HistoryStep, Record, RecordInfo,
-    RecordType, RunExitRecord, RunRecord, SummaryItem, SummaryRecord, Timestamp, VersionInfo,
+    ArtifactManifest, ArtifactManifestEntry, ArtifactRecord, ConfigItem, ConfigRecord, ExtraItem, FinalRecord,
+    HeaderRecord, HistoryItem, HistoryRecord, HistoryStep, Record, RecordInfo, RecordType, RunExitRecord, RunRecord,
+    StoragePolicyConfigItem, SummaryItem, SummaryRecord, Timestamp, VersionInfo,
 };
 
 /// The oldest W&B reader the written log asks for (as the wandb 0.31 SDK writes it).
@@ -41,6 +42,82 @@ pub struct WandbRun {
     pub summary: Map<String, Value>,
     pub started: DateTime<Utc>,
     pub runtime_seconds: f64,
+    /// The model the run made, as a W&B artifact.
+    pub artifact: Option<WandbArtifact>,
+}
+
+/// A W&B artifact of one file, named where it lives (a reference entry, as W&B writes for
+/// `s3://` objects: the bytes are not uploaded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WandbArtifact {
+    /// The artifact's collection: the model's name.
+    pub name: String,
+    /// W&B's artifact type: `model`.
+    pub kind: String,
+    pub description: String,
+    pub metadata: Map<String, Value>,
+    pub aliases: Vec<String>,
+    /// The file's name inside the artifact.
+    pub path: String,
+    /// Where the file lives: its `s3://` or `file://` URI.
+    pub reference: String,
+    /// The file's digest as W&B computes one: its MD5, in base64.
+    pub md5_base64: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl WandbArtifact {
+    /// The artifact's digest as W&B computes a manifest's: the MD5 (hex) of a header line
+    /// and `path:digest` per entry, in path order.
+    pub fn digest(&self) -> String {
+        use md5::{Digest, Md5};
+        let mut hasher = Md5::new();
+        hasher.update(b"wandb-artifact-manifest-v1\n");
+        hasher.update(format!("{}:{}\n", self.path, self.md5_base64).as_bytes());
+        hex::encode(hasher.finalize())
+    }
+
+    /// The file's digest for the manifest, from its bytes.
+    pub fn md5_base64_of(bytes: &[u8]) -> String {
+        use base64::Engine;
+        use md5::{Digest, Md5};
+        base64::engine::general_purpose::STANDARD.encode(Md5::digest(bytes))
+    }
+
+    fn record(&self, run: &WandbRun) -> ArtifactRecord {
+        ArtifactRecord {
+            run_id: run.id.clone(),
+            project: run.project.clone(),
+            entity: run.entity.clone().unwrap_or_default(),
+            r#type: self.kind.clone(),
+            name: self.name.clone(),
+            digest: self.digest(),
+            description: self.description.clone(),
+            metadata: json(&Value::Object(self.metadata.clone())),
+            user_created: false,
+            aliases: self.aliases.clone(),
+            manifest: Some(ArtifactManifest {
+                version: 1,
+                storage_policy: "wandb-storage-policy-v1".into(),
+                storage_policy_config: vec![StoragePolicyConfigItem {
+                    key: "storageLayout".into(),
+                    value_json: json(&Value::from("V2")),
+                }],
+                contents: vec![ArtifactManifestEntry {
+                    path: self.path.clone(),
+                    digest: self.md5_base64.clone(),
+                    r#ref: self.reference.clone(),
+                    size: self.size as i64,
+                    extra: vec![ExtraItem {
+                        key: "sha256".into(),
+                        value_json: json(&Value::from(self.sha256.clone())),
+                    }],
+                }],
+            }),
+            finalize: true,
+        }
+    }
 }
 
 fn json(value: &Value) -> String {
@@ -49,7 +126,8 @@ fn json(value: &Value) -> String {
 
 impl WandbRun {
     /// The records of the run, in the order W&B's SDK writes them: header, run (with its
-    /// config), one history record per step, the summary, the exit, the final record.
+    /// config), one history record per step, the summary, the artifact, the exit, the
+    /// final record.
     pub fn records(&self) -> Vec<Record> {
         let info = || {
             Some(RecordInfo {
@@ -117,6 +195,9 @@ impl WandbRun {
                 })
                 .collect(),
         }));
+        if let Some(artifact) = &self.artifact {
+            kinds.push(RecordType::Artifact(artifact.record(self)));
+        }
         kinds.push(RecordType::Exit(RunExitRecord {
             exit_code: 0,
             runtime: self.runtime_seconds.ceil() as i32,
@@ -181,6 +262,7 @@ pub struct WandbTarget {
 pub fn run_of_version(
     version: &driftloop_db::ModelVersion,
     header: &driftloop_model::artifact::ArtifactHeader,
+    file: &ArtifactFile,
     target: &WandbTarget,
 ) -> WandbRun {
     let m = &version.model;
@@ -277,6 +359,44 @@ pub fn run_of_version(
     let started = DateTime::parse_from_rfc3339(&version.created_at)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(DateTime::UNIX_EPOCH);
+    let mut metadata = Map::new();
+    for key in [
+        "version",
+        "family",
+        "params",
+        "dataset",
+        "dataset_hash",
+        "classes",
+        "snapshot_uri",
+        "snapshot_sha256",
+        "code_version",
+    ] {
+        metadata.insert(key.into(), config[key].clone());
+    }
+    metadata.insert("format".into(), Value::from(header.format.clone()));
+    metadata.insert("format_version".into(), Value::from(header.format_version));
+    metadata.insert("status".into(), summary["status"].clone());
+    for key in ["holdout_accuracy", "holdout_macro_f1", "cv_mean_macro_f1"] {
+        if let Some(value) = summary.get(key) {
+            metadata.insert(key.into(), value.clone());
+        }
+    }
+    let mut aliases = vec![format!("v{}", version.version)];
+    if version.status == driftloop_db::ModelStatus::Champion {
+        aliases.push("champion".into());
+    }
+    let artifact = WandbArtifact {
+        name: m.name.clone(),
+        kind: "model".into(),
+        description: format!("driftloop version {} ({})", version.version, m.family),
+        metadata,
+        aliases,
+        path: file.path.clone(),
+        reference: m.artifact_uri.clone(),
+        md5_base64: file.md5_base64.clone(),
+        size: file.size,
+        sha256: m.sha256.clone(),
+    };
     WandbRun {
         id: run_id_of(&m.sha256),
         project: target.project.clone(),
@@ -289,7 +409,17 @@ pub fn run_of_version(
         summary,
         started,
         runtime_seconds: 0.0,
+        artifact: Some(artifact),
     }
+}
+
+/// What the W&B artifact of a version needs from its stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactFile {
+    /// The file's name in the store.
+    pub path: String,
+    pub md5_base64: String,
+    pub size: u64,
 }
 
 /// A W&B run id derived from a model artifact's sha256: its first 16 hex digits, so that
@@ -329,6 +459,18 @@ mod tests {
                 .clone(),
             started: DateTime::parse_from_rfc3339("2026-12-03T07:08:09Z").unwrap().into(),
             runtime_seconds: 1.2,
+            artifact: Some(WandbArtifact {
+                name: "mental_health".into(),
+                kind: "model".into(),
+                description: "driftloop version 3 (naive_bayes)".into(),
+                metadata: json!({"family": "naive_bayes"}).as_object().unwrap().clone(),
+                aliases: vec!["v3".into(), "champion".into()],
+                path: "5e41.dlmodel".into(),
+                reference: "s3://bucket/driftloop/models/mental_health/5e41.dlmodel".into(),
+                md5_base64: WandbArtifact::md5_base64_of(b"model"),
+                size: 5,
+                sha256: "5e41".into(),
+            }),
         }
     }
 
@@ -350,13 +492,14 @@ mod tests {
                 RecordType::History(_) => "history",
                 RecordType::Summary(_) => "summary",
                 RecordType::Config(_) => "config",
+                RecordType::Artifact(_) => "artifact",
                 RecordType::Exit(_) => "exit",
                 RecordType::Final(_) => "final",
             })
             .collect();
         assert_eq!(
             kinds,
-            ["header", "run", "history", "history", "summary", "exit", "final"]
+            ["header", "run", "history", "history", "summary", "artifact", "exit", "final"]
         );
         assert_eq!(
             run.folder(Path::new("/w")),
@@ -470,6 +613,35 @@ mod tests {
             record_tags.push(tags[1]);
         }
         record_tags.push(5); // config records: declared for updates, not written yet
+
+        let artifact = example()
+            .records()
+            .into_iter()
+            .find_map(|r| match r.record_type {
+                Some(RecordType::Artifact(a)) => Some(a),
+                _ => None,
+            })
+            .expect("the example has an artifact");
+        let mut full = artifact.clone();
+        full.entity = "team".into();
+        full.user_created = true;
+        let mut wire = wire_tags(&full.encode_to_vec());
+        wire.sort();
+        assert_eq!(wire, numbers("ArtifactRecord"));
+        let manifest = artifact.manifest.unwrap();
+        assert_eq!(wire_tags(&manifest.encode_to_vec()), numbers("ArtifactManifest"));
+        assert_eq!(
+            wire_tags(&manifest.storage_policy_config[0].encode_to_vec()),
+            numbers("StoragePolicyConfigItem")
+        );
+        assert_eq!(
+            wire_tags(&manifest.contents[0].encode_to_vec()),
+            numbers("ArtifactManifestEntry")
+        );
+        assert_eq!(
+            wire_tags(&manifest.contents[0].extra[0].encode_to_vec()),
+            numbers("ExtraItem")
+        );
         record_tags.sort();
         record_tags.dedup();
         assert_eq!(record_tags, numbers("Record"));

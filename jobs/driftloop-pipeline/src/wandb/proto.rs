@@ -9,7 +9,7 @@
 pub struct Record {
     #[prost(int64, tag = "1")]
     pub num: i64,
-    #[prost(oneof = "RecordType", tags = "2, 3, 5, 17, 18, 20, 21")]
+    #[prost(oneof = "RecordType", tags = "2, 3, 5, 8, 17, 18, 20, 21")]
     pub record_type: Option<RecordType>,
     #[prost(message, optional, tag = "200")]
     pub info: Option<RecordInfo>,
@@ -26,6 +26,8 @@ pub enum RecordType {
     Summary(SummaryRecord),
     #[prost(message, tag = "5")]
     Config(ConfigRecord),
+    #[prost(message, tag = "8")]
+    Artifact(ArtifactRecord),
     #[prost(message, tag = "17")]
     Run(RunRecord),
     #[prost(message, tag = "18")]
@@ -161,6 +163,83 @@ pub struct RunExitRecord {
     pub runtime: i32,
 }
 
+/// `wandb_internal.ArtifactRecord`: an artifact logged by the run.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ArtifactRecord {
+    #[prost(string, tag = "1")]
+    pub run_id: String,
+    #[prost(string, tag = "2")]
+    pub project: String,
+    #[prost(string, tag = "3")]
+    pub entity: String,
+    #[prost(string, tag = "4")]
+    pub r#type: String,
+    #[prost(string, tag = "5")]
+    pub name: String,
+    #[prost(string, tag = "6")]
+    pub digest: String,
+    #[prost(string, tag = "7")]
+    pub description: String,
+    /// JSON.
+    #[prost(string, tag = "8")]
+    pub metadata: String,
+    #[prost(bool, tag = "9")]
+    pub user_created: bool,
+    #[prost(string, repeated, tag = "11")]
+    pub aliases: Vec<String>,
+    #[prost(message, optional, tag = "12")]
+    pub manifest: Option<ArtifactManifest>,
+    #[prost(bool, tag = "14")]
+    pub finalize: bool,
+}
+
+/// `wandb_internal.ArtifactManifest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ArtifactManifest {
+    #[prost(int32, tag = "1")]
+    pub version: i32,
+    #[prost(string, tag = "2")]
+    pub storage_policy: String,
+    #[prost(message, repeated, tag = "3")]
+    pub storage_policy_config: Vec<StoragePolicyConfigItem>,
+    #[prost(message, repeated, tag = "4")]
+    pub contents: Vec<ArtifactManifestEntry>,
+}
+
+/// `wandb_internal.StoragePolicyConfigItem`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoragePolicyConfigItem {
+    #[prost(string, tag = "1")]
+    pub key: String,
+    #[prost(string, tag = "2")]
+    pub value_json: String,
+}
+
+/// `wandb_internal.ArtifactManifestEntry`: one file of an artifact; `ref` names it where
+/// it lives instead of uploading it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ArtifactManifestEntry {
+    #[prost(string, tag = "1")]
+    pub path: String,
+    #[prost(string, tag = "2")]
+    pub digest: String,
+    #[prost(string, tag = "3")]
+    pub r#ref: String,
+    #[prost(int64, tag = "4")]
+    pub size: i64,
+    #[prost(message, repeated, tag = "16")]
+    pub extra: Vec<ExtraItem>,
+}
+
+/// `wandb_internal.ExtraItem`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExtraItem {
+    #[prost(string, tag = "1")]
+    pub key: String,
+    #[prost(string, tag = "2")]
+    pub value_json: String,
+}
+
 /// `wandb_internal.FinalRecord`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct FinalRecord {}
@@ -172,6 +251,7 @@ pub const FIELDS: &[(&str, &str, u32)] = &[
     ("Record", "history", 2),
     ("Record", "summary", 3),
     ("Record", "config", 5),
+    ("Record", "artifact", 8),
     ("Record", "run", 17),
     ("Record", "exit", 18),
     ("Record", "final", 20),
@@ -205,4 +285,29 @@ pub const FIELDS: &[(&str, &str, u32)] = &[
     ("SummaryItem", "value_json", 16),
     ("RunExitRecord", "exit_code", 1),
     ("RunExitRecord", "runtime", 2),
+    ("ArtifactRecord", "run_id", 1),
+    ("ArtifactRecord", "project", 2),
+    ("ArtifactRecord", "entity", 3),
+    ("ArtifactRecord", "type", 4),
+    ("ArtifactRecord", "name", 5),
+    ("ArtifactRecord", "digest", 6),
+    ("ArtifactRecord", "description", 7),
+    ("ArtifactRecord", "metadata", 8),
+    ("ArtifactRecord", "user_created", 9),
+    ("ArtifactRecord", "aliases", 11),
+    ("ArtifactRecord", "manifest", 12),
+    ("ArtifactRecord", "finalize", 14),
+    ("ArtifactManifest", "version", 1),
+    ("ArtifactManifest", "storage_policy", 2),
+    ("ArtifactManifest", "storage_policy_config", 3),
+    ("ArtifactManifest", "contents", 4),
+    ("StoragePolicyConfigItem", "key", 1),
+    ("StoragePolicyConfigItem", "value_json", 2),
+    ("ArtifactManifestEntry", "path", 1),
+    ("ArtifactManifestEntry", "digest", 2),
+    ("ArtifactManifestEntry", "ref", 3),
+    ("ArtifactManifestEntry", "size", 4),
+    ("ArtifactManifestEntry", "extra", 16),
+    ("ExtraItem", "key", 1),
+    ("ExtraItem", "value_json", 2),
 ];

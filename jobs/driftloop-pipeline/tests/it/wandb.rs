@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::{DateTime, Utc};
-use driftloop_pipeline::wandb::{run_id_of, WandbRun};
+use driftloop_pipeline::wandb::{run_id_of, WandbArtifact, WandbRun};
 use serde_json::{json, Map, Value};
 
 /// `wandb` from the test venv (`DRIFTLOOP_TEST_WANDB`, set by scripts/test), else from PATH.
@@ -54,6 +54,18 @@ fn run() -> WandbRun {
         summary: object(json!({"holdout_accuracy": 0.875, "holdout_macro_f1": 0.861, "decision": "promoted"})),
         started: DateTime::parse_from_rfc3339("2026-12-03T07:15:00Z").unwrap().with_timezone(&Utc),
         runtime_seconds: 2.5,
+        artifact: Some(WandbArtifact {
+            name: "mental_health".into(),
+            kind: "model".into(),
+            description: "driftloop version 2 (logistic_regression)".into(),
+            metadata: object(json!({"family": "logistic_regression", "holdout_macro_f1": 0.861})),
+            aliases: vec!["v2".into(), "champion".into()],
+            path: "9f2c.dlmodel".into(),
+            reference: "s3://driftloop-models/driftloop/models/mental_health/9f2c.dlmodel".into(),
+            md5_base64: WandbArtifact::md5_base64_of(b"the model's bytes"),
+            size: 17,
+            sha256: "9f2c".into(),
+        }),
     }
 }
 
@@ -86,10 +98,10 @@ fn wandbs_reader_reads_every_record_of_an_offline_run() {
     let types: Vec<&str> = records.iter().map(|r| r["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
-        ["header", "run", "history", "history", "history", "summary", "exit", "final"]
+        ["header", "run", "history", "history", "history", "summary", "artifact", "exit", "final"]
     );
     let nums: Vec<i64> = records.iter().map(|r| r["num"].as_i64().unwrap()).collect();
-    assert_eq!(nums, (1..=8).collect::<Vec<i64>>());
+    assert_eq!(nums, (1..=9).collect::<Vec<i64>>());
     let recorded = &records[1]["run"];
     assert_eq!(recorded["run_id"], "9f2c4e1a7b3d5f60");
     assert_eq!(recorded["display_name"], "v2-logistic_regression");
@@ -103,7 +115,21 @@ fn wandbs_reader_reads_every_record_of_an_offline_run() {
         assert_eq!(item["cv_macro_f1"], run.history[step]["cv_macro_f1"]);
     }
     assert_eq!(records[5]["summary"]["update"], Value::Object(run.summary.clone()));
-    assert_eq!(records[6]["exit"]["exit_code"], 0);
+    let artifact = &records[6]["artifact"];
+    assert_eq!(artifact["type"], "model", "{artifact}");
+    assert_eq!(artifact["name"], "mental_health");
+    assert_eq!(artifact["aliases"], json!(["v2", "champion"]));
+    assert_eq!(artifact["run_id"], "9f2c4e1a7b3d5f60");
+    let expected = run.artifact.as_ref().unwrap();
+    assert_eq!(artifact["digest"], expected.digest());
+    let metadata: Value = serde_json::from_str(artifact["metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(metadata["holdout_macro_f1"], 0.861);
+    let entry = &artifact["manifest"]["contents"][0];
+    assert_eq!(entry["path"], "9f2c.dlmodel", "{artifact}");
+    assert_eq!(entry["ref"], expected.reference);
+    assert_eq!(entry["digest"], expected.md5_base64);
+    assert_eq!(artifact["manifest"]["storage_policy"], "wandb-storage-policy-v1");
+    assert_eq!(records[7]["exit"]["exit_code"], 0);
 
     let summary: Value = serde_json::from_str(&inspect(&["leet", "inspect", "--summary", "--json"], &path)).unwrap();
     assert_eq!(summary["state"], "finished", "{summary}");
@@ -130,7 +156,7 @@ fn wandbs_reader_joins_a_record_split_across_blocks() {
         "the config spans three blocks"
     );
     let records = records_of(&path);
-    assert_eq!(records.len(), 8);
+    assert_eq!(records.len(), 9);
     assert_eq!(records[1]["run"]["config"]["update"]["grid"], json!(grid));
 }
 
@@ -153,4 +179,51 @@ fn wandbs_reader_reports_a_flipped_byte() {
             .contains("fails its checksum"),
         "driftloop's own reader finds it too"
     );
+}
+
+/// The artifact's digests are the ones W&B's own SDK computes for the same file (the
+/// entry's MD5 in base64; the manifest's MD5 over its header and entries).
+#[test]
+fn the_artifact_digests_are_wandbs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = b"the model's bytes, as stored";
+    let file = dir.path().join("9f2c.dlmodel");
+    std::fs::write(&file, bytes).unwrap();
+    let wandb_program = std::env::var("DRIFTLOOP_TEST_WANDB").unwrap_or_else(|_| "wandb".into());
+    // The interpreter beside the `wandb` script of the test venv.
+    let python = Path::new(&wandb_program)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| "python3".into(), |p| p.join("python"));
+    let script = "import sys, wandb\n\
+        a = wandb.Artifact('mental_health', type='model')\n\
+        a.add_file(sys.argv[1], name='9f2c.dlmodel')\n\
+        print(a.manifest.entries['9f2c.dlmodel'].digest)\n\
+        print(a.manifest.digest())\n";
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .arg(&file)
+        .current_dir(dir.path())
+        .env("WANDB_DIR", dir.path())
+        .env("WANDB_CACHE_DIR", dir.path().join("cache"))
+        .env("WANDB_DATA_DIR", dir.path().join("data"))
+        .env("WANDB_SILENT", "true")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} ({e}): run the README's test command", python.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let theirs: Vec<&str> = stdout.lines().collect();
+    let ours = WandbArtifact {
+        name: "mental_health".into(),
+        kind: "model".into(),
+        description: String::new(),
+        metadata: Map::new(),
+        aliases: vec![],
+        path: "9f2c.dlmodel".into(),
+        reference: "file:///models/9f2c.dlmodel".into(),
+        md5_base64: WandbArtifact::md5_base64_of(bytes),
+        size: bytes.len() as u64,
+        sha256: String::new(),
+    };
+    assert_eq!(theirs, [ours.md5_base64.as_str(), ours.digest().as_str()]);
 }

@@ -2,11 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use driftloop_pipeline::artifacts::load_artifact;
 use driftloop_pipeline::db::AliasReason;
 use driftloop_pipeline::mlflow::{sync, MlflowClient};
 use driftloop_pipeline::train_job::model_name;
-use driftloop_pipeline::wandb::{sync_wandb, WandbMirror};
+use driftloop_pipeline::wandb::{run_of_stored_version, sync_wandb, WandbMirror};
 use driftloop_pipeline::{open_store, Settings};
 use serde_json::json;
 
@@ -161,11 +160,9 @@ pub async fn run(command: ModelsCommand, settings: &Settings) -> Result<()> {
             let store = open_store(&settings.store).await?;
             let mut runs = Vec::new();
             for version in db.model_versions(name)? {
-                let header = load_artifact(store.as_ref(), &version.model.artifact_uri)
+                let run = run_of_stored_version(store.as_ref(), &version, &target)
                     .await
-                    .with_context(|| format!("reading the artifact of version {}", version.version))?
-                    .header;
-                let run = driftloop_pipeline::wandb::run_of_version(&version, &header, &target);
+                    .with_context(|| format!("reading the artifact of version {}", version.version))?;
                 let path = run.write_offline(&dir).with_context(|| {
                     format!(
                         "writing the W&B run of version {} under {}",

@@ -422,6 +422,22 @@ fn offline_trainings_are_written_for_wandb_sync_in_the_store_or_wandb_dir() {
         run["summary"]["holdout_confusion"],
         version["holdout_metrics"]["confusion"]
     );
+    // The model as a W&B artifact: a reference to the stored file, nothing uploaded.
+    let artifacts: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["type"] == "artifact")
+        .map(|r| &r["artifact"])
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{records:?}");
+    let artifact = artifacts[0];
+    assert_eq!(artifact["type"], "model");
+    assert_eq!(artifact["name"], "mental_health");
+    assert_eq!(artifact["aliases"], json!(["v1", "champion"]));
+    let entry = &artifact["manifest"]["contents"][0];
+    assert_eq!(entry["ref"], version["artifact_uri"], "{artifact}");
+    let metadata: Value = serde_json::from_str(artifact["metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(metadata["snapshot_sha256"], version["snapshot_sha256"]);
+    assert_eq!(metadata["holdout_macro_f1"], version["holdout_metrics"]["macro_f1"]);
 
     // Copied down (here it is already local), `wandb sync` uploads it.
     wandb_sync(file.parent().unwrap(), &server);
