@@ -43,6 +43,7 @@ static MYSQL_FILES: &[MigrationFile] = migration_files!("mysql":
     4 "0004_drift_reports.sql",
     5 "0005_model_registry.sql",
     6 "0006_wandb_mirror.sql",
+    7 "0007_wandb_status.sql",
 );
 
 /// SQLite, the embedded default.
@@ -52,6 +53,7 @@ static SQLITE_FILES: &[MigrationFile] = migration_files!("sqlite":
     4 "0004_drift_reports.sql",
     5 "0005_model_registry.sql",
     6 "0006_wandb_mirror.sql",
+    7 "0007_wandb_status.sql",
 );
 
 /// The name the feature table's migration is recorded under.

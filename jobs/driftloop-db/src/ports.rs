@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::migrate::MigrationReport;
 use crate::records::{
     AliasReason, ChampionChange, ClaimedJob, DriftCounter, DriftReportRecord, Enqueued, InsertOutcome, Job, JobKind,
-    JobStatus, ModelVersion, NewModelVersion, RowRef, StoredRow,
+    JobStatus, ModelStatus, ModelVersion, NewModelVersion, RowRef, StoredRow,
 };
 
 /// Storage of feature rows.
@@ -109,8 +109,15 @@ pub trait ModelRegistry: Send + Sync {
         mlflow_version: Option<&str>,
         error: Option<&str>,
     ) -> Result<()>;
-    /// Records the W&B mirror of a version: its run, or why it failed.
-    fn record_wandb_mirror(&self, name: &str, version: i64, run_id: Option<&str>, error: Option<&str>) -> Result<()>;
+    /// Records the W&B mirror of a version: its run and the standing the run now shows,
+    /// or why it failed.
+    fn record_wandb_mirror(
+        &self,
+        name: &str,
+        version: i64,
+        mirrored: Option<(&str, ModelStatus)>,
+        error: Option<&str>,
+    ) -> Result<()>;
 }
 
 /// A feature database: the ports, and its migrations.

@@ -190,6 +190,9 @@ pub struct ModelVersion {
     pub wandb_run_id: Option<String>,
     /// Why the W&B mirror of this version failed, until it succeeds.
     pub wandb_error: Option<String>,
+    /// The standing the W&B run shows (as of its last mirror); when it is not `status`
+    /// any more, the next sync sends the run again.
+    pub wandb_status: Option<String>,
     /// When the version was registered (UTC).
     pub created_at: String,
 }

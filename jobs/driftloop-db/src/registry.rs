@@ -13,7 +13,7 @@ const CHAMPION: &str = "champion";
 fn version_columns(dialect: Dialect) -> String {
     format!(
         "version, name, artifact_uri, sha256, snapshot_uri, snapshot_sha256, family, params, cv_metrics, \
-         holdout_metrics, train_job_id, status, decision, mlflow_run_id, mlflow_version, mlflow_error, wandb_run_id, wandb_error, {}",
+         holdout_metrics, train_job_id, status, decision, mlflow_run_id, mlflow_version, mlflow_error, wandb_run_id, wandb_error, wandb_status, {}",
         dialect.iso_timestamp("created_at")
     )
 }
@@ -46,7 +46,8 @@ fn version_from_row(row: &[SqlValue]) -> Result<ModelVersion> {
         mlflow_error: c.opt_text(15, "mlflow_error")?,
         wandb_run_id: c.opt_text(16, "wandb_run_id")?,
         wandb_error: c.opt_text(17, "wandb_error")?,
-        created_at: c.text(18, "created_at")?,
+        wandb_status: c.opt_text(18, "wandb_status")?,
+        created_at: c.text(19, "created_at")?,
     })
 }
 
@@ -274,13 +275,17 @@ fn record_wandb_mirror(
     tx: &mut dyn SqlTx,
     name: &str,
     version: i64,
-    run_id: Option<&str>,
+    mirrored: Option<(&str, ModelStatus)>,
     error: Option<&str>,
 ) -> Result<()> {
+    let (run_id, status) = match mirrored {
+        Some((run_id, status)) => (Some(run_id), Some(status.as_str())),
+        None => (None, None),
+    };
     tx.exec(
-        "UPDATE model_versions SET wandb_run_id = COALESCE(?, wandb_run_id), wandb_error = ? \
-         WHERE name = ? AND version = ?",
-        vec![run_id.into(), error.into(), name.into(), version.into()],
+        "UPDATE model_versions SET wandb_run_id = COALESCE(?, wandb_run_id), \
+         wandb_status = COALESCE(?, wandb_status), wandb_error = ? WHERE name = ? AND version = ?",
+        vec![run_id.into(), status.into(), error.into(), name.into(), version.into()],
     )?;
     Ok(())
 }
@@ -356,9 +361,15 @@ impl<D: Transact> ModelRegistry for D {
         })
     }
 
-    fn record_wandb_mirror(&self, name: &str, version: i64, run_id: Option<&str>, error: Option<&str>) -> Result<()> {
+    fn record_wandb_mirror(
+        &self,
+        name: &str,
+        version: i64,
+        mirrored: Option<(&str, ModelStatus)>,
+        error: Option<&str>,
+    ) -> Result<()> {
         self.with_tx("recording the W&B mirror", WRITE, &mut |tx| {
-            record_wandb_mirror(tx, name, version, run_id, error)
+            record_wandb_mirror(tx, name, version, mirrored, error)
         })
     }
 }

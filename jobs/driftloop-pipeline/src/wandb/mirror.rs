@@ -2,7 +2,9 @@
 //! is the truth, and W&B being slow or down never fails a training nor delays it by more
 //! than the mirror's timeout. A version that could not be mirrored keeps the error in the
 //! registry (`wandb_error`) and is mirrored by the next training or `models sync`; one
-//! that was (`wandb_run_id`) is not sent again.
+//! that was (`wandb_run_id`) is sent again only when its standing changed since
+//! (`wandb_status`: a promotion, retirement or rollback), so that its tags, summary and
+//! artifact aliases follow the champion; the run id is the same, so W&B updates the run.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -154,10 +156,10 @@ pub fn store_key(run: &WandbRun) -> String {
     format!("{}/run-{}.wandb", folder.display(), run.id)
 }
 
-/// Mirrors every version W&B does not have yet, oldest first, within the mirror's
-/// timeout. Failures are recorded on the versions and reported, never returned: only the
-/// registry itself failing is an error. When the timeout passes, the versions left are
-/// recorded as timed out and wait for the next sync.
+/// Mirrors every version W&B does not have yet or shows with another standing, oldest
+/// first, within the mirror's timeout. Failures are recorded on the versions and
+/// reported, never returned: only the registry itself failing is an error. When the
+/// timeout passes, the versions left are recorded as timed out and wait for the next sync.
 pub async fn sync_wandb(
     db: &dyn ModelRegistry,
     store: &dyn ObjectStore,
@@ -172,7 +174,7 @@ pub async fn sync_wandb(
     let deadline = started + mirror.timeout;
     let mut gave_up: Option<String> = None;
     for v in db.model_versions(name)? {
-        if v.wandb_run_id.is_some() {
+        if v.wandb_run_id.is_some() && v.wandb_status.as_deref() == Some(v.status.as_str()) {
             continue;
         }
         let outcome = match &gave_up {
@@ -192,7 +194,7 @@ pub async fn sync_wandb(
         };
         match outcome {
             Ok(run_id) => {
-                db.record_wandb_mirror(name, v.version, Some(&run_id), None)?;
+                db.record_wandb_mirror(name, v.version, Some((&run_id, v.status)), None)?;
                 report.mirrored.push((v.version, run_id));
             }
             Err(error) => {

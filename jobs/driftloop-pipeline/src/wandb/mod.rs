@@ -78,6 +78,24 @@ impl WandbArtifact {
         hex::encode(hasher.finalize())
     }
 
+    /// The manifest as W&B stores it (`wandb_manifest.json`): one reference entry with
+    /// the file's MD5, URI and size, and its sha256 as an extra.
+    pub fn manifest_json(&self) -> Value {
+        serde_json::json!({
+            "version": 1,
+            "storagePolicy": "wandb-storage-policy-v1",
+            "storagePolicyConfig": {"storageLayout": "V2"},
+            "contents": {
+                self.path.clone(): {
+                    "digest": self.md5_base64,
+                    "ref": self.reference,
+                    "size": self.size,
+                    "extra": {"sha256": self.sha256},
+                },
+            },
+        })
+    }
+
     /// The file's digest for the manifest, from its bytes.
     pub fn md5_base64_of(bytes: &[u8]) -> String {
         use base64::Engine;
@@ -381,7 +399,9 @@ pub fn run_of_version(
             metadata.insert(key.into(), value.clone());
         }
     }
-    let mut aliases = vec![format!("v{}", version.version)];
+    // W&B numbers an artifact's versions itself (v0, v1, …) and ignores aliases of that
+    // form: driftloop's version number goes in an alias of its own.
+    let mut aliases = vec![format!("driftloop-v{}", version.version)];
     if version.status == driftloop_db::ModelStatus::Champion {
         aliases.push("champion".into());
     }
@@ -464,7 +484,7 @@ mod tests {
                 kind: "model".into(),
                 description: "driftloop version 3 (naive_bayes)".into(),
                 metadata: json!({"family": "naive_bayes"}).as_object().unwrap().clone(),
-                aliases: vec!["v3".into(), "champion".into()],
+                aliases: vec!["driftloop-v3".into(), "champion".into()],
                 path: "5e41.dlmodel".into(),
                 reference: "s3://bucket/driftloop/models/mental_health/5e41.dlmodel".into(),
                 md5_base64: WandbArtifact::md5_base64_of(b"model"),

@@ -1,14 +1,17 @@
 //! W&B's HTTP API as its SDK uses it: the GraphQL `upsertBucket` mutation makes or updates
 //! a run (name, display name, job type, tags, config), then the run's file stream carries
-//! its history (`wandb-history.jsonl`) and summary (`wandb-summary.json`) and marks it
-//! complete. Requests authenticate as W&B's SDK does (HTTP basic, user `api`, the key as
-//! password); connection failures, 429 and server errors are retried with back-off.
+//! its history (`wandb-history.jsonl`) and summary (`wandb-summary.json`), the model is
+//! logged as the run's output artifact (`createArtifact`; when the server does not hold
+//! that digest yet, `createArtifactManifest`, the manifest's upload, `commitArtifact`), and
+//! the stream marks the run complete. Requests authenticate as W&B's SDK does (HTTP basic,
+//! user `api`, the key as password); connection failures, 429 and server errors are
+//! retried with back-off.
 
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::WandbRun;
+use super::{WandbArtifact, WandbRun};
 use crate::config::Secret;
 
 /// A client of one W&B server.
@@ -42,6 +45,31 @@ $state: String) { upsertBucket(input: {name: $name, modelName: $project, entityN
 displayName: $displayName, jobType: $jobType, tags: $tags, config: $config, summaryMetrics: $summaryMetrics, \
 state: $state}) { bucket { id name displayName } inserted } }";
 
+/// Logs an artifact version as a run's output. W&B keeps one version per digest: for a
+/// digest it holds already it answers `COMMITTED` and applies the aliases (so `champion`
+/// moves to it); the collection is the model's name.
+const CREATE_ARTIFACT: &str = "mutation CreateArtifact($entityName: String!, $projectName: String!, \
+$runName: String, $artifactTypeName: String!, $artifactCollectionName: String!, $digest: String!, \
+$description: String, $metadata: JSONString, $aliases: [ArtifactAliasInput!], $clientID: ID!, \
+$sequenceClientID: ID!) { createArtifact(input: {entityName: $entityName, projectName: $projectName, \
+runName: $runName, artifactTypeName: $artifactTypeName, artifactCollectionName: $artifactCollectionName, \
+digest: $digest, digestAlgorithm: MANIFEST_MD5, description: $description, metadata: $metadata, \
+aliases: $aliases, clientID: $clientID, sequenceClientID: $sequenceClientID}) { artifact { id state } } }";
+
+/// Where a new artifact version's manifest is to be uploaded.
+const CREATE_ARTIFACT_MANIFEST: &str = "mutation CreateArtifactManifest($artifactID: ID!, $name: String!, \
+$digest: String!, $entityName: String!, $projectName: String!, $runName: String!) { \
+createArtifactManifest(input: {artifactID: $artifactID, name: $name, digest: $digest, entityName: $entityName, \
+projectName: $projectName, runName: $runName, type: FULL}) { artifactManifest { id file { id uploadUrl \
+uploadHeaders } } } }";
+
+/// Seals a new artifact version once its manifest is uploaded.
+const COMMIT_ARTIFACT: &str = "mutation CommitArtifact($artifactID: ID!) { \
+commitArtifact(input: {artifactID: $artifactID}) { artifact { id digest } } }";
+
+/// The name W&B gives an artifact's manifest file.
+pub const MANIFEST_NAME: &str = "wandb_manifest.json";
+
 impl WandbClient {
     /// `request_timeout` bounds each request; a call makes at most three attempts.
     pub fn new(base_url: &str, key: Secret, request_timeout: Duration) -> WandbClient {
@@ -61,20 +89,33 @@ impl WandbClient {
         &self.base
     }
 
-    /// One POST of JSON, retried on connection failures, 429 and server errors.
+    /// One POST of JSON to the server, retried on connection failures, 429 and server
+    /// errors; its JSON answer.
     async fn post(&self, path: &str, body: &Value) -> Result<Value, WandbError> {
         let url = format!("{}/{path}", self.base);
+        let text = self
+            .send(&url, || {
+                self.http
+                    .post(&url)
+                    .basic_auth("api", Some(self.key.expose()))
+                    .json(body)
+            })
+            .await?;
+        serde_json::from_str(&text).map_err(|e| WandbError {
+            status: None,
+            message: format!("{url} answered something that is not JSON ({e})"),
+        })
+    }
+
+    /// A request (made anew for each attempt), retried on connection failures, 429 and
+    /// server errors; the body of its successful answer.
+    async fn send(&self, url: &str, request: impl Fn() -> reqwest::RequestBuilder) -> Result<String, WandbError> {
         let mut last = None;
         for attempt in 0..self.attempts {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
             }
-            let request = self
-                .http
-                .post(&url)
-                .basic_auth("api", Some(self.key.expose()))
-                .header("User-Agent", concat!("driftloop/", env!("CARGO_PKG_VERSION")))
-                .json(body);
+            let request = request().header("User-Agent", concat!("driftloop/", env!("CARGO_PKG_VERSION")));
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -93,10 +134,7 @@ impl WandbClient {
             let status = response.status();
             let text = response.text().await.unwrap_or_default();
             if status.is_success() {
-                return serde_json::from_str(&text).map_err(|e| WandbError {
-                    status: Some(status.as_u16()),
-                    message: format!("{url} answered something that is not JSON ({e})"),
-                });
+                return Ok(text);
             }
             let error = WandbError {
                 status: Some(status.as_u16()),
@@ -147,11 +185,11 @@ impl WandbClient {
             Some(entity) => entity.clone(),
             None => self.default_entity().await?,
         };
-        // W&B keeps a run's config as {key: {"value": …, "desc": …}}.
+        // W&B keeps a run's config as {key: {"value": …}}, as its SDK sends it.
         let config: Map<String, Value> = run
             .config
             .iter()
-            .map(|(key, value)| (key.clone(), json!({"value": value, "desc": null})))
+            .map(|(key, value)| (key.clone(), json!({ "value": value })))
             .collect();
         let summary = Value::Object(run.summary.clone()).to_string();
         let variables = json!({
@@ -190,7 +228,92 @@ impl WandbClient {
             }),
         )
         .await?;
+        if let Some(artifact) = &run.artifact {
+            self.log_artifact(run, &entity, artifact).await?;
+        }
         self.post(&stream, &json!({"complete": true, "exitcode": 0})).await?;
         Ok(entity)
+    }
+
+    /// Logs the model artifact as the run's output: a new version is created, its
+    /// manifest uploaded (the entry references the stored file; no bytes of the model are
+    /// sent) and committed; a version W&B already holds only takes the aliases. Returns
+    /// whether a new version was committed.
+    pub async fn log_artifact(
+        &self,
+        run: &WandbRun,
+        entity: &str,
+        artifact: &WandbArtifact,
+    ) -> Result<bool, WandbError> {
+        let digest = artifact.digest();
+        let aliases: Vec<Value> = artifact
+            .aliases
+            .iter()
+            .map(|alias| json!({"artifactCollectionName": artifact.name, "alias": alias}))
+            .collect();
+        let created = self
+            .graphql(
+                CREATE_ARTIFACT,
+                json!({
+                    "entityName": entity,
+                    "projectName": run.project,
+                    "runName": run.id,
+                    "artifactTypeName": artifact.kind,
+                    "artifactCollectionName": artifact.name,
+                    "digest": digest,
+                    "description": artifact.description,
+                    "metadata": Value::Object(artifact.metadata.clone()).to_string(),
+                    "aliases": aliases,
+                    // Ids the client picks for the version and its collection: derived, so
+                    // that a retry names the same ones.
+                    "clientID": format!("{}-{digest}", run.id),
+                    "sequenceClientID": format!("{}-{}", artifact.name, run.project),
+                }),
+            )
+            .await?;
+        let created = &created["createArtifact"]["artifact"];
+        let id = created["id"].as_str().ok_or_else(|| WandbError {
+            status: None,
+            message: format!("W&B's createArtifact answered no artifact id: {created}"),
+        })?;
+        if created["state"] == "COMMITTED" {
+            return Ok(false);
+        }
+        let manifest = self
+            .graphql(
+                CREATE_ARTIFACT_MANIFEST,
+                json!({
+                    "artifactID": id,
+                    "name": MANIFEST_NAME,
+                    "digest": digest,
+                    "entityName": entity,
+                    "projectName": run.project,
+                    "runName": run.id,
+                }),
+            )
+            .await?;
+        let file = &manifest["createArtifactManifest"]["artifactManifest"]["file"];
+        let url = file["uploadUrl"].as_str().ok_or_else(|| WandbError {
+            status: None,
+            message: format!("W&B's createArtifactManifest answered no upload URL: {file}"),
+        })?;
+        // The upload URL is signed for this request: W&B's headers, not the API key.
+        let headers: Vec<(String, String)> = file["uploadHeaders"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.as_str()?.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let body = artifact.manifest_json().to_string();
+        self.send(url, || {
+            headers
+                .iter()
+                .fold(self.http.put(url), |request, (k, v)| request.header(k, v))
+                .body(body.clone())
+        })
+        .await?;
+        self.graphql(COMMIT_ARTIFACT, json!({"artifactID": id})).await?;
+        Ok(true)
     }
 }

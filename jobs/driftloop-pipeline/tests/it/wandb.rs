@@ -1,6 +1,8 @@
 //! Offline W&B runs as W&B's own reader sees them: `wandb leet inspect` (wandb 0.31.0,
 //! installed by the README's test command) reads every record of a run driftloop wrote,
-//! with nothing on stderr, and reports a run with a flipped byte as corrupt.
+//! with nothing on stderr, and reports a run with a flipped byte as corrupt; W&B's SDK
+//! computes the same artifact digests and manifest; the online transport's artifact calls,
+//! recorded by a server of the test's own.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -59,7 +61,7 @@ fn run() -> WandbRun {
             kind: "model".into(),
             description: "driftloop version 2 (logistic_regression)".into(),
             metadata: object(json!({"family": "logistic_regression", "holdout_macro_f1": 0.861})),
-            aliases: vec!["v2".into(), "champion".into()],
+            aliases: vec!["driftloop-v2".into(), "champion".into()],
             path: "9f2c.dlmodel".into(),
             reference: "s3://driftloop-models/driftloop/models/mental_health/9f2c.dlmodel".into(),
             md5_base64: WandbArtifact::md5_base64_of(b"the model's bytes"),
@@ -118,7 +120,7 @@ fn wandbs_reader_reads_every_record_of_an_offline_run() {
     let artifact = &records[6]["artifact"];
     assert_eq!(artifact["type"], "model", "{artifact}");
     assert_eq!(artifact["name"], "mental_health");
-    assert_eq!(artifact["aliases"], json!(["v2", "champion"]));
+    assert_eq!(artifact["aliases"], json!(["driftloop-v2", "champion"]));
     assert_eq!(artifact["run_id"], "9f2c4e1a7b3d5f60");
     let expected = run.artifact.as_ref().unwrap();
     assert_eq!(artifact["digest"], expected.digest());
@@ -195,11 +197,16 @@ fn the_artifact_digests_are_wandbs() {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| "python3".into(), |p| p.join("python"));
-    let script = "import sys, wandb\n\
+    let script = "import sys, json, wandb\n\
         a = wandb.Artifact('mental_health', type='model')\n\
         a.add_file(sys.argv[1], name='9f2c.dlmodel')\n\
         print(a.manifest.entries['9f2c.dlmodel'].digest)\n\
-        print(a.manifest.digest())\n";
+        print(a.manifest.digest())\n\
+        r = wandb.Artifact('mental_health', type='model')\n\
+        entry = r.add_reference('file://' + sys.argv[1], name='9f2c.dlmodel')[0]\n\
+        entry.extra['sha256'] = 'the sha256'\n\
+        print(json.dumps(r.manifest.to_manifest_json()))\n\
+        print(r.manifest.digest())\n";
     let output = Command::new(&python)
         .args(["-c", script])
         .arg(&file)
@@ -213,7 +220,7 @@ fn the_artifact_digests_are_wandbs() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let theirs: Vec<&str> = stdout.lines().collect();
-    let ours = WandbArtifact {
+    let mut ours = WandbArtifact {
         name: "mental_health".into(),
         kind: "model".into(),
         description: String::new(),
@@ -223,7 +230,158 @@ fn the_artifact_digests_are_wandbs() {
         reference: "file:///models/9f2c.dlmodel".into(),
         md5_base64: WandbArtifact::md5_base64_of(bytes),
         size: bytes.len() as u64,
-        sha256: String::new(),
+        sha256: "the sha256".into(),
     };
-    assert_eq!(theirs, [ours.md5_base64.as_str(), ours.digest().as_str()]);
+    assert_eq!(theirs[..2], [ours.md5_base64.as_str(), ours.digest().as_str()]);
+    // The manifest uploaded online is the one the SDK makes for a reference to the file.
+    ours.reference = format!("file://{}", file.display());
+    let manifest: Value = serde_json::from_str(theirs[2]).unwrap();
+    assert_eq!(ours.manifest_json(), manifest);
+    assert_eq!(theirs[3], ours.digest());
+}
+
+/// A W&B server of the test's own, recording what it is sent: the GraphQL operations
+/// (name and variables), the file stream's calls and the manifest uploads. `committed`
+/// says whether it answers `createArtifact` as a version it holds already.
+struct RecordingServer {
+    url: String,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+impl RecordingServer {
+    async fn start(committed: bool) -> RecordingServer {
+        use axum::extract::State;
+        use axum::http::Uri;
+        use axum::routing::{post, put};
+        type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+        let calls: Calls = Default::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upload = format!("{url}/signed/manifest?signature=s");
+        let graphql = move |State(calls): State<Calls>, axum::Json(body): axum::Json<Value>| {
+            let upload = upload.clone();
+            async move {
+                let query = body["query"].as_str().unwrap().to_string();
+                let operation = query.split(['(', ' ']).nth(1).unwrap().to_string();
+                calls
+                    .lock()
+                    .unwrap()
+                    .push((operation.clone(), body["variables"].clone()));
+                let state = if committed { "COMMITTED" } else { "PENDING" };
+                axum::Json(match operation.as_str() {
+                    "UpsertBucket" => {
+                        json!({"data": {"upsertBucket": {"bucket": {"id": "b", "name": body["variables"]["name"]}, "inserted": true}}})
+                    }
+                    "CreateArtifact" => {
+                        json!({"data": {"createArtifact": {"artifact": {"id": "QXJ0aWZhY3Q6MQ==", "state": state}}}})
+                    }
+                    "CreateArtifactManifest" => {
+                        json!({"data": {"createArtifactManifest": {"artifactManifest": {"id": "m", "file": {"id": "f", "uploadUrl": upload, "uploadHeaders": ["Content-Type:application/json", "x-amz-meta-kind: manifest"]}}}}})
+                    }
+                    "CommitArtifact" => {
+                        json!({"data": {"commitArtifact": {"artifact": {"id": "QXJ0aWZhY3Q6MQ==", "digest": "d"}}}})
+                    }
+                    other => json!({"errors": [{"message": format!("no operation {other}")}]}),
+                })
+            }
+        };
+        let stream = |State(calls): State<Calls>, uri: Uri, axum::Json(body): axum::Json<Value>| async move {
+            calls.lock().unwrap().push((format!("POST {}", uri.path()), body));
+            axum::Json(json!({}))
+        };
+        let manifest = |State(calls): State<Calls>, uri: Uri, headers: axum::http::HeaderMap, body: String| async move {
+            let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_string());
+            let sent = json!({
+                "body": serde_json::from_str::<Value>(&body).unwrap(),
+                "content_type": header("content-type"),
+                "meta": header("x-amz-meta-kind"),
+                "authorization": header("authorization"),
+                "query": uri.query(),
+            });
+            calls.lock().unwrap().push((format!("PUT {}", uri.path()), sent));
+        };
+        let app = axum::Router::new()
+            .route("/graphql", post(graphql))
+            .route("/files/{entity}/{project}/{run}/file_stream", post(stream))
+            .route("/signed/manifest", put(manifest))
+            .with_state(calls.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        RecordingServer { url, calls }
+    }
+
+    fn calls(&self) -> Vec<(String, Value)> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+/// The online transport logs the model as the run's output artifact the way W&B's SDK
+/// does: `createArtifact` with the manifest digest, the type, the collection and the
+/// aliases; for a version the server does not hold, the manifest uploaded to the URL it
+/// signed (with its headers, without the API key) and the version committed, before the
+/// run is marked complete.
+#[tokio::test]
+async fn the_online_transport_logs_the_model_artifact() {
+    use driftloop_pipeline::wandb::online::WandbClient;
+    let server = RecordingServer::start(false).await;
+    let client = WandbClient::new(
+        &server.url,
+        driftloop_pipeline::Secret::new("local-test-key"),
+        std::time::Duration::from_secs(5),
+    );
+    let mut run = run();
+    run.entity = Some("team".into());
+    assert_eq!(client.upload(&run).await.unwrap(), "team");
+    let calls = server.calls();
+    let names: Vec<&str> = calls.iter().map(|(name, _)| name.as_str()).collect();
+    let stream = "POST /files/team/driftloop/9f2c4e1a7b3d5f60/file_stream";
+    assert_eq!(
+        names,
+        [
+            "UpsertBucket",
+            stream,
+            "CreateArtifact",
+            "CreateArtifactManifest",
+            "PUT /signed/manifest",
+            "CommitArtifact",
+            stream
+        ]
+    );
+    let artifact = run.artifact.as_ref().unwrap();
+    let created = &calls[2].1;
+    assert_eq!(created["runName"], "9f2c4e1a7b3d5f60");
+    assert_eq!(created["entityName"], "team");
+    assert_eq!(created["artifactTypeName"], "model");
+    assert_eq!(created["artifactCollectionName"], "mental_health");
+    assert_eq!(created["digest"], artifact.digest());
+    assert_eq!(
+        created["aliases"],
+        json!([
+            {"artifactCollectionName": "mental_health", "alias": "driftloop-v2"},
+            {"artifactCollectionName": "mental_health", "alias": "champion"},
+        ])
+    );
+    let metadata: Value = serde_json::from_str(created["metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(metadata["holdout_macro_f1"], 0.861);
+    assert_eq!(calls[3].1["artifactID"], "QXJ0aWZhY3Q6MQ==");
+    assert_eq!(calls[3].1["name"], "wandb_manifest.json");
+    let uploaded = &calls[4].1;
+    assert_eq!(uploaded["body"], artifact.manifest_json());
+    assert_eq!(uploaded["body"]["contents"]["9f2c.dlmodel"]["ref"], artifact.reference);
+    assert_eq!(uploaded["content_type"], "application/json");
+    assert_eq!(uploaded["meta"], "manifest");
+    assert_eq!(uploaded["query"], "signature=s");
+    assert_eq!(uploaded["authorization"], Value::Null, "a signed URL gets no API key");
+    assert_eq!(calls[5].1["artifactID"], "QXJ0aWZhY3Q6MQ==");
+    assert_eq!(calls[6].1, json!({"complete": true, "exitcode": 0}));
+
+    // A digest the server holds already takes the aliases and nothing more.
+    let server = RecordingServer::start(true).await;
+    let client = WandbClient::new(
+        &server.url,
+        driftloop_pipeline::Secret::new("local-test-key"),
+        std::time::Duration::from_secs(5),
+    );
+    client.upload(&run).await.unwrap();
+    let names: Vec<String> = server.calls().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["UpsertBucket", stream, "CreateArtifact", stream]);
 }

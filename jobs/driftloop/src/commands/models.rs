@@ -25,20 +25,22 @@ pub enum ModelsCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Makes a version the champion, whatever the scores say.
+    /// Makes a version the champion, whatever the scores say (and mirrors the change to
+    /// MLflow's alias and the W&B runs, when configured).
     Promote {
         version: i64,
         #[command(flatten)]
         out: Output,
     },
-    /// Gives the champion back to the version the current one replaced.
+    /// Gives the champion back to the version the current one replaced (mirrored like
+    /// `promote`).
     Rollback {
         #[command(flatten)]
         out: Output,
     },
     /// Mirrors the versions MLflow does not have yet, and the champion alias (with
-    /// MLFLOW_TRACKING_URI), and the versions W&B does not have yet (with WANDB_API_KEY or
-    /// WANDB_MODE=offline).
+    /// MLFLOW_TRACKING_URI), and the versions W&B does not have yet or shows with another
+    /// standing (with WANDB_API_KEY or WANDB_MODE=offline).
     Sync {
         #[command(flatten)]
         out: Output,
@@ -66,6 +68,20 @@ async fn mirror_alias(settings: &Settings, db: &dyn driftloop_pipeline::Database
     };
     let store = open_store(&settings.store).await?;
     let report = sync(db, store.as_ref(), &client, model_name()).await?;
+    Ok(Some(json!(report)))
+}
+
+/// After the champion moved: the W&B runs whose standing changed (tags, summary, the
+/// `champion` alias), when W&B is configured.
+async fn mirror_standing(
+    settings: &Settings,
+    db: &dyn driftloop_pipeline::Database,
+) -> Result<Option<serde_json::Value>> {
+    let Some(mirror) = WandbMirror::from_settings(settings) else {
+        return Ok(None);
+    };
+    let store = open_store(&settings.store).await?;
+    let report = sync_wandb(db, store.as_ref(), &mirror, model_name()).await?;
     Ok(Some(json!(report)))
 }
 
@@ -115,23 +131,33 @@ pub async fn run(command: ModelsCommand, settings: &Settings) -> Result<()> {
                 Some(&json!({"decision": {"outcome": "manual", "previous": current}})),
             )?;
             let mlflow = mirror_alias(settings, db.as_ref()).await?;
-            print(out.json, json!({"change": change, "mlflow": mlflow}), || {
-                format!(
-                    "version {version} is the champion (was {})",
-                    current.map_or("none".to_string(), |c| c.to_string())
-                )
-            });
+            let wandb = mirror_standing(settings, db.as_ref()).await?;
+            print(
+                out.json,
+                json!({"change": change, "mlflow": mlflow, "wandb": wandb}),
+                || {
+                    format!(
+                        "version {version} is the champion (was {})",
+                        current.map_or("none".to_string(), |c| c.to_string())
+                    )
+                },
+            );
         }
         ModelsCommand::Rollback { out } => {
             let change = db.rollback_champion(name)?;
             let mlflow = mirror_alias(settings, db.as_ref()).await?;
-            print(out.json, json!({"change": change, "mlflow": mlflow}), || {
-                format!(
-                    "champion rolled back from version {} to version {}",
-                    change.previous.unwrap_or_default(),
-                    change.version
-                )
-            });
+            let wandb = mirror_standing(settings, db.as_ref()).await?;
+            print(
+                out.json,
+                json!({"change": change, "mlflow": mlflow, "wandb": wandb}),
+                || {
+                    format!(
+                        "champion rolled back from version {} to version {}",
+                        change.previous.unwrap_or_default(),
+                        change.version
+                    )
+                },
+            );
         }
         ModelsCommand::Sync { out } => {
             let wandb = WandbMirror::from_settings(settings);

@@ -4,7 +4,8 @@
 //! with `WANDB_API_KEY` appears on a W&B-compatible server (openwandb 0.5.25, test-only,
 //! started by the README's test command) as a finished run; a server down, silent or
 //! refusing the key never fails a training, and `models sync` mirrors what it missed,
-//! once.
+//! once; the runs follow promotions and rollbacks; a run made by W&B's own SDK reads back
+//! the same.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -343,6 +344,20 @@ fn a_training_with_a_wandb_key_appears_on_the_server_as_a_finished_run() {
         assert!(keys.contains(&json!(key)), "{key} in {keys:?}");
     }
 
+    // The model as the run's output artifact (the server keeps type, collection and
+    // metadata; it answers every creation as committed, so the manifest itself is checked
+    // in the pipeline's tests against a recording server and W&B's SDK).
+    let artifacts = ask(&server, &format!("api/v2/runs/{run_id}/artifacts"), None);
+    let artifacts = artifacts["artifacts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{artifacts}"));
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert_eq!(artifacts[0]["artifact_type"], "model");
+    assert_eq!(artifacts[0]["name"], "mental_health");
+    assert_eq!(artifacts[0]["metadata"]["version"], 1);
+    assert_eq!(artifacts[0]["metadata"]["status"], "champion");
+    assert_eq!(artifacts[0]["metadata"]["snapshot_sha256"], version["snapshot_sha256"]);
+
     // Training the same rows again registers nothing new and sends nothing again.
     let again = json_of(&driftloop_with(
         d,
@@ -352,6 +367,204 @@ fn a_training_with_a_wandb_key_appears_on_the_server_as_a_finished_run() {
     assert_eq!(again["registered"], false, "{again}");
     assert_eq!(again["wandb"]["mirrored"], json!([]), "{again}");
     assert_eq!(runs_on_server(&server, &default_entity(&server), &project).len(), 1);
+}
+
+/// The tags of each run of a project on the test server, by display name.
+fn tags_on_server(server: &str, project: &str) -> std::collections::BTreeMap<String, Value> {
+    runs_on_server(server, "local", project)
+        .into_iter()
+        .map(|node| {
+            let summary: Value = serde_json::from_str(node["summaryMetrics"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                node["tags"][1].as_str().unwrap().replace('-', "_"),
+                summary["status"].as_str().unwrap(),
+                "the summary's status is the tag's: {node}"
+            );
+            (node["displayName"].as_str().unwrap().to_string(), node["tags"].clone())
+        })
+        .collect()
+}
+
+/// The W&B runs follow the registry's champion: a rejected candidate, a manual promotion
+/// and a rollback each leave the runs' tags (and statuses) as `models list` has them,
+/// and what did not change is not sent again.
+#[test]
+fn wandb_runs_follow_promotions_and_rollbacks() {
+    let server = wandb_server();
+    let dir = imported();
+    let d = dir.path();
+    let project = format!("driftloop-standing-{}", std::process::id());
+    let vars = [
+        ("WANDB_API_KEY", TEST_KEY),
+        ("WANDB_BASE_URL", server.as_str()),
+        ("WANDB_PROJECT", project.as_str()),
+        ("WANDB_ENTITY", "local"),
+    ];
+    json_of(&driftloop_with(
+        d,
+        &["train", "--family", "logistic-regression", "--json"],
+        &vars,
+    ));
+    // A margin no candidate can beat: the second version is rejected.
+    let mut rejecting = vars.to_vec();
+    rejecting.push(("DRIFTLOOP_PROMOTION_MARGIN", "0.99"));
+    let second = json_of(&driftloop_with(
+        d,
+        &["train", "--family", "naive-bayes", "--json"],
+        &rejecting,
+    ));
+    assert_eq!(second["wandb"]["mirrored"][0][0], 2, "only the new version: {second}");
+    assert_eq!(second["wandb"]["mirrored"].as_array().unwrap().len(), 1);
+    let lr = "v1-logistic_regression";
+    let nb = "v2-naive_bayes";
+    let tags = tags_on_server(&server, &project);
+    assert_eq!(tags[lr], json!(["logistic_regression", "champion", "first-champion"]));
+    assert_eq!(tags[nb], json!(["naive_bayes", "rejected"]));
+
+    let promoted = json_of(&driftloop_with(d, &["models", "promote", "2", "--json"], &vars));
+    let mirrored: Vec<i64> = promoted["wandb"]["mirrored"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{promoted}"))
+        .iter()
+        .map(|m| m[0].as_i64().unwrap())
+        .collect();
+    assert_eq!(mirrored, [1, 2], "both changed standing: {promoted}");
+    let tags = tags_on_server(&server, &project);
+    assert_eq!(tags[lr], json!(["logistic_regression", "retired", "first-champion"]));
+    assert_eq!(tags[nb], json!(["naive_bayes", "champion"]));
+
+    let rolled = json_of(&driftloop_with(d, &["models", "rollback", "--json"], &vars));
+    assert_eq!(rolled["wandb"]["mirrored"].as_array().unwrap().len(), 2, "{rolled}");
+    let tags = tags_on_server(&server, &project);
+    assert_eq!(tags[lr], json!(["logistic_regression", "champion", "first-champion"]));
+    assert_eq!(tags[nb], json!(["naive_bayes", "rolled-back"]));
+    for (version, status) in [("1", "champion"), ("2", "rolled_back")] {
+        let shown = json_of(&driftloop(d, &["models", "show", version, "--json"]));
+        assert_eq!(
+            (&shown["status"], &shown["wandb_status"]),
+            (&json!(status), &json!(status))
+        );
+    }
+    // Still two runs (the same ids, updated), and nothing left to send.
+    assert_eq!(runs_on_server(&server, "local", &project).len(), 2);
+    let again = json_of(&driftloop_with(d, &["models", "sync", "--json"], &vars));
+    assert_eq!(again["wandb"]["mirrored"], json!([]), "{again}");
+}
+
+/// W&B's own SDK is the reference for the wire format: a run it makes with `wandb.init`
+/// and the same config, tags and summary reads back from the server exactly like the run
+/// driftloop sent (W&B's own bookkeeping keys, `_wandb` and `_`-prefixed, aside).
+#[test]
+fn a_run_driftloop_sends_reads_back_like_one_wandbs_sdk_makes() {
+    let server = wandb_server();
+    let dir = imported();
+    let d = dir.path();
+    let project = format!("driftloop-sdk-{}", std::process::id());
+    let vars = [
+        ("WANDB_API_KEY", TEST_KEY),
+        ("WANDB_BASE_URL", server.as_str()),
+        ("WANDB_PROJECT", project.as_str()),
+        ("WANDB_ENTITY", "local"),
+    ];
+    json_of(&driftloop_with(
+        d,
+        &["train", "--family", "logistic-regression", "--json"],
+        &vars,
+    ));
+    let ours = runs_on_server(&server, "local", &project).remove(0);
+    let config: Value = serde_json::from_str(ours["config"].as_str().unwrap()).unwrap();
+    let values: serde_json::Map<String, Value> = config
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, item)| (key.clone(), item["value"].clone()))
+        .collect();
+    let summary: Value = serde_json::from_str(ours["summaryMetrics"].as_str().unwrap()).unwrap();
+    let sdk_id = format!("sdkreference{}", std::process::id());
+    let input = json!({
+        "config": values,
+        "summary": summary,
+        "tags": ours["tags"],
+        "name": ours["displayName"],
+        "project": project,
+        // W&B run ids are unique on a server: one per test process.
+        "id": sdk_id,
+    });
+    std::fs::write(d.join("run.json"), input.to_string()).unwrap();
+    let script = "import json, wandb\n\
+        given = json.load(open('run.json'))\n\
+        run = wandb.init(project=given['project'], entity='local', id=given['id'], name=given['name'], \
+            job_type='train', tags=given['tags'], config=given['config'])\n\
+        run.summary.update(given['summary'])\n\
+        run.finish()\n";
+    let program = std::env::var("DRIFTLOOP_TEST_WANDB").unwrap_or_else(|_| "wandb".into());
+    let python = Path::new(&program)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("python3"), |p| p.join("python"));
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .current_dir(d)
+        .env("WANDB_DIR", d)
+        .env("WANDB_CACHE_DIR", d.join("cache"))
+        .env("WANDB_DATA_DIR", d.join("data"))
+        .env("WANDB_CONFIG_DIR", d.join("config"))
+        .env("WANDB_BASE_URL", &server)
+        .env("WANDB_API_KEY", TEST_KEY)
+        .env("WANDB_SILENT", "true")
+        .env_remove("WANDB_MODE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} ({e}): run the README's test command", python.display()));
+    assert!(
+        output.status.success(),
+        "wandb.init: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let runs = runs_on_server(&server, "local", &project);
+    let theirs = runs
+        .iter()
+        .find(|node| node["name"] == sdk_id)
+        .unwrap_or_else(|| panic!("the SDK's run is on the server: {runs:?}"));
+    // W&B's own entries: `_wandb` in the config, `_`-prefixed keys in the summary.
+    let without_bookkeeping = |text: &Value| -> Value {
+        let mut value: Value = serde_json::from_str(text.as_str().unwrap()).unwrap();
+        value.as_object_mut().unwrap().retain(|key, _| !key.starts_with('_'));
+        as_floats(&value)
+    };
+    let their_config = without_bookkeeping(&theirs["config"]);
+    assert_eq!(their_config, without_bookkeeping(&ours["config"]), "config");
+    assert!(their_config["grid"]["value"].as_array().unwrap().len() > 1);
+    // The summary: the server keeps only the scalars of a streamed summary (the SDK
+    // streams it), so the nested entries (per class, confusion, decision) are compared
+    // with the summary file the SDK wrote beside its run, which is what it streamed.
+    let our_summary = without_bookkeeping(&ours["summaryMetrics"]);
+    let scalars: serde_json::Map<String, Value> = our_summary
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| !v.is_object() && !v.is_array())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(
+        without_bookkeeping(&theirs["summaryMetrics"]),
+        Value::Object(scalars),
+        "summary"
+    );
+    let streamed = wandb_files(d)
+        .first()
+        .map(|f| f.parent().unwrap().join("files/wandb-summary.json"))
+        .unwrap_or_else(|| panic!("the SDK's run folder under {}", d.display()));
+    let streamed = std::fs::read_to_string(&streamed).unwrap();
+    assert_eq!(
+        without_bookkeeping(&Value::String(streamed)),
+        our_summary,
+        "the summary the SDK streamed"
+    );
+    assert!(our_summary["holdout_confusion"].is_array() && our_summary["decision"].is_object());
+    for field in ["state", "tags", "displayName"] {
+        assert_eq!(theirs[field], ours[field], "{field}");
+    }
 }
 
 #[test]
@@ -432,7 +645,7 @@ fn offline_trainings_are_written_for_wandb_sync_in_the_store_or_wandb_dir() {
     let artifact = artifacts[0];
     assert_eq!(artifact["type"], "model");
     assert_eq!(artifact["name"], "mental_health");
-    assert_eq!(artifact["aliases"], json!(["v1", "champion"]));
+    assert_eq!(artifact["aliases"], json!(["driftloop-v1", "champion"]));
     let entry = &artifact["manifest"]["contents"][0];
     assert_eq!(entry["ref"], version["artifact_uri"], "{artifact}");
     let metadata: Value = serde_json::from_str(artifact["metadata"].as_str().unwrap()).unwrap();
