@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, Problem};
-use crate::responses::{BatchResponse, ChampionResponse, Health, LabelResponse, PredictResponse};
+use crate::responses::{BatchResponse, ChampionResponse, Health, LabelResponse, PerformanceResponse, PredictResponse};
 use crate::schema::{batch_request, BatchRequest, Features, Label, LabelRequest, PredictRequest};
 use crate::state::Limits;
 
@@ -19,6 +19,7 @@ use crate::state::Limits;
         crate::routes::predict_batch,
         crate::routes::labels,
         crate::routes::champion,
+        crate::routes::champion_performance,
         crate::routes::healthz
     ),
     components(schemas(
@@ -29,6 +30,7 @@ use crate::state::Limits;
         LabelRequest,
         LabelResponse,
         ChampionResponse,
+        PerformanceResponse,
         Health,
         ErrorBody,
         Problem,

@@ -33,15 +33,23 @@ pub struct LabelResponse {
     pub row_id: i64,
     pub label: String,
     pub label_source: String,
+    /// The model's answer for the row, kept apart from the label.
+    pub predicted: Option<String>,
+    pub model_version: Option<String>,
+    /// Labels the row has been given, this one included.
+    pub labels: usize,
 }
 
 impl Serialize for LabelResponse {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(3))?;
+        let mut map = serializer.serialize_map(Some(6))?;
         map.serialize_entry("row_id", &self.row_id)?;
         map.serialize_entry(spec().label.as_str(), &self.label)?;
         map.serialize_entry("label_source", &self.label_source)?;
+        map.serialize_entry("predicted", &self.predicted)?;
+        map.serialize_entry("model_version", &self.model_version)?;
+        map.serialize_entry("labels", &self.labels)?;
         map.end()
     }
 }
@@ -85,4 +93,26 @@ pub(crate) fn answer(scored: &Scored, model_version: String, row_id: i64) -> Pre
         model_version,
         row_id,
     }
+}
+
+/// The latest performance check of the champion: its verdict, the window's and the
+/// holdout's accuracy, and where the full report is.
+#[derive(Serialize, ToSchema)]
+pub struct PerformanceResponse {
+    /// The champion's registry version.
+    pub version: i64,
+    /// `healthy`, `degraded` or `insufficient` (too few expert labels to tell).
+    pub verdict: String,
+    /// Accuracy on the latest expert-labelled rows the champion scored (null when none).
+    pub accuracy: Option<f64>,
+    pub holdout_accuracy: f64,
+    /// Expert-labelled rows in the window.
+    pub window_rows: i64,
+    /// Every expert-labelled row the champion scored.
+    pub cumulative_rows: i64,
+    /// The JSON report (windows, scores, calibration, the test).
+    pub report_uri: String,
+    pub job_id: Option<i64>,
+    /// When the check ran (UTC).
+    pub checked_at: String,
 }

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 
 use crate::error::ApiError;
 use crate::openapi::openapi_for;
-use crate::routes::{champion, healthz, labels, predict, predict_batch};
+use crate::routes::{champion, champion_performance, healthz, labels, predict, predict_batch};
 use crate::state::AppState;
 
 /// The API over `state`.
@@ -22,6 +22,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/predict/batch", post(predict_batch))
         .route("/v1/labels", post(labels))
         .route("/v1/models/champion", get(champion))
+        .route("/v1/models/champion/performance", get(champion_performance))
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(move || async move { Json(openapi_for(&limits)) }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json") })

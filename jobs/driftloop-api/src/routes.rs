@@ -16,8 +16,10 @@ use driftloop_pipeline::predict::{Champion, Scored};
 use serde_json::Value;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::parse::{parse_batch_request, parse_label_request, parse_predict_request, PredictInput};
-use crate::responses::{answer, BatchResponse, ChampionResponse, Health, LabelResponse, PredictResponse};
+use crate::parse::{parse_batch_request, parse_label_request, parse_predict_request, PredictInput, REQUEST_ID_MAX};
+use crate::responses::{
+    answer, BatchResponse, ChampionResponse, Health, LabelResponse, PerformanceResponse, PredictResponse,
+};
 use crate::schema::{BatchRequest, LabelRequest, PredictRequest};
 use crate::state::AppState;
 
@@ -131,6 +133,7 @@ fn new_row(input: &PredictInput, scored: &Scored, champion: &Champion) -> Featur
         FeatureRow::new(input.codes.clone(), scored.class, LabelSource::Model).expect("parsed values follow the spec");
     row.model_version = Some(champion.model_version());
     row.request_id = input.request_id.clone();
+    row.probabilities = Some(scored.probabilities.clone());
     row
 }
 
@@ -279,13 +282,34 @@ pub(crate) async fn labels(
 ) -> Result<Json<LabelResponse>, ApiError> {
     let value = json_body(&headers, body)?;
     let (by, class) = parse_label_request(&value).map_err(ApiError::invalid)?;
+    // The labelling call's own id, kept in the row's label history.
+    let call_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().chars().take(REQUEST_ID_MAX).collect::<String>())
+        .filter(|v| !v.is_empty());
     let classes = &spec().classes;
     let db = state.db.clone();
-    let row_id = blocking(move || db.set_label(&by, class)).await?;
+    let history = blocking(move || {
+        let row_id = db.set_label(&by, class, call_id.as_deref())?;
+        db.row_history(&RowRef::Id(row_id))
+    })
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "a labelled row vanished",
+        )
+    })?;
+    let prediction = history.prediction.as_ref();
     Ok(Json(LabelResponse {
-        row_id,
+        row_id: history.id,
         label: classes[class as usize].to_string(),
         label_source: "expert".into(),
+        predicted: prediction.map(|p| p.predicted.clone()),
+        model_version: prediction.and_then(|p| p.model_version.clone()),
+        labels: history.labels.len(),
     }))
 }
 
@@ -304,6 +328,39 @@ pub(crate) async fn champion(State(state): Shared) -> Result<Json<ChampionRespon
         holdout_metrics: v.model.holdout_metrics.clone(),
         cv_metrics: v.model.cv_metrics.clone(),
         created_at: v.created_at.clone(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/models/champion/performance",
+    responses((status = 200, body = PerformanceResponse), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn champion_performance(State(state): Shared) -> Result<Json<PerformanceResponse>, ApiError> {
+    let champion = state.champion().await.map_err(|e| ApiError::unavailable(&e))?;
+    let version = champion.version.version;
+    let db = state.db.clone();
+    let reports = blocking(move || db.performance_reports()).await?;
+    let latest = reports
+        .into_iter()
+        .rfind(|r| r.model_version == version)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!(
+                    "champion {version} has no performance check yet: one runs every labels_every expert labels \
+                     (`driftloop performance --now` runs one)"
+                ),
+            )
+        })?;
+    Ok(Json(PerformanceResponse {
+        version,
+        verdict: latest.verdict,
+        accuracy: latest.accuracy,
+        holdout_accuracy: latest.holdout_accuracy,
+        window_rows: latest.window_rows,
+        cumulative_rows: latest.cumulative_rows,
+        report_uri: latest.report_uri,
+        job_id: latest.job_id,
+        checked_at: latest.created_at,
     }))
 }
 

@@ -282,6 +282,29 @@ impl PartialSchema for crate::responses::LabelResponse {
                 .required(label)
                 .property("label_source", ObjectBuilder::new().schema_type(Type::String))
                 .required("label_source")
+                .property(
+                    "predicted",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                        .description(Some(
+                            "What the model answered for the row, kept whatever the labels say (null for a row no \
+                             model scored)",
+                        )),
+                )
+                .required("predicted")
+                .property(
+                    "model_version",
+                    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+                )
+                .required("model_version")
+                .property(
+                    "labels",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1))
+                        .description(Some("How many labels the row has been given, this one included")),
+                )
+                .required("labels")
                 .build(),
         ))
     }

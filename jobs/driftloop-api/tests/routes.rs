@@ -369,19 +369,50 @@ async fn labels_set_the_expert_diagnosis(backend: Backend) {
         .post("/v1/labels", json!({"row_id": row_id, "diagnosis": "Depression"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
+    // The answer names what the model said, kept beside the label.
     assert_eq!(
         answer,
-        json!({"row_id": row_id, "diagnosis": "Depression", "label_source": "expert"})
+        json!({"row_id": row_id, "diagnosis": "Depression", "label_source": "expert",
+               "predicted": scored["prediction"], "model_version": scored["model_version"], "labels": 1})
     );
-    let (status, _) = f
-        .post("/v1/labels", json!({"request_id": "to-label", "diagnosis": "Normal"}))
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/labels")
+        .header("content-type", "application/json")
+        .header("x-request-id", "labelling-call-2")
+        .body(Body::from(
+            json!({"request_id": "to-label", "diagnosis": "Normal"}).to_string(),
+        ))
+        .unwrap();
+    let response = f.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let relabelled: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        (&relabelled["labels"], &relabelled["predicted"]),
+        (&json!(2), &scored["prediction"])
+    );
     let stored = f.db.find_row(&RowRef::Id(row_id)).unwrap().unwrap();
     assert_eq!(
         (stored.row.label_text(), stored.row.label_source),
         ("Normal", LabelSource::Expert)
     );
+    // Both labels in the row's history, the model's answer and probabilities kept.
+    let history = f.db.row_history(&RowRef::Id(row_id)).unwrap().unwrap();
+    let labels: Vec<(&str, Option<&str>)> = history
+        .labels
+        .iter()
+        .map(|l| (l.label.as_str(), l.request_id.as_deref()))
+        .collect();
+    assert_eq!(labels, [("Depression", None), ("Normal", Some("labelling-call-2"))]);
+    let kept = history.prediction.unwrap();
+    assert_eq!(kept.predicted, scored["prediction"].as_str().unwrap());
+    let probabilities: Vec<f64> = driftloop_core::spec()
+        .classes
+        .iter()
+        .map(|c| scored["probabilities"][c.as_str()].as_f64().unwrap())
+        .collect();
+    assert_eq!(kept.probabilities.unwrap(), probabilities);
     let (status, answer) = f
         .post("/v1/labels", json!({"row_id": 999_999, "diagnosis": "Normal"}))
         .await;
@@ -418,10 +449,20 @@ async fn champion_health_and_openapi() {
         "/v1/predict/batch",
         "/v1/labels",
         "/v1/models/champion",
+        "/v1/models/champion/performance",
         "/healthz",
     ] {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
+    // No performance check yet: a 404 that says how to run one.
+    let (status, answer) = f
+        .send("GET", "/v1/models/champion/performance", None, Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("driftloop performance --now"));
     let features = &doc["components"]["schemas"]["Features"];
     assert_eq!(features["required"].as_array().unwrap().len(), 17);
     assert_eq!(

@@ -50,6 +50,10 @@ pub struct FeatureRow {
     pub label_source: LabelSource,
     pub model_version: Option<String>,
     pub request_id: Option<String>,
+    /// For a row a model scored: its probability per class (in class order). Stored apart
+    /// from the feature table, beside the kept prediction, so it is not part of the row's
+    /// equality (which compares what the feature table holds).
+    pub probabilities: Option<Vec<f64>>,
 }
 
 impl FeatureRow {
@@ -77,6 +81,7 @@ impl FeatureRow {
             label_source,
             model_version: None,
             request_id: None,
+            probabilities: None,
         })
     }
 
@@ -86,7 +91,8 @@ impl FeatureRow {
     }
 }
 
-/// Rows are equal when every field is, a missing value equal to a missing value.
+/// Rows are equal when every field the feature table holds is, a missing value equal to a
+/// missing value.
 impl PartialEq for FeatureRow {
     fn eq(&self, other: &FeatureRow) -> bool {
         same_values(&self.features, &other.features)

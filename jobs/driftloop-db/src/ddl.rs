@@ -18,7 +18,7 @@ pub(crate) fn legacy_features_checksum(dialect: Dialect) -> &'static str {
     }
 }
 
-fn quoted_list(values: &[String]) -> String {
+pub(crate) fn quoted_list(values: &[String]) -> String {
     values
         .iter()
         .map(|v| format!("'{}'", v.replace('\'', "''")))

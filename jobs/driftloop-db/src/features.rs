@@ -1,12 +1,13 @@
 //! Feature rows over either backend: inserts (bulk, all or none; or each row standing
-//! alone), the drift counter they move, single rows by id or `request_id` (the predict
-//! endpoint's idempotency lookup) and expert labels. Written once over [`SqlTx`].
+//! alone) with the predictions of the rows a model scored, the drift counter they move,
+//! single rows by id or `request_id` (the predict endpoint's idempotency lookup), expert
+//! labels and each row's label history. Written once over [`SqlTx`].
 
 use driftloop_core::{spec, ColumnKind, FeatureRow, LabelSource};
 
 use crate::error::{Error, Result};
 use crate::ports::{FeatureStore, RowAccess};
-use crate::records::{DriftCounter, InsertOutcome, RowRef, StoredRow};
+use crate::records::{DriftCounter, InsertOutcome, LabelEvent, Prediction, RowHistory, RowRef, StoredRow};
 use crate::sql::{placeholders, Cells, SqlTx, SqlValue, Transact, TxMode};
 
 /// The feature table's columns in insert order: the spec's features, then the label
@@ -46,6 +47,42 @@ fn push_values(row: &FeatureRow, values: &mut Vec<SqlValue>) {
     values.push(row.label_source.as_str().into());
     values.push(row.model_version.as_deref().into());
     values.push(row.request_id.as_deref().into());
+}
+
+/// Keeps what the model answered for the rows it scored (label source `model`), beside
+/// their new ids, in the inserting transaction: the predicted class is the row's label
+/// as stored, its probabilities come with the row.
+fn insert_predictions<'a>(tx: &mut dyn SqlTx, stored: impl IntoIterator<Item = (i64, &'a FeatureRow)>) -> Result<()> {
+    let scored: Vec<(i64, &FeatureRow)> = stored
+        .into_iter()
+        .filter(|(_, row)| row.label_source == LabelSource::Model)
+        .collect();
+    for chunk in scored.chunks(tx.dialect().rows_per_insert().max(1)) {
+        let mut values = Vec::with_capacity(chunk.len() * 5);
+        for (id, row) in chunk {
+            let probability = row
+                .probabilities
+                .as_ref()
+                .and_then(|p| p.get(row.label as usize).copied());
+            let probabilities = row
+                .probabilities
+                .as_ref()
+                .map(|p| serde_json::to_string(p).expect("numbers serialize"));
+            values.push(SqlValue::Int(*id));
+            values.push(row.label_text().into());
+            values.push(probability.into());
+            values.push(probabilities.as_deref().into());
+            values.push(row.model_version.as_deref().into());
+        }
+        let tuples = vec![format!("({})", placeholders(5)); chunk.len()].join(", ");
+        tx.exec(
+            &format!(
+                "INSERT INTO predictions (row_id, predicted, probability, probabilities, model_version) VALUES {tuples}"
+            ),
+            values,
+        )?;
+    }
+    Ok(())
 }
 
 /// Reads the counter; with `lock`, a locking read on MySQL: the latest committed value,
@@ -102,7 +139,9 @@ fn insert_all(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<InsertOutcome> 
         })?;
         // MySQL's LAST_INSERT_ID() is the first id of a multi-row insert; within one
         // statement InnoDB hands out consecutive ids. SQLite's statements hold one row.
-        last_id = tx.last_insert_id()? + chunk.len() as i64 - 1;
+        let first_id = tx.last_insert_id()?;
+        last_id = first_id + chunk.len() as i64 - 1;
+        insert_predictions(tx, (first_id..).zip(chunk))?;
     }
     let after = read_counter(tx, false)?;
     let n_rows = rows.len() as u64;
@@ -138,7 +177,11 @@ fn insert_each(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<(Vec<Option<i6
         let mut values = Vec::with_capacity(insert_columns().len());
         push_values(row, &mut values);
         match tx.exec(&sql, values) {
-            Ok(_) => ids.push(Some(tx.last_insert_id()?)),
+            Ok(_) => {
+                let id = tx.last_insert_id()?;
+                insert_predictions(tx, [(id, row)])?;
+                ids.push(Some(id));
+            }
             Err(e) if row.request_id.is_some() && e.is_duplicate_request_id() => ids.push(None),
             Err(e) => return Err(e),
         }
@@ -192,13 +235,18 @@ fn find_row(tx: &mut dyn SqlTx, by: &RowRef) -> Result<Option<StoredRow>> {
     Ok(Some(StoredRow { id, row }))
 }
 
-/// Sets the expert label of a row; the row's id, or [`Error::NoSuchRow`].
-fn set_label(tx: &mut dyn SqlTx, by: &RowRef, class: u8) -> Result<i64> {
+/// Gives a row an expert label: appended to its history, and made its label; the row's
+/// id, or [`Error::NoSuchRow`].
+fn set_label(tx: &mut dyn SqlTx, by: &RowRef, class: u8, request_id: Option<&str>) -> Result<i64> {
     let stored = find_row(tx, by)?.ok_or_else(|| Error::NoSuchRow(by.to_string()))?;
     let class = spec()
         .classes
         .get(class as usize)
         .ok_or_else(|| Error::Corrupt(format!("class index {class}")))?;
+    tx.exec(
+        "INSERT INTO labels (row_id, label, source, request_id) VALUES (?, ?, 'expert', ?)",
+        vec![stored.id.into(), class.as_str().into(), request_id.into()],
+    )?;
     tx.exec(
         &format!(
             "UPDATE features SET {} = ?, label_source = 'expert' WHERE id = ?",
@@ -207,6 +255,73 @@ fn set_label(tx: &mut dyn SqlTx, by: &RowRef, class: u8) -> Result<i64> {
         vec![class.as_str().into(), stored.id.into()],
     )?;
     Ok(stored.id)
+}
+
+/// A row with its kept prediction and its labels, oldest first.
+fn row_history(tx: &mut dyn SqlTx, by: &RowRef) -> Result<Option<RowHistory>> {
+    let Some(stored) = find_row(tx, by)? else {
+        return Ok(None);
+    };
+    let dialect = tx.dialect();
+    let rows = tx.query(
+        &format!(
+            "SELECT predicted, probability, probabilities, model_version, {} FROM predictions WHERE row_id = ?",
+            dialect.iso_timestamp("predicted_at")
+        ),
+        vec![stored.id.into()],
+    )?;
+    let prediction = match rows.first() {
+        None => None,
+        Some(row) => {
+            let c = Cells {
+                table: "predictions",
+                row,
+            };
+            let probabilities = match c.opt_json(2, "probabilities")? {
+                None => None,
+                Some(value) => Some(
+                    serde_json::from_value(value)
+                        .map_err(|e| Error::Corrupt(format!("predictions.probabilities: {e}")))?,
+                ),
+            };
+            Some(Prediction {
+                predicted: c.text(0, "predicted")?,
+                probability: match row.get(1) {
+                    Some(SqlValue::Null) | None => None,
+                    _ => Some(c.real(1, "probability")?),
+                },
+                probabilities,
+                model_version: c.opt_text(3, "model_version")?,
+                predicted_at: c.text(4, "predicted_at")?,
+            })
+        }
+    };
+    let rows = tx.query(
+        &format!(
+            "SELECT id, label, source, request_id, {} FROM labels WHERE row_id = ? ORDER BY id",
+            dialect.iso_timestamp("labelled_at")
+        ),
+        vec![stored.id.into()],
+    )?;
+    let labels = rows
+        .iter()
+        .map(|row| {
+            let c = Cells { table: "labels", row };
+            Ok(LabelEvent {
+                id: c.int(0, "id")?,
+                label: c.text(1, "label")?,
+                source: c.text(2, "source")?,
+                request_id: c.opt_text(3, "request_id")?,
+                labelled_at: c.text(4, "labelled_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(RowHistory {
+        id: stored.id,
+        row: stored.row,
+        prediction,
+        labels,
+    }))
 }
 
 impl<D: Transact> FeatureStore for D {
@@ -260,8 +375,16 @@ impl<D: Transact> RowAccess for D {
         self.with_tx("reading a feature row", TxMode::READ, &mut |tx| find_row(tx, by))
     }
 
-    fn set_label(&self, by: &RowRef, class: u8) -> Result<i64> {
-        self.with_tx("setting a label", TxMode::default(), &mut |tx| set_label(tx, by, class))
+    fn set_label(&self, by: &RowRef, class: u8, request_id: Option<&str>) -> Result<i64> {
+        self.with_tx("setting a label", TxMode::default(), &mut |tx| {
+            set_label(tx, by, class, request_id)
+        })
+    }
+
+    fn row_history(&self, by: &RowRef) -> Result<Option<RowHistory>> {
+        self.with_tx("reading a row's prediction and labels", TxMode::READ, &mut |tx| {
+            row_history(tx, by)
+        })
     }
 
     fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)> {

@@ -11,6 +11,7 @@ mod features;
 pub mod frames;
 mod migrate;
 mod mysql;
+mod performance;
 pub mod ports;
 mod queue;
 pub mod records;
@@ -25,10 +26,11 @@ use std::sync::Arc;
 
 pub use error::{Error, Result};
 pub use migrate::{migrations, Migration, MigrationReport};
-pub use ports::{Database, DriftReportLog, FeatureStore, JobQueue, ModelRegistry, RowAccess};
+pub use ports::{Database, DriftReportLog, FeatureStore, JobQueue, ModelRegistry, PerformanceLog, RowAccess};
 pub use records::{
     AliasReason, ChampionChange, ClaimedJob, DriftCounter, DriftReportRecord, Enqueued, InsertOutcome, Job, JobKind,
-    JobStatus, ModelStatus, ModelVersion, NewModelVersion, RowFilter, RowRef, StoredRow, MAX_ATTEMPTS,
+    JobStatus, LabelCounter, LabelEvent, LabelledPrediction, ModelStatus, ModelVersion, NewModelVersion,
+    PerformanceReportRecord, Prediction, RowFilter, RowHistory, RowRef, StoredRow, MAX_ATTEMPTS,
 };
 pub use sql::Dialect;
 pub use url::{DatabaseUrl, Secret};

@@ -1,5 +1,6 @@
 //! Migrations: the feature table generated from the dataset spec (ddl.rs), then the files
-//! under `sql/`, compiled in; applied in order and recorded in `schema_migrations` with a
+//! under `sql/`, compiled in (a few are templates naming the dataset's label column and
+//! classes); applied in order and recorded in `schema_migrations` with a
 //! checksum, so a second run changes nothing and an edited migration that was already
 //! applied is refused. The dataset a database was made for is recorded in
 //! `driftloop_dataset`; migrating it for another dataset is refused.
@@ -10,7 +11,7 @@ use driftloop_core::DatasetSpec;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::ddl::{features_ddl, legacy_features_checksum};
+use crate::ddl::{features_ddl, legacy_features_checksum, quoted_list};
 use crate::error::{Error, Result};
 use crate::sql::{Cells, Dialect, SqlTx};
 
@@ -56,14 +57,30 @@ static SQLITE_FILES: &[MigrationFile] = migration_files!("sqlite":
     7 "0007_wandb_status.sql",
 );
 
+/// Migrations that name the dataset's label column or classes: files with `__LABEL__` and
+/// `__CLASSES__` in them, filled in for the dataset (after the plain files, in order).
+static MYSQL_TEMPLATES: &[MigrationFile] = migration_files!("mysql":
+    8 "0008_predictions_labels.sql",
+);
+
+static SQLITE_TEMPLATES: &[MigrationFile] = migration_files!("sqlite":
+    8 "0008_predictions_labels.sql",
+);
+
+/// A template migration's text for `spec`.
+fn fill_template(sql: &str, spec: &DatasetSpec) -> String {
+    sql.replace("__LABEL__", &spec.label)
+        .replace("__CLASSES__", &quoted_list(&spec.classes))
+}
+
 /// The name the feature table's migration is recorded under.
 const FEATURES_MIGRATION: &str = "0001_features.sql";
 
 /// Every migration of `dialect` for `spec`, in order.
 pub fn migrations(dialect: Dialect, spec: &DatasetSpec) -> Vec<Migration> {
-    let files = match dialect {
-        Dialect::Mysql => MYSQL_FILES,
-        Dialect::Sqlite => SQLITE_FILES,
+    let (files, templates) = match dialect {
+        Dialect::Mysql => (MYSQL_FILES, MYSQL_TEMPLATES),
+        Dialect::Sqlite => (SQLITE_FILES, SQLITE_TEMPLATES),
     };
     let features = Migration {
         version: 1,
@@ -75,6 +92,11 @@ pub fn migrations(dialect: Dialect, spec: &DatasetSpec) -> Vec<Migration> {
             version,
             name,
             sql: Cow::Borrowed(sql),
+        }))
+        .chain(templates.iter().map(|&(version, name, sql)| Migration {
+            version,
+            name,
+            sql: Cow::Owned(fill_template(sql, spec)),
         }))
         .collect()
 }

@@ -12,7 +12,8 @@ use crate::error::Result;
 use crate::migrate::MigrationReport;
 use crate::records::{
     AliasReason, ChampionChange, ClaimedJob, DriftCounter, DriftReportRecord, Enqueued, InsertOutcome, Job, JobKind,
-    JobStatus, ModelStatus, ModelVersion, NewModelVersion, RowRef, StoredRow,
+    JobStatus, LabelCounter, LabelledPrediction, ModelStatus, ModelVersion, NewModelVersion, PerformanceReportRecord,
+    RowHistory, RowRef, StoredRow,
 };
 
 /// Storage of feature rows.
@@ -36,9 +37,13 @@ pub trait FeatureStore: Send + Sync {
 pub trait RowAccess: Send + Sync {
     /// The stored row, if there is one.
     fn find_row(&self, by: &RowRef) -> Result<Option<StoredRow>>;
-    /// Sets a row's label as an expert's (`label_source = 'expert'`); returns its id, or
-    /// [`crate::Error::NoSuchRow`].
-    fn set_label(&self, by: &RowRef, class: u8) -> Result<i64>;
+    /// Gives a row an expert's label: appended to the row's label history (with the
+    /// labelling call's `request_id`, if any) and made the row's label (`label_source =
+    /// 'expert'`), in one transaction; the model's prediction is kept. Returns the row's
+    /// id, or [`crate::Error::NoSuchRow`].
+    fn set_label(&self, by: &RowRef, class: u8, request_id: Option<&str>) -> Result<i64>;
+    /// The stored row with its kept prediction and label history, if there is one.
+    fn row_history(&self, by: &RowRef) -> Result<Option<RowHistory>>;
     /// Inserts rows in one transaction, all or none, returning each row's id (in order)
     /// and the drift jobs the trigger queued.
     fn insert_rows_with_ids(&self, rows: &[FeatureRow]) -> Result<(Vec<i64>, u64)>;
@@ -120,8 +125,22 @@ pub trait ModelRegistry: Send + Sync {
     ) -> Result<()>;
 }
 
+/// Label-based monitoring: the label counter, labelled predictions, performance checks.
+pub trait PerformanceLog: Send + Sync {
+    fn label_counter(&self) -> Result<LabelCounter>;
+    /// Sets how many expert labels on scored rows queue one performance job.
+    fn set_labels_every(&self, labels_every: i64) -> Result<()>;
+    /// The rows `model_version` scored that an expert labelled since, with their latest
+    /// label, in the order of that label.
+    fn labelled_predictions(&self, model_version: &str) -> Result<Vec<LabelledPrediction>>;
+    /// Records a check; a second record for the same job is kept out (returns false).
+    fn record_performance_report(&self, report: &PerformanceReportRecord) -> Result<bool>;
+    /// Every check, oldest first.
+    fn performance_reports(&self) -> Result<Vec<PerformanceReportRecord>>;
+}
+
 /// A feature database: the ports, and its migrations.
-pub trait Database: FeatureStore + RowAccess + JobQueue + DriftReportLog + ModelRegistry {
+pub trait Database: FeatureStore + RowAccess + JobQueue + DriftReportLog + ModelRegistry + PerformanceLog {
     /// Applies the migrations not yet applied, in order, and records them.
     fn migrate(&self) -> Result<MigrationReport>;
     /// The URL this database was opened with (password hidden).

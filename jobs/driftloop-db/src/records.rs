@@ -39,6 +39,8 @@ pub struct RowFilter {
 pub enum JobKind {
     Drift,
     Train,
+    /// The champion's realized performance, from expert labels.
+    Performance,
 }
 
 /// Where a job is in its life.
@@ -69,7 +71,7 @@ macro_rules! text_enum {
         }
     };
 }
-text_enum!(JobKind { Drift => "drift", Train => "train" });
+text_enum!(JobKind { Drift => "drift", Train => "train", Performance => "performance" });
 text_enum!(ModelStatus {
     Registered => "registered",
     Champion => "champion",
@@ -227,4 +229,81 @@ impl std::fmt::Display for RowRef {
 pub struct StoredRow {
     pub id: i64,
     pub row: FeatureRow,
+}
+
+/// What a model answered for a stored row, kept apart from the row's label.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The predicted class, as text.
+    pub predicted: String,
+    /// The predicted class's probability (none for rows stored before predictions were
+    /// kept).
+    pub probability: Option<f64>,
+    /// The probability of every class, in class order.
+    pub probabilities: Option<Vec<f64>>,
+    pub model_version: Option<String>,
+    /// When it was stored (UTC).
+    pub predicted_at: String,
+}
+
+/// One label given to a stored row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelEvent {
+    pub id: i64,
+    pub label: String,
+    pub source: String,
+    /// The request id of the labelling call, when it gave one.
+    pub request_id: Option<String>,
+    /// When it was given (UTC).
+    pub labelled_at: String,
+}
+
+/// A stored row with what the model answered and every label it was given since, oldest
+/// first (the row's label is the latest).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowHistory {
+    pub id: i64,
+    #[serde(skip)]
+    pub row: FeatureRow,
+    pub prediction: Option<Prediction>,
+    pub labels: Vec<LabelEvent>,
+}
+
+/// The label counter: expert labels on scored rows since the last performance job was
+/// queued, and how many queue one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LabelCounter {
+    pub n: i64,
+    pub labels_every: i64,
+}
+
+/// A row a model scored and an expert labelled since: what the model said and the row's
+/// latest label.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelledPrediction {
+    pub row_id: i64,
+    /// Class indices.
+    pub predicted: u8,
+    pub label: u8,
+    pub probabilities: Option<Vec<f64>>,
+    /// The id of the row's latest label (the order of the window).
+    pub last_label_id: i64,
+}
+
+/// One performance check, as `performance_reports` keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PerformanceReportRecord {
+    pub job_id: Option<i64>,
+    /// The registry version checked.
+    pub model_version: i64,
+    pub window_rows: i64,
+    /// The window's accuracy (none when it holds no row).
+    pub accuracy: Option<f64>,
+    pub holdout_accuracy: f64,
+    /// `healthy`, `degraded` or `insufficient`.
+    pub verdict: String,
+    pub cumulative_rows: i64,
+    pub report_uri: String,
+    /// When it was recorded (UTC); ignored when recording.
+    pub created_at: String,
 }

@@ -1,8 +1,8 @@
 //! The drift function's handler: an EventBridge schedule (the backstop) or a direct
-//! invocation (predict's kick, or a person) drains the pending drift jobs, stopping early
-//! enough before the invocation's deadline to finish the job in hand. When the drain
-//! queued a training, the train function is started asynchronously (its schedule is the
-//! backstop).
+//! invocation (predict's kick, or a person) drains the pending drift jobs, then the
+//! pending performance jobs (the label counter's), stopping early enough before the
+//! invocation's deadline to finish the job in hand. When a drain queued a training, the
+//! train function is started asynchronously (its schedule is the backstop).
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use driftloop_lambda::invoke::{stop_before, FunctionStarter};
 use driftloop_lambda::{clients, HandlerError};
 pub use driftloop_lambda::{Action, Request};
 use driftloop_pipeline::drift_job::DrainSummary;
+use driftloop_pipeline::performance_job::PerformanceDrain;
 use driftloop_pipeline::worker::Worker;
 use driftloop_pipeline::Settings;
 use lambda_runtime::LambdaEvent;
@@ -37,21 +38,30 @@ impl Deps {
     }
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<DrainSummary, HandlerError> {
+/// What an invocation did: the drift drain's fields, and the performance drain's.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DriftAnswer {
+    #[serde(flatten)]
+    pub drift: DrainSummary,
+    pub performance: PerformanceDrain,
+}
+
+pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<DriftAnswer, HandlerError> {
     event.payload.log("drift");
     if let Request::Job { job_id } = event.payload {
         return Err(HandlerError::BadRequest(format!(
             "the drift function drains every pending drift job; it takes no job_id ({job_id})"
         )));
     }
-    let summary = deps
-        .worker
-        .drain_drift(stop_before(event.context.deadline, DEADLINE_MARGIN))
-        .await?;
+    let deadline = stop_before(event.context.deadline, DEADLINE_MARGIN);
+    let summary = deps.worker.drain_drift(deadline).await?;
+    let performance = deps.worker.drain_performance(deadline).await?;
     let queued_training = summary
         .jobs
         .iter()
-        .any(|job| job.train_job.as_ref().is_some_and(|t| t.created));
+        .map(|job| &job.train_job)
+        .chain(performance.jobs.iter().map(|job| &job.train_job))
+        .any(|train| train.as_ref().is_some_and(|t| t.created));
     if let (true, Some(train)) = (queued_training, &deps.train_function) {
         if let Err(e) = train.drain().await {
             tracing::warn!(
@@ -60,5 +70,8 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Request>) -> Result<DrainSum
             );
         }
     }
-    Ok(summary)
+    Ok(DriftAnswer {
+        drift: summary,
+        performance,
+    })
 }

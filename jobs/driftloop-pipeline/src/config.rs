@@ -81,6 +81,12 @@ pub struct Settings {
     pub drift_alpha: Option<f64>,
     pub drift_psi_threshold: Option<f64>,
     pub drift_share: Option<f64>,
+    /// `DRIFTLOOP_PERFORMANCE_WINDOW` (labelled rows, default 200),
+    /// `DRIFTLOOP_PERFORMANCE_ALPHA` (default 0.01), `DRIFTLOOP_PERFORMANCE_MIN_LABELS`
+    /// (default 30): the performance check's window and decay test.
+    pub performance_window: Option<f64>,
+    pub performance_alpha: Option<f64>,
+    pub performance_min_labels: Option<f64>,
     /// `DRIFTLOOP_TRAIN_LABELS`: which labelled rows training takes, `expert` (default:
     /// imported and expert-labelled rows) or `all` (model-labelled rows too).
     pub train_labels: TrainLabels,
@@ -200,6 +206,9 @@ impl Settings {
         let drift_alpha = number("DRIFTLOOP_DRIFT_ALPHA");
         let drift_psi_threshold = number("DRIFTLOOP_DRIFT_PSI_THRESHOLD");
         let drift_share = number("DRIFTLOOP_DRIFT_SHARE");
+        let performance_window = number("DRIFTLOOP_PERFORMANCE_WINDOW");
+        let performance_alpha = number("DRIFTLOOP_PERFORMANCE_ALPHA");
+        let performance_min_labels = number("DRIFTLOOP_PERFORMANCE_MIN_LABELS");
         let nonempty = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let train_labels = match nonempty("DRIFTLOOP_TRAIN_LABELS") {
             None => TrainLabels::Expert,
@@ -296,6 +305,9 @@ impl Settings {
                 drift_alpha,
                 drift_psi_threshold,
                 drift_share,
+                performance_window,
+                performance_alpha,
+                performance_min_labels,
                 train_labels,
                 promotion_margin,
                 mlflow_tracking_uri,

@@ -15,6 +15,8 @@ pub mod frames;
 pub mod mlflow;
 pub mod notify;
 pub mod objects;
+#[cfg(feature = "frames")]
+pub mod performance_job;
 pub mod predict;
 #[cfg(feature = "frames")]
 mod promote;

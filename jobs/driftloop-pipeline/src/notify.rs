@@ -51,6 +51,15 @@ pub enum Event {
         champion_macro_f1: f64,
         margin: f64,
     },
+    PerformanceDegraded {
+        job_id: i64,
+        version: i64,
+        accuracy: f64,
+        holdout_accuracy: f64,
+        rows: u64,
+        p_value: f64,
+        report_uri: String,
+    },
 }
 
 fn jobs_text(job_ids: &[i64]) -> String {
@@ -74,6 +83,7 @@ impl Event {
             Event::TrainingFailed { .. } => "training_failed",
             Event::ChampionPromoted { .. } => "champion_promoted",
             Event::CandidateRejected { .. } => "candidate_rejected",
+            Event::PerformanceDegraded { .. } => "performance_degraded",
         }
     }
 
@@ -125,6 +135,17 @@ impl Event {
             } => format!(
                 "model version {version} rejected: holdout macro-F1 {candidate_macro_f1:.3} does not beat champion {champion}'s {champion_macro_f1:.3} by {margin}"
             ),
+            Event::PerformanceDegraded {
+                job_id,
+                version,
+                accuracy,
+                holdout_accuracy,
+                rows,
+                p_value,
+                report_uri,
+            } => format!(
+                "champion {version} degraded (performance job {job_id}): accuracy {accuracy:.3} on the last {rows} expert-labelled rows against {holdout_accuracy:.3} on its holdout (p = {p_value:.2e}); report {report_uri}"
+            ),
         }
     }
 }
@@ -147,7 +168,7 @@ impl Notifier for LogNotifier {
             Event::TrainingFailed { .. } => {
                 tracing::error!(target: "driftloop::notify", event = %json, "{}", event.text())
             }
-            Event::DriftDetected { .. } | Event::CandidateRejected { .. } => {
+            Event::DriftDetected { .. } | Event::CandidateRejected { .. } | Event::PerformanceDegraded { .. } => {
                 tracing::warn!(target: "driftloop::notify", event = %json, "{}", event.text())
             }
             _ => tracing::info!(target: "driftloop::notify", event = %json, "{}", event.text()),

@@ -156,6 +156,7 @@ fn write_scored(
         let mut row = FeatureRow::new(row_codes.clone(), scored.class, LabelSource::Model)
             .expect("parsed values follow the spec");
         row.model_version = Some(model_version.clone());
+        row.probabilities = Some(scored.probabilities.clone());
         feature_rows.push(row);
     }
     writer

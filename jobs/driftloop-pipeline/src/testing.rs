@@ -153,7 +153,7 @@ impl TestEnv {
 }
 
 /// A worker over `db` and `store` as the functions' tests run it: the log notifier, no
-/// MLflow nor W&B, the default drift and training settings, expert labels, a 0.01 margin.
+/// MLflow nor W&B, the default drift, performance and training settings, expert labels, a 0.01 margin.
 pub fn test_worker(db: Arc<dyn Database>, store: Arc<dyn ObjectStore>) -> crate::worker::Worker {
     crate::worker::Worker {
         db,
@@ -162,6 +162,7 @@ pub fn test_worker(db: Arc<dyn Database>, store: Arc<dyn ObjectStore>) -> crate:
         mlflow: None,
         wandb: None,
         drift: Default::default(),
+        performance: Default::default(),
         labels: TrainLabels::Expert,
         train: Default::default(),
         promotion_margin: 0.01,

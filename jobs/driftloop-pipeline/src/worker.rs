@@ -1,5 +1,5 @@
 //! The worker: what runs the outbox, built once from the settings. A pass drains the
-//! drift jobs, then the train jobs they queued. `driftloop worker`, `driftloop serve`'s
+//! drift jobs, then the performance jobs, then the train jobs they queued. `driftloop worker`, `driftloop serve`'s
 //! in-process worker and the demo run passes; the drift and train functions drain their
 //! own kind, up to the invocation's deadline.
 
@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::mlflow::MlflowClient;
 use crate::notify::{notifier_from_settings, Notifier};
 use crate::objects::ObjectStore;
+use crate::performance_job::{drain_performance_jobs, performance_config, PerformanceConfig, PerformanceDrain};
 use crate::train_job::{drain_train_jobs, TrainDrain, TrainOptions};
 use crate::wandb::WandbMirror;
 
@@ -27,6 +28,7 @@ pub struct Worker {
     pub mlflow: Option<MlflowClient>,
     pub wandb: Option<WandbMirror>,
     pub drift: DriftConfig,
+    pub performance: PerformanceConfig,
     pub labels: TrainLabels,
     pub train: TrainConfig,
     pub promotion_margin: f64,
@@ -36,6 +38,7 @@ pub struct Worker {
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkerPass {
     pub drift: DrainSummary,
+    pub performance: PerformanceDrain,
     pub train: TrainDrain,
 }
 
@@ -44,6 +47,8 @@ impl WorkerPass {
     pub fn is_idle(&self) -> bool {
         self.drift.jobs.is_empty()
             && self.drift.failed.is_empty()
+            && self.performance.jobs.is_empty()
+            && self.performance.failed.is_empty()
             && self.train.trainings.is_empty()
             && self.train.failed.is_empty()
     }
@@ -77,6 +82,7 @@ impl Worker {
             mlflow: MlflowClient::from_settings(settings),
             wandb: WandbMirror::from_settings(settings),
             drift,
+            performance: performance_config(settings),
             labels: settings.train_labels,
             train: TrainConfig::default(),
             promotion_margin: settings.promotion_margin,
@@ -90,6 +96,18 @@ impl Worker {
             self.store.as_ref(),
             self.notifier.as_ref(),
             &self.drift,
+            deadline,
+        )
+        .await
+    }
+
+    /// Runs the pending performance jobs until none is left or `deadline` has passed.
+    pub async fn drain_performance(&self, deadline: Option<Instant>) -> Result<PerformanceDrain> {
+        drain_performance_jobs(
+            self.db.as_ref(),
+            self.store.as_ref(),
+            self.notifier.as_ref(),
+            &self.performance,
             deadline,
         )
         .await
@@ -114,10 +132,16 @@ impl Worker {
         .await
     }
 
-    /// One pass: the drift jobs, then the train jobs (including those the drift jobs queued).
+    /// One pass: the drift jobs, the performance jobs, then the train jobs (including
+    /// those the others queued).
     pub async fn run_once(&self) -> Result<WorkerPass> {
         let drift = self.drain_drift(None).await?;
+        let performance = self.drain_performance(None).await?;
         let train = self.drain_train(None).await?;
-        Ok(WorkerPass { drift, train })
+        Ok(WorkerPass {
+            drift,
+            performance,
+            train,
+        })
     }
 }

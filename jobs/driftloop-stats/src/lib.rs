@@ -14,6 +14,7 @@
 
 pub mod continuous;
 pub mod html;
+pub mod performance;
 
 pub use continuous::KsTest;
 

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use commands::{db, drift, fixtures, import, jobs, models, predict, serve, snapshot, train, worker};
+use commands::{db, drift, fixtures, import, jobs, models, performance, predict, serve, snapshot, train, worker};
 use driftloop_pipeline::{open_database, Database, DatabaseUrl, Settings, StoreUrl};
 
 #[derive(Parser)]
@@ -63,6 +63,14 @@ enum Command {
     /// Without: runs the pending drift jobs of the outbox, each comparing the champion's
     /// training snapshot (before any model, the newest snapshot) with the rows stored since.
     Drift(drift::DriftArgs),
+    /// Checks the champion against the expert labels: its kept predictions on the rows
+    /// experts labelled since, over the last --window of them and in all, against its
+    /// holdout accuracy (a one-sided two-proportion test at --alpha); degraded queues a
+    /// training.
+    ///
+    /// Runs the pending performance jobs (the label counter queues one every
+    /// labels_every expert labels on scored rows); --now queues one first.
+    Performance(performance::PerformanceArgs),
     /// Snapshots the feature table to Parquet in the object store; lists and shows them.
     ///
     /// Nothing is uploaded when the same rows are stored already.
@@ -151,6 +159,7 @@ async fn run(command: Command, settings: &Settings, explicit: (bool, bool)) -> R
         Command::Fixtures(command) => fixtures::run(command),
         Command::Jobs(command) => jobs::run(command, settings),
         Command::Drift(args) => drift::run(args, settings).await,
+        Command::Performance(args) => performance::run(args, settings).await,
         Command::Snapshot(args) => snapshot::run(args, settings).await,
         Command::Train(args) => train::run(args, settings).await,
         Command::Models(command) => models::run(command, settings).await,

@@ -1,12 +1,16 @@
 //! The counting trigger under concurrent writers: no count is lost, no job doubled.
 
 use driftloop_core::fixtures::{generate, Scenario};
-use driftloop_db::JobStatus;
+use driftloop_db::{JobKind, JobStatus, RowRef};
 
 use driftloop_db::on_both_backends;
 use driftloop_db::testing::{Backend, TestDb};
 
-on_both_backends!(eight_writers_single_row_inserts, eight_writers_multi_row_transactions);
+on_both_backends!(
+    eight_writers_single_row_inserts,
+    eight_writers_multi_row_transactions,
+    eight_labellers_queue_one_performance_job_per_labels_every
+);
 
 const N_WRITERS: usize = 8;
 const ROWS_PER_WRITER: usize = 1000;
@@ -53,4 +57,55 @@ fn eight_writers_single_row_inserts(backend: Backend) {
 
 fn eight_writers_multi_row_transactions(backend: Backend) {
     run_writers(backend, "writers_multi", 50);
+}
+
+/// Each of 8 labellers, on its own connection, gives 150 expert labels (one transaction
+/// each) to rows a model scored, relabelling some: with labels_every = 50 that must leave
+/// exactly 24 performance jobs and the counter at 0. Labels on rows no model scored do not
+/// count.
+fn eight_labellers_queue_one_performance_job_per_labels_every(backend: Backend) {
+    const LABELS_PER_WRITER: usize = 150;
+    let t = TestDb::new(backend, "labellers");
+    assert_eq!(t.db.label_counter().unwrap().labels_every, 50);
+    let mut rows = generate(Scenario::Baseline, 400, 9);
+    for row in &mut rows[..300] {
+        row.label_source = driftloop_core::LabelSource::Model;
+        row.model_version = Some("1".into());
+    }
+    t.db.insert_rows(&rows).unwrap();
+    // Imported rows (ids 301-400) labelled again: not counted.
+    for id in 301..=310 {
+        t.db.set_label(&RowRef::Id(id), 0, None).unwrap();
+    }
+    assert_eq!(t.db.label_counter().unwrap().n, 0);
+    let barrier = std::sync::Barrier::new(N_WRITERS);
+    std::thread::scope(|scope| {
+        for writer in 0..N_WRITERS {
+            let db = t.reopen();
+            let barrier = &barrier;
+            scope.spawn(move || {
+                barrier.wait();
+                for i in 0..LABELS_PER_WRITER {
+                    // Rows 1-300, several labellers on the same row now and then.
+                    let id = ((writer * 37 + i * 11) % 300) as i64 + 1;
+                    db.set_label(&RowRef::Id(id), (i % 4) as u8, None).unwrap();
+                }
+            });
+        }
+    });
+    let performance: Vec<_> =
+        t.db.jobs(None)
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.kind == JobKind::Performance)
+            .collect();
+    assert_eq!(performance.len(), N_WRITERS * LABELS_PER_WRITER / 50);
+    assert_eq!(t.db.label_counter().unwrap().n, 0);
+    let payload = performance[0].payload.as_ref().unwrap();
+    assert_eq!(
+        (&payload["reason"], &payload["labels"]),
+        (&serde_json::json!("label_count"), &serde_json::json!(50))
+    );
+    let labels = t.query("SELECT COUNT(*) FROM labels");
+    assert_eq!(labels[0][0].as_deref(), Some("1210"));
 }

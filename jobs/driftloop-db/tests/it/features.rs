@@ -19,6 +19,7 @@ on_both_backends!(
     rows_stored_each_on_their_own_skip_only_stored_request_ids,
     the_trigger_queues_a_drift_job_every_n_rows,
     plain_sql_inserts_are_counted_too,
+    a_label_keeps_the_prediction_and_every_earlier_label,
 );
 
 fn ids(frame: &DataFrame) -> Vec<i64> {
@@ -232,4 +233,74 @@ fn plain_sql_inserts_are_counted_too(backend: Backend) {
     assert_eq!(rows[0].label_text(), "Depression");
     assert_eq!(rows[0].features[16], 10.0);
     assert_eq!(rows[0].model_version, None);
+}
+
+/// The label-overwrite defect: a scored row keeps what the model answered (class,
+/// probabilities, version) after an expert labels it, and relabelling keeps both labels
+/// in the row's history, the latest being the row's label.
+fn a_label_keeps_the_prediction_and_every_earlier_label(backend: Backend) {
+    let t = TestDb::new(backend, "label_history");
+    let mut rows = mixed_rows(6, 7);
+    for row in rows.iter_mut().filter(|r| r.label_source == LabelSource::Model) {
+        let mut probabilities = vec![0.1; 4];
+        probabilities[row.label as usize] = 0.7;
+        row.probabilities = Some(probabilities);
+    }
+    // Row 1 through the bulk insert, row 4 through the one-row-each insert.
+    t.db.insert_rows(&rows[..3]).unwrap();
+    let (ids, _) = t.db.insert_rows_each(&rows[3..]).unwrap();
+    assert_eq!(ids, [Some(4), Some(5), Some(6)]);
+    let classes = &driftloop_core::spec().classes;
+    for (id, row) in (1..).zip(&rows) {
+        let history = t.db.row_history(&RowRef::Id(id)).unwrap().unwrap();
+        assert!(history.labels.is_empty());
+        match row.label_source {
+            LabelSource::Model => {
+                let kept = history.prediction.expect("a scored row keeps its prediction");
+                assert_eq!(kept.predicted, row.label_text());
+                assert_eq!(kept.probability, Some(0.7));
+                assert_eq!(kept.probabilities, row.probabilities);
+                assert_eq!(kept.model_version.as_deref(), Some("v0001"));
+                assert!(kept.predicted_at.ends_with('Z'), "{}", kept.predicted_at);
+            }
+            LabelSource::Expert => assert_eq!(history.prediction, None, "an imported row was not scored"),
+        }
+    }
+
+    let scored = &rows[3];
+    assert_eq!(scored.label_source, LabelSource::Model);
+    let first = (scored.label as usize + 1) % classes.len();
+    let second = (scored.label as usize + 2) % classes.len();
+    let by = RowRef::RequestId(scored.request_id.clone().unwrap());
+    assert_eq!(t.db.set_label(&by, first as u8, Some("call-1")).unwrap(), 4);
+    assert_eq!(t.db.set_label(&RowRef::Id(4), second as u8, None).unwrap(), 4);
+    let history = t.db.row_history(&RowRef::Id(4)).unwrap().unwrap();
+    assert_eq!(history.row.label_text(), classes[second]);
+    assert_eq!(history.row.label_source, LabelSource::Expert);
+    let kept = history.prediction.unwrap();
+    assert_eq!(
+        kept.predicted,
+        scored.label_text(),
+        "the label did not overwrite the prediction"
+    );
+    assert_eq!(kept.probabilities, scored.probabilities);
+    let labels: Vec<(&str, &str, Option<&str>)> = history
+        .labels
+        .iter()
+        .map(|l| (l.label.as_str(), l.source.as_str(), l.request_id.as_deref()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            (classes[first].as_str(), "expert", Some("call-1")),
+            (classes[second].as_str(), "expert", None)
+        ]
+    );
+    assert!(history.labels[0].id < history.labels[1].id);
+
+    assert!(matches!(
+        t.db.set_label(&RowRef::Id(999), 0, None),
+        Err(Error::NoSuchRow(_))
+    ));
+    assert_eq!(t.db.row_history(&RowRef::Id(999)).unwrap(), None);
 }

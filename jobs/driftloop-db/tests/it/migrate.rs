@@ -8,7 +8,8 @@ on_both_backends!(
     an_edited_applied_migration_is_refused,
     a_database_made_for_another_dataset_is_refused,
     a_database_migrated_from_the_former_files_migrates_again,
-    the_generated_table_holds_every_kind
+    the_generated_table_holds_every_kind,
+    rows_stored_before_predictions_were_kept_migrate_without_loss
 );
 
 /// Everything the migrations create, as text: tables and columns, routines, triggers.
@@ -43,7 +44,8 @@ fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
             "0004_drift_reports.sql",
             "0005_model_registry.sql",
             "0006_wandb_mirror.sql",
-            "0007_wandb_status.sql"
+            "0007_wandb_status.sql",
+            "0008_predictions_labels.sql"
         ]
     );
     assert_eq!(first.already_applied, 0);
@@ -52,7 +54,7 @@ fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
     let recorded = t.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version");
     let second = t.reopen().migrate().unwrap();
     assert!(second.applied.is_empty());
-    assert_eq!(second.already_applied, 7);
+    assert_eq!(second.already_applied, 8);
     assert_eq!(schema_dump(&t), before);
     assert_eq!(
         t.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"),
@@ -140,12 +142,12 @@ fn a_database_migrated_from_the_former_files_migrates_again(backend: Backend) {
     t.exec("DROP TABLE driftloop_dataset", &[]).unwrap();
     let report = t.db.migrate().unwrap();
     assert!(report.applied.is_empty(), "{report:?}");
-    assert_eq!(report.already_applied, 7);
+    assert_eq!(report.already_applied, 8);
     assert_eq!(
         t.query("SELECT name FROM driftloop_dataset"),
         [[Some("mental_health".to_string())]]
     );
-    assert_eq!(t.db.migrate().unwrap().already_applied, 7);
+    assert_eq!(t.db.migrate().unwrap().already_applied, 8);
 }
 
 /// The feature table the synthetic every-kind dataset generates takes its values and
@@ -224,4 +226,57 @@ fn the_generated_table_holds_every_kind(backend: Backend) {
     let stored = t.query("SELECT plan, support_calls, monthly_spend FROM features ORDER BY id");
     assert_eq!(stored[1], [Some("basic".to_string()), None, None]);
     assert_eq!(stored.len(), 2);
+}
+
+/// Migration 0008 on rows stored before it: a row the model labelled keeps that answer as
+/// its prediction, a scored row an expert labelled since keeps the label as the first of
+/// its history, an imported row gets neither; the feature rows themselves are untouched.
+fn rows_stored_before_predictions_were_kept_migrate_without_loss(backend: Backend) {
+    use driftloop_core::fixtures::{generate, Scenario};
+    use driftloop_core::LabelSource;
+    use driftloop_db::RowRef;
+    let t = TestDb::new(backend, "backfill");
+    let mut rows = generate(Scenario::Baseline, 6, 3);
+    for row in &mut rows[..4] {
+        row.label_source = LabelSource::Model;
+        row.model_version = Some("v0003".into());
+    }
+    t.db.insert_rows(&rows).unwrap();
+    // As before 0008: no predictions, no history, and row 2 labelled by an expert since
+    // (which overwrote the model's answer).
+    t.exec("DROP TABLE predictions", &[]).unwrap();
+    t.exec("DROP TABLE labels", &[]).unwrap();
+    t.exec("DELETE FROM schema_migrations WHERE version = 8", &[]).unwrap();
+    t.exec(
+        "UPDATE features SET diagnosis = 'Normal', label_source = 'expert' WHERE id = 2",
+        &[],
+    )
+    .unwrap();
+    let features_before = t.query("SELECT * FROM features ORDER BY id");
+
+    let report = t.reopen().migrate().unwrap();
+    assert_eq!(report.applied, ["0008_predictions_labels.sql"]);
+    assert_eq!(t.query("SELECT * FROM features ORDER BY id"), features_before);
+    for id in [1, 3, 4] {
+        let history = t.db.row_history(&RowRef::Id(id)).unwrap().unwrap();
+        let kept = history.prediction.expect("a model-labelled row keeps its answer");
+        assert_eq!(kept.predicted, rows[id as usize - 1].label_text());
+        assert_eq!((kept.probability, kept.model_version.as_deref()), (None, Some("v0003")));
+        assert!(history.labels.is_empty());
+    }
+    let relabelled = t.db.row_history(&RowRef::Id(2)).unwrap().unwrap();
+    assert_eq!(relabelled.prediction, None, "its answer was overwritten before 0008");
+    assert_eq!(relabelled.labels.len(), 1);
+    assert_eq!(
+        (
+            relabelled.labels[0].label.as_str(),
+            relabelled.labels[0].source.as_str()
+        ),
+        ("Normal", "expert")
+    );
+    for id in [5, 6] {
+        let imported = t.db.row_history(&RowRef::Id(id)).unwrap().unwrap();
+        assert_eq!((imported.prediction, imported.labels.len()), (None, 0));
+    }
+    assert_eq!(t.db.migrate().unwrap().applied, Vec::<String>::new());
 }

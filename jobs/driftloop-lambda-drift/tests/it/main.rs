@@ -56,13 +56,14 @@ async fn scheduled_and_direct_invocations_drain_the_drift_jobs(backend: Backend)
 
     // Too close to the deadline: nothing is started.
     let summary = handle(&deps, event("drift-scheduled.json", 5)).await.unwrap();
-    assert!(summary.stopped_at_deadline && summary.jobs.is_empty());
+    assert!(summary.drift.stopped_at_deadline && summary.drift.jobs.is_empty());
     assert_eq!(db.jobs(Some(JobStatus::Pending)).unwrap().len(), 11);
 
     let summary = handle(&deps, event("drift-scheduled.json", 900)).await.unwrap();
-    assert!(!summary.stopped_at_deadline && summary.failed.is_empty());
-    assert_eq!(summary.jobs.len(), 11);
+    assert!(!summary.drift.stopped_at_deadline && summary.drift.failed.is_empty());
+    assert_eq!(summary.drift.jobs.len(), 11);
     assert!(summary
+        .drift
         .jobs
         .iter()
         .all(|j| j.drift && j.drifted_columns == ["sadness", "sleep_disorder", "optimism"]));
@@ -70,7 +71,7 @@ async fn scheduled_and_direct_invocations_drain_the_drift_jobs(backend: Backend)
     assert!(pending.iter().all(|j| j.kind == JobKind::Train) && pending.len() == 11);
 
     let summary = handle(&deps, event("drift-direct.json", 900)).await.unwrap();
-    assert!(summary.jobs.is_empty() && summary.failed.is_empty());
+    assert!(summary.drift.jobs.is_empty() && summary.drift.failed.is_empty());
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["stopped_at_deadline"], false);
 }

@@ -53,7 +53,7 @@ async fn rds_style_secret_opens_the_database() {
     assert_eq!(settings.database_url.database_name(), target.url.database_name());
     let db = open_database(&settings.database_url).unwrap();
     let report = db.migrate().unwrap();
-    assert!(report.applied.len() >= 7, "{report:?}");
+    assert!(report.applied.len() >= 8, "{report:?}");
     assert_eq!(target.db.count_rows().unwrap(), 0, "the same database, now migrated");
 
     // A missing secret is a clear error naming it.

@@ -8,6 +8,7 @@ mod drift_job;
 mod helpers;
 mod import;
 mod objects;
+mod performance;
 mod snapshots;
 mod train;
 mod wandb;

@@ -18,7 +18,7 @@ pub enum DbCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Row count, drift counter and jobs by status.
+    /// Row count, drift and label counters, and jobs by status.
     Status {
         #[command(flatten)]
         out: Output,
@@ -55,6 +55,7 @@ pub fn run(command: DbCommand, settings: &Settings) -> Result<()> {
         DbCommand::Status { out } => {
             let rows = db.count_rows()?;
             let counter = db.drift_counter()?;
+            let labels = db.label_counter()?;
             let jobs = db.jobs(None)?;
             let by_status: serde_json::Map<String, serde_json::Value> = JobStatus::ALL
                 .iter()
@@ -67,13 +68,15 @@ pub fn run(command: DbCommand, settings: &Settings) -> Result<()> {
                 .collect();
             print(
                 out.json,
-                json!({"database": db.url(), "rows": rows, "drift_counter": counter, "jobs": by_status}),
+                json!({"database": db.url(), "rows": rows, "drift_counter": counter, "label_counter": labels, "jobs": by_status}),
                 || {
                     format!(
-                        "{}\n  rows: {rows}\n  drift counter: {} of {}\n  jobs: {}",
+                        "{}\n  rows: {rows}\n  drift counter: {} of {}\n  label counter: {} of {}\n  jobs: {}",
                         db.url(),
                         counter.n,
                         counter.drift_every,
+                        labels.n,
+                        labels.labels_every,
                         serde_json::Value::Object(by_status.clone())
                     )
                 },

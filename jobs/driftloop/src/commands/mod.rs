@@ -6,6 +6,7 @@ pub mod fixtures;
 pub mod import;
 pub mod jobs;
 pub mod models;
+pub mod performance;
 pub mod predict;
 pub mod serve;
 pub mod snapshot;

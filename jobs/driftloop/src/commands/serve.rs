@@ -38,8 +38,9 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> Result<()> {
                 match worker.run_once().await {
                     Ok(pass) => tracing::info!(
                         drift_jobs = pass.drift.jobs.len(),
+                        performance_jobs = pass.performance.jobs.len(),
                         trainings = pass.train.trainings.len(),
-                        failed = pass.drift.failed.len() + pass.train.failed.len(),
+                        failed = pass.drift.failed.len() + pass.performance.failed.len() + pass.train.failed.len(),
                         "outbox run"
                     ),
                     Err(e) => tracing::error!("worker: {e:#}"),

@@ -23,7 +23,7 @@ pub struct WorkerArgs {
     out: Output,
 }
 
-/// Runs drift jobs, then train jobs, until stopped (or once).
+/// Runs drift jobs, then performance jobs, then train jobs, until stopped (or once).
 pub async fn run(args: WorkerArgs, settings: &Settings) -> Result<()> {
     let worker = Worker::from_settings(settings, crate::open(settings)?, open_store(&settings.store).await?).await?;
     loop {
@@ -31,9 +31,11 @@ pub async fn run(args: WorkerArgs, settings: &Settings) -> Result<()> {
         if !pass.is_idle() || args.once {
             print(args.out.json, json!(pass), || {
                 format!(
-                    "drift jobs: {} done, {} failed; trainings: {} done, {} failed job(s)",
+                    "drift jobs: {} done, {} failed; performance jobs: {} done, {} failed; trainings: {} done, {} failed job(s)",
                     pass.drift.jobs.len(),
                     pass.drift.failed.len(),
+                    pass.performance.jobs.len(),
+                    pass.performance.failed.len(),
                     pass.train.trainings.len(),
                     pass.train.failed.len()
                 )
