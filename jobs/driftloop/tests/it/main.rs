@@ -8,7 +8,7 @@ mod wandb;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -663,4 +663,92 @@ fn serve_answers_health_and_predictions_over_http() {
     server.wait().unwrap();
     outcome.unwrap();
     assert_eq!(json_of(&driftloop(d, &["db", "status", "--json"]))["rows"], 121);
+}
+
+/// Label-based monitoring from the command line and over HTTP: scored rows labelled by
+/// experts (`POST /v1/labels`), `driftloop performance --now` checking the champion
+/// against them, `GET /v1/models/champion/performance` answering the latest check, and a
+/// shifted labelling rule found as decay, which queues a training.
+#[test]
+fn performance_checks_the_champion_against_expert_labels() {
+    let dir = migrated_with_the_original_dataset();
+    let d = dir.path();
+    json_of(&driftloop(d, &["train", "--json"]));
+    // No label yet: a check says so.
+    let early = json_of(&driftloop(d, &["performance", "--now", "--json"]));
+    assert_eq!(early["jobs"][0]["verdict"], "insufficient", "{early}");
+    let text = std::fs::read_to_string(repo_root().join("data-fixtures/baseline-1000.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().take(41).collect();
+    std::fs::write(d.join("incoming.csv"), lines.join("\n")).unwrap();
+    json_of(&driftloop(
+        d,
+        &[
+            "predict",
+            "--input",
+            "incoming.csv",
+            "--output",
+            "scored.csv",
+            "--insert",
+            "--json",
+        ],
+    ));
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let label_at = header.iter().position(|h| *h == "diagnosis").unwrap();
+    let classes = ["Normal", "Bipolar Type-1", "Bipolar Type-2", "Depression"];
+    let truth: Vec<&str> = lines[1..].iter().map(|l| l.split(',').nth(label_at).unwrap()).collect();
+    let (mut server, port, health) = start_server(d, &[]);
+    let outcome = std::panic::catch_unwind(|| {
+        health.expect("the server answers /healthz within 10 s");
+        let label_all = |shift: usize| {
+            for (i, label) in truth.iter().enumerate() {
+                let class = classes[(classes.iter().position(|c| c == label).unwrap() + shift) % 4];
+                let body = json!({"row_id": 121 + i, "diagnosis": class}).to_string();
+                let (status, answer) = http(port, "POST", "/v1/labels", Some(&body)).unwrap();
+                assert_eq!(status, 200, "{answer}");
+            }
+        };
+        label_all(0);
+        let checked = json_of(&driftloop(d, &["performance", "--now", "--json"]));
+        let job = &checked["jobs"][0];
+        assert_eq!(
+            (&job["verdict"], &job["window_rows"]),
+            (&json!("healthy"), &json!(40)),
+            "{checked}"
+        );
+        let (status, body) = http(port, "GET", "/v1/models/champion/performance", None).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let latest: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (&latest["verdict"], &latest["job_id"]),
+            (&json!("healthy"), &job["job_id"])
+        );
+
+        // The same symptoms, another diagnosis: the labels say the champion is wrong.
+        label_all(1);
+        let checked = json_of(&driftloop(d, &["performance", "--now", "--json"]));
+        let job = &checked["jobs"][0];
+        assert_eq!(job["verdict"], "degraded", "{checked}");
+        assert!(job["accuracy"].as_f64().unwrap() < 0.3, "{checked}");
+        assert!(job["train_job"]["created"].as_bool().unwrap(), "{checked}");
+        let (_, body) = http(port, "GET", "/v1/models/champion/performance", None).unwrap();
+        assert!(body.contains("degraded"), "{body}");
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+    outcome.unwrap();
+    let status = json_of(&driftloop(d, &["db", "status", "--json"]));
+    // 80 expert labels on scored rows: one job queued by the counter at the 50th.
+    assert_eq!(
+        status["label_counter"],
+        json!({"n": 30, "labels_every": 50}),
+        "{status}"
+    );
+    let jobs = json_of(&driftloop(d, &["jobs", "list", "--json"]));
+    let kinds: Vec<&str> = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"train") && kinds.contains(&"performance"), "{kinds:?}");
 }
