@@ -55,7 +55,10 @@ pub fn performance_config(settings: &crate::Settings) -> PerformanceConfig {
 /// What one performance job found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PerformanceOutcome {
+    /// The job the report is filed under.
     pub job_id: i64,
+    /// Every job this check answered (a drain runs a burst of pending jobs as one).
+    pub job_ids: Vec<i64>,
     /// The champion checked.
     pub version: i64,
     pub verdict: Verdict,
@@ -180,6 +183,7 @@ pub async fn run_performance_job(
     }
     Ok(PerformanceOutcome {
         job_id: job.id,
+        job_ids: vec![job.id],
         version: champion.version,
         verdict,
         accuracy,
@@ -274,7 +278,19 @@ struct PerformanceRunner<'a> {
 impl JobRunner for PerformanceRunner<'_> {
     type Outcome = PerformanceOutcome;
 
+    /// A burst of pending checks (labels arriving faster than the worker) is one check:
+    /// the others are taken along and finished with it.
+    fn group(&mut self, db: &dyn Database, first: ClaimedJob) -> Result<Vec<Vec<ClaimedJob>>> {
+        let mut held = vec![first];
+        while let Some(next) = db.claim(&[JobKind::Performance], PERFORMANCE_LEASE)? {
+            held.push(next);
+        }
+        Ok(vec![held])
+    }
+
     async fn run(&mut self, jobs: &[ClaimedJob]) -> Result<PerformanceOutcome> {
-        run_performance_job(self.db, self.store, self.notifier, &jobs[0], self.config).await
+        let mut outcome = run_performance_job(self.db, self.store, self.notifier, &jobs[0], self.config).await?;
+        outcome.job_ids = jobs.iter().map(|j| j.id).collect();
+        Ok(outcome)
     }
 }

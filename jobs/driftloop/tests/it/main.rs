@@ -725,8 +725,12 @@ fn performance_checks_the_champion_against_expert_labels() {
 
         // The same symptoms, another diagnosis: the labels say the champion is wrong.
         label_all(1);
+        // The counter queued a job at the 50th label; with --now's that is a burst of two
+        // pending jobs, answered by one check.
         let checked = json_of(&driftloop(d, &["performance", "--now", "--json"]));
+        assert_eq!(checked["jobs"].as_array().unwrap().len(), 1, "{checked}");
         let job = &checked["jobs"][0];
+        assert_eq!(job["job_ids"].as_array().unwrap().len(), 2, "{checked}");
         assert_eq!(job["verdict"], "degraded", "{checked}");
         assert!(job["accuracy"].as_f64().unwrap() < 0.3, "{checked}");
         assert!(job["train_job"]["created"].as_bool().unwrap(), "{checked}");
