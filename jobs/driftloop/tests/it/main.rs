@@ -740,6 +740,74 @@ fn performance_checks_the_champion_against_expert_labels() {
     server.kill().unwrap();
     server.wait().unwrap();
     outcome.unwrap();
+    // Offline, on two files: predictions as `predict` writes them, the labels row for row
+    // (the incoming file carries the generator's diagnosis).
+    let offline = json_of(&driftloop(
+        d,
+        &[
+            "performance",
+            "--predictions",
+            "scored.csv",
+            "--labels",
+            "incoming.csv",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        (&offline["verdict"], &offline["window"]["rows"]),
+        (&json!("healthy"), &json!(40)),
+        "{offline}"
+    );
+    assert!(
+        offline["window"]["report"]["calibration"]["brier"].as_f64().is_some(),
+        "{offline}"
+    );
+    let shifted: Vec<String> = std::iter::once(lines[0].to_string())
+        .chain(lines[1..].iter().map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            let at = classes.iter().position(|c| *c == cells[label_at]).unwrap();
+            cells[label_at] = classes[(at + 1) % 4];
+            cells.join(",")
+        }))
+        .collect();
+    std::fs::write(d.join("shifted.csv"), shifted.join("\n")).unwrap();
+    let offline = json_of(&driftloop(
+        d,
+        &[
+            "performance",
+            "--predictions",
+            "scored.csv",
+            "--labels",
+            "shifted.csv",
+            "--holdout-accuracy",
+            "0.85",
+            "--holdout-rows",
+            "120",
+            "--json",
+        ],
+    ));
+    assert_eq!(offline["verdict"], "degraded", "{offline}");
+    assert_eq!(offline["holdout"], json!({"accuracy": 0.85, "rows": 120}));
+    // Files that do not go together are refused, saying why.
+    std::fs::write(d.join("short.csv"), lines[..11].join("\n")).unwrap();
+    let refused = driftloop(
+        d,
+        &["performance", "--predictions", "scored.csv", "--labels", "short.csv"],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("row for row"));
+    std::fs::write(
+        d.join("bad.csv"),
+        format!("{}\n{}", lines[0], lines[1].replace(truth[0], "Unwell")),
+    )
+    .unwrap();
+    let refused = driftloop(
+        d,
+        &["performance", "--predictions", "scored.csv", "--labels", "bad.csv"],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("line 2"), "{stderr}");
+
     let status = json_of(&driftloop(d, &["db", "status", "--json"]));
     // 80 expert labels on scored rows: one job queued by the counter at the 50th.
     assert_eq!(
