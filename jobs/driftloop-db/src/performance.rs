@@ -122,6 +122,28 @@ impl<D: Transact> PerformanceLog for D {
         })
     }
 
+    fn prediction_counts(&self, model_version: &str, after_id: i64) -> Result<Vec<u64>> {
+        let s = driftloop_core::spec();
+        self.with_tx("counting predictions", TxMode::READ, &mut |tx| {
+            let rows = tx.query(
+                "SELECT predicted, COUNT(*) FROM predictions WHERE model_version = ? AND row_id > ? GROUP BY predicted",
+                vec![model_version.into(), after_id.into()],
+            )?;
+            let mut counts = vec![0u64; s.classes.len()];
+            for row in &rows {
+                let c = Cells {
+                    table: "predictions",
+                    row,
+                };
+                let class = s
+                    .parse_class(&c.text(0, "predicted")?)
+                    .map_err(|e| Error::Corrupt(format!("predictions.predicted: {e}")))?;
+                counts[class as usize] = c.int(1, "COUNT(*)")? as u64;
+            }
+            Ok(counts)
+        })
+    }
+
     fn record_performance_report(&self, r: &PerformanceReportRecord) -> Result<bool> {
         self.with_tx("recording a performance report", TxMode::default(), &mut |tx| {
             let sql = format!(

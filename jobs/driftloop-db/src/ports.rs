@@ -133,6 +133,9 @@ pub trait PerformanceLog: Send + Sync {
     /// The rows `model_version` scored that an expert labelled since, with their latest
     /// label, in the order of that label.
     fn labelled_predictions(&self, model_version: &str) -> Result<Vec<LabelledPrediction>>;
+    /// How often `model_version` predicted each class (in class order) for the rows with
+    /// `id` above `after_id`.
+    fn prediction_counts(&self, model_version: &str, after_id: i64) -> Result<Vec<u64>>;
     /// Records a check; a second record for the same job is kept out (returns false).
     fn record_performance_report(&self, report: &PerformanceReportRecord) -> Result<bool>;
     /// Every check, oldest first.

@@ -45,6 +45,9 @@ pub struct DriftJobOutcome {
     pub html_uri: String,
     /// The train job queued because of this drift (the existing one on a re-run).
     pub train_job: Option<Enqueued>,
+    /// The champion's predicted classes since the reference against its label
+    /// distribution, when it scored rows since.
+    pub prediction_drift: Option<driftloop_stats::ColumnDrift>,
 }
 
 /// The snapshot drift is measured against, loaded and verified.
@@ -115,6 +118,7 @@ pub async fn run_drift_job_against(
         .await
         .expect("the drift statistics do not panic")?;
     let drifted_columns: Vec<String> = report.drifted_columns().into_iter().map(String::from).collect();
+    let prediction_drift = prediction_drift(db, &report, reference.max_id, &config)?;
 
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let key = report_key(job.id, &date);
@@ -135,6 +139,7 @@ pub async fn run_drift_job_against(
         "current": {"after_id": reference.max_id, "max_id": current_max_id, "rows": n_current},
         "html_uri": html_uri,
         "report": report,
+        "predictions": prediction_drift,
     });
     let json_bytes = serde_json::to_vec_pretty(&document).expect("a report serializes");
     store.put(&key, Bytes::from(json_bytes)).await?;
@@ -175,7 +180,47 @@ pub async fn run_drift_job_against(
         report_uri,
         html_uri,
         train_job,
+        prediction_drift,
     })
+}
+
+/// Prediction drift: the classes the champion predicted for the rows since the reference
+/// against the reference's label distribution (PSI and chi-square as for a column, at the
+/// label's alpha), reported beside the label and not counted in the dataset's verdict.
+/// None before a champion, or when it scored no row since.
+fn prediction_drift(
+    db: &dyn Database,
+    report: &DriftReport,
+    after_id: i64,
+    config: &DriftConfig,
+) -> Result<Option<driftloop_stats::ColumnDrift>> {
+    let Some(champion) = db.champion(crate::train_job::model_name())? else {
+        return Ok(None);
+    };
+    let current = db.prediction_counts(&champion.version.to_string(), after_id)?;
+    if current.iter().sum::<u64>() == 0 {
+        return Ok(None);
+    }
+    let classes: Vec<String> = driftloop_core::spec().classes.clone();
+    let reference: Vec<u64> = classes
+        .iter()
+        .map(|class| {
+            report
+                .label
+                .categories
+                .iter()
+                .find(|c| &c.value == class)
+                .map_or(0, |c| c.reference_count)
+        })
+        .collect();
+    Ok(Some(driftloop_stats::column_drift(
+        "predicted",
+        &classes,
+        &reference,
+        &current,
+        config,
+        config.alpha,
+    )))
 }
 
 /// What a drain of the drift jobs did.

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::LabelSource;
 use driftloop_pipeline::db::{on_both_backends_async, JobKind, RowRef};
+use driftloop_pipeline::drift_job::run_drift_job;
 use driftloop_pipeline::notify::{Event, Notifier};
 use driftloop_pipeline::performance_job::{run_performance_job, PerformanceConfig};
 use driftloop_pipeline::predict::Champion;
@@ -19,7 +20,10 @@ use driftloop_stats::performance::Verdict;
 
 use crate::helpers::Backend;
 
-on_both_backends_async!(the_performance_job_finds_decay_from_expert_labels);
+on_both_backends_async!(
+    the_performance_job_finds_decay_from_expert_labels,
+    the_drift_job_reports_prediction_drift
+);
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<Event>>);
@@ -135,4 +139,62 @@ async fn the_performance_job_finds_decay_from_expert_labels(backend: Backend) {
     assert_eq!(report["cumulative"]["rows"], 200);
     let page = store.get(&store.key_of(&degraded.html_uri).unwrap()).await.unwrap();
     assert!(String::from_utf8_lossy(&page).contains("degraded"));
+}
+
+/// Prediction drift: the drift job compares the classes the champion predicted since its
+/// snapshot with the snapshot's labels, beside the label column; rows it did not score
+/// (imported) give none.
+async fn the_drift_job_reports_prediction_drift(backend: Backend) {
+    let env = TestEnv::with_champion(backend, "prediction-drift").await;
+    let (db, store) = (env.db.as_ref(), env.store.as_ref());
+    let champion = Champion::load(db, store).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let config = driftloop_stats::DriftConfig::default();
+    let recorder = Recorder::default();
+    // Imported rows since the snapshot: nothing predicted.
+    db.insert_rows(&generate(Scenario::Baseline, 50, 5)).unwrap();
+    db.enqueue(JobKind::Drift, &serde_json::json!({}), None).unwrap();
+    let job = loop {
+        let job = db.claim(&[JobKind::Drift], lease).unwrap().unwrap();
+        if job
+            .payload
+            .as_ref()
+            .is_some_and(|p| p.as_object().is_some_and(|o| o.is_empty()))
+        {
+            break job;
+        }
+        db.complete(&job).unwrap();
+    };
+    let quiet = run_drift_job(db, store, &recorder, &job, &config).await.unwrap();
+    assert_eq!(quiet.prediction_drift, None);
+    db.complete(&job).unwrap();
+
+    // 150 rows the champion scored, every one predicted the last class.
+    let mut rows = generate(Scenario::Baseline, 150, 6);
+    for row in &mut rows {
+        row.label = 3;
+        row.label_source = LabelSource::Model;
+        row.model_version = Some(champion.model_version());
+    }
+    db.insert_rows(&rows).unwrap();
+    let queued = db
+        .enqueue(JobKind::Drift, &serde_json::json!({"reason": "test"}), None)
+        .unwrap();
+    let job = loop {
+        let job = db.claim(&[JobKind::Drift], lease).unwrap().unwrap();
+        if job.id == queued.id {
+            break job;
+        }
+        db.complete(&job).unwrap();
+    };
+    let outcome = run_drift_job(db, store, &recorder, &job, &config).await.unwrap();
+    let predicted = outcome.prediction_drift.expect("the champion scored rows since");
+    assert_eq!(predicted.name, "predicted");
+    assert_eq!(predicted.n_current, 150);
+    assert!(predicted.drifted && predicted.psi > 1.0, "{predicted:?}");
+    let last = predicted.categories.iter().find(|c| c.value == "Depression").unwrap();
+    assert_eq!(last.current_count, 150);
+    let key = store.key_of(&outcome.report_uri).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&store.get(&key).await.unwrap()).unwrap();
+    assert_eq!(report["predictions"]["name"], "predicted");
 }
