@@ -22,16 +22,26 @@ pub enum Scenario {
     /// The last class becomes far more common (60 %; Depression in the shipped dataset),
     /// the values given the class unchanged.
     LabelShift,
+    /// Concept drift: the inputs as in the baseline, the labels from another rule (each
+    /// row's class is the next one of the baseline's: the same symptoms, another
+    /// diagnosis). Input drift cannot see it; only labels can.
+    ConceptShift,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 3] = [Scenario::Baseline, Scenario::CovariateShift, Scenario::LabelShift];
+    pub const ALL: [Scenario; 4] = [
+        Scenario::Baseline,
+        Scenario::CovariateShift,
+        Scenario::LabelShift,
+        Scenario::ConceptShift,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Baseline => "baseline",
             Scenario::CovariateShift => "covariate-shift",
             Scenario::LabelShift => "label-shift",
+            Scenario::ConceptShift => "concept-shift",
         }
     }
 
@@ -42,7 +52,7 @@ impl Scenario {
     fn class_weights(self) -> [f64; 4] {
         match self {
             // The published dataset's class counts.
-            Scenario::Baseline | Scenario::CovariateShift => [30.0, 28.0, 31.0, 31.0],
+            Scenario::Baseline | Scenario::CovariateShift | Scenario::ConceptShift => [30.0, 28.0, 31.0, 31.0],
             Scenario::LabelShift => [10.0, 10.0, 20.0, 60.0],
         }
     }
@@ -50,7 +60,7 @@ impl Scenario {
     /// Distributions that replace the class-conditional ones in this scenario, by column.
     fn overrides(self) -> &'static [(&'static str, &'static [f64])] {
         match self {
-            Scenario::Baseline | Scenario::LabelShift => &[],
+            Scenario::Baseline | Scenario::LabelShift | Scenario::ConceptShift => &[],
             Scenario::CovariateShift => &[
                 ("sadness", &[1.0, 2.0, 6.0, 12.0]),
                 ("sleep_disorder", &[1.0, 2.0, 6.0, 12.0]),
@@ -64,6 +74,14 @@ impl Scenario {
 /// rows for the same seed. Classes are allotted in proportion to the scenario's priors (largest remainder), then
 /// shuffled, so 120 baseline rows have the published 30/28/31/31 balance.
 pub fn generate(scenario: Scenario, n_rows: usize, seed: u64) -> Vec<FeatureRow> {
+    if scenario == Scenario::ConceptShift {
+        let n_classes = spec().classes.len() as u8;
+        let mut rows = generate(Scenario::Baseline, n_rows, seed);
+        for row in &mut rows {
+            row.label = (row.label + 1) % n_classes;
+        }
+        return rows;
+    }
     let s = spec();
     if !s.is_shipped() {
         return any_dataset::generate(scenario, n_rows, seed);

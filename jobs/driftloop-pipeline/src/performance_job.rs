@@ -67,6 +67,8 @@ pub struct PerformanceOutcome {
     pub holdout_accuracy: f64,
     pub window_rows: u64,
     pub cumulative_rows: u64,
+    /// The highest feature-row id in the window.
+    pub last_row_id: Option<i64>,
     pub report_uri: String,
     pub html_uri: String,
     /// The train job queued because of a degradation (the existing one on a re-run).
@@ -163,7 +165,15 @@ pub async fn run_performance_job(
 
     let mut train_job = None;
     if verdict == Verdict::Degraded {
-        let payload = json!({"performance_job_id": job.id, "report_uri": report_uri, "version": champion.version});
+        // The labels say the concept moved: the retraining learns from the window's rows
+        // on, not from the rows before it, which teach the old concept.
+        let first_row = recent.iter().map(|r| r.row_id).min().unwrap_or(1);
+        let payload = json!({
+            "performance_job_id": job.id,
+            "report_uri": report_uri,
+            "version": champion.version,
+            "train_after_id": first_row - 1,
+        });
         train_job = Some(db.enqueue(
             JobKind::Train,
             &payload,
@@ -190,6 +200,7 @@ pub async fn run_performance_job(
         holdout_accuracy: holdout.0,
         window_rows: recent.len() as u64,
         cumulative_rows: labelled.len() as u64,
+        last_row_id: recent.iter().map(|r| r.row_id).max(),
         report_uri,
         html_uri,
         train_job,

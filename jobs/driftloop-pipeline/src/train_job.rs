@@ -38,6 +38,9 @@ pub enum TrainSource {
     Database(TrainLabels),
     /// A snapshot written before, by URI: retrains exactly what was trained then.
     Snapshot(String),
+    /// The labelled rows with `id` above the second field: what measured decay calls for
+    /// (the labels say the concept moved; the rows before it teach the old one).
+    Recent(TrainLabels, i64),
 }
 
 impl TrainSource {
@@ -45,6 +48,9 @@ impl TrainSource {
         match self {
             TrainSource::Database(labels) => format!("the feature table ({} labels)", labels.as_str()),
             TrainSource::Snapshot(uri) => format!("snapshot {uri}"),
+            TrainSource::Recent(labels, after_id) => {
+                format!("the feature table ({} labels, rows after {after_id})", labels.as_str())
+            }
         }
     }
 }
@@ -97,12 +103,15 @@ pub async fn run_training(
     // Train from the snapshot: the rows written are the rows trained on (the frame read
     // from the database hashes to the snapshot's data hash, checked when it is written).
     let (frame, manifest): (_, SnapshotManifest) = match source {
-        TrainSource::Database(labels) => {
+        TrainSource::Database(labels) | TrainSource::Recent(labels, _) => {
             let selection = match labels {
                 TrainLabels::Expert => LabelSelection::Expert,
                 TrainLabels::All => LabelSelection::All,
             };
-            let filter = selection.row_filter();
+            let mut filter = selection.row_filter();
+            if let TrainSource::Recent(_, after_id) = source {
+                filter.after_id = Some(*after_id);
+            }
             let frame = db.read_frame(&filter)?;
             if frame.height() == 0 {
                 return Err(Error::Model(driftloop_model::ModelError::NotEnoughData(format!(
@@ -257,6 +266,14 @@ fn snapshot_of(job: &ClaimedJob) -> Option<String> {
         .map(String::from)
 }
 
+/// The watermark of a job that trains on the recent rows only (queued by decay).
+fn recent_of(job: &ClaimedJob) -> Option<i64> {
+    job.payload
+        .as_ref()
+        .and_then(|p| p.get("train_after_id"))
+        .and_then(|v| v.as_i64())
+}
+
 /// Claims and runs train jobs until none is pending or `deadline` has passed. Pending
 /// jobs that train from the database are coalesced: one training reads every labelled
 /// row there is, which is what each of them asked for, and completes them all. A job
@@ -298,14 +315,15 @@ impl JobRunner for TrainRunner<'_, '_> {
     type Outcome = TrainOutcome;
 
     fn group(&mut self, db: &dyn Database, first: ClaimedJob) -> Result<Vec<Vec<ClaimedJob>>> {
-        if snapshot_of(&first).is_some() {
+        let alone = |job: &ClaimedJob| snapshot_of(job).is_some() || recent_of(job).is_some();
+        if alone(&first) {
             return Ok(vec![vec![first]]);
         }
-        // Take the other pending database trainings along; a snapshot job met on the way
-        // is handed back by running it next, on its own.
+        // Take the other pending database trainings along; a snapshot or recent-rows job
+        // met on the way is handed back by running it next, on its own.
         let mut held = vec![first];
         while let Some(next) = db.claim(&[JobKind::Train], TRAIN_LEASE)? {
-            if snapshot_of(&next).is_some() {
+            if alone(&next) {
                 return Ok(vec![vec![next], held]);
             }
             held.push(next);
@@ -314,9 +332,10 @@ impl JobRunner for TrainRunner<'_, '_> {
     }
 
     async fn run(&mut self, jobs: &[ClaimedJob]) -> Result<TrainOutcome> {
-        let source = match snapshot_of(&jobs[0]) {
-            Some(uri) => TrainSource::Snapshot(uri),
-            None => TrainSource::Database(self.labels),
+        let source = match (snapshot_of(&jobs[0]), recent_of(&jobs[0])) {
+            (Some(uri), _) => TrainSource::Snapshot(uri),
+            (None, Some(after_id)) => TrainSource::Recent(self.labels, after_id),
+            (None, None) => TrainSource::Database(self.labels),
         };
         let job_ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
         let outcome = run_training(self.db, self.store, self.notifier, &source, self.options, &job_ids).await;

@@ -34,6 +34,7 @@ pub(crate) enum ScenarioArg {
     Baseline,
     CovariateShift,
     LabelShift,
+    ConceptShift,
 }
 
 impl From<ScenarioArg> for Scenario {
@@ -42,6 +43,7 @@ impl From<ScenarioArg> for Scenario {
             ScenarioArg::Baseline => Scenario::Baseline,
             ScenarioArg::CovariateShift => Scenario::CovariateShift,
             ScenarioArg::LabelShift => Scenario::LabelShift,
+            ScenarioArg::ConceptShift => Scenario::ConceptShift,
         }
     }
 }

@@ -6,9 +6,11 @@ use std::time::Instant;
 use anyhow::Result;
 use driftloop_core::spec;
 use driftloop_pipeline::drift_job::DriftJobOutcome;
+use driftloop_pipeline::performance_job::PerformanceOutcome;
 use driftloop_pipeline::train_job::{Decision, TrainOutcome};
 use driftloop_pipeline::worker::WorkerPass;
 use driftloop_pipeline::{Database, Settings};
+use driftloop_stats::performance::Verdict;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -21,6 +23,12 @@ pub struct DemoSummary {
     pub drifts_found: usize,
     /// The feature-table row id whose insert queued the first drift check that found drift.
     pub first_drift_row: Option<i64>,
+    /// Checks of the champion against the expert labels (performance jobs run).
+    pub performance_checks: usize,
+    /// Checks that found the champion degraded.
+    pub degradations_found: usize,
+    /// The highest feature-row id in the window of the first check that found decay.
+    pub first_degradation_row: Option<i64>,
     pub models_trained: usize,
     pub champion_version: Option<i64>,
     pub champion_history: Vec<ChampionEntry>,
@@ -45,13 +53,21 @@ pub struct ChampionEntry {
 #[derive(Default)]
 pub(super) struct Record {
     pub(super) drift_checks: Vec<DriftJobOutcome>,
+    pub(super) performance_checks: Vec<PerformanceOutcome>,
     pub(super) trainings: Vec<TrainOutcome>,
     pub(super) failures: Vec<String>,
 }
 
 impl Record {
     pub(super) fn add(&mut self, pass: WorkerPass) {
-        let (drifts, trainings) = (pass.drift, pass.train);
+        let (drifts, performance, trainings) = (pass.drift, pass.performance, pass.train);
+        self.failures.extend(
+            performance
+                .failed
+                .iter()
+                .map(|f| format!("performance job {}: {}", f.job_id, f.error)),
+        );
+        self.performance_checks.extend(performance.jobs);
         self.failures.extend(
             drifts
                 .failed
@@ -86,6 +102,11 @@ pub(super) fn summarize(
             .and_then(Value::as_i64)
     };
     let drifted: Vec<&DriftJobOutcome> = record.drift_checks.iter().filter(|d| d.drift).collect();
+    let degraded: Vec<&PerformanceOutcome> = record
+        .performance_checks
+        .iter()
+        .filter(|p| p.verdict == Verdict::Degraded)
+        .collect();
     let mut champion_history = Vec::new();
     let mut candidates_rejected = Vec::new();
     for t in &record.trainings {
@@ -113,6 +134,9 @@ pub(super) fn summarize(
         drift_checks: record.drift_checks.len(),
         drifts_found: drifted.len(),
         first_drift_row: drifted.iter().filter_map(|d| last_row_of(d.job_id)).min(),
+        performance_checks: record.performance_checks.len(),
+        degradations_found: degraded.len(),
+        first_degradation_row: degraded.iter().filter_map(|p| p.last_row_id).min(),
         models_trained: record.trainings.iter().filter(|t| t.registered).count(),
         champion_version: db.champion(&spec().name)?.map(|c| c.version),
         champion_history,
@@ -140,6 +164,13 @@ pub(super) fn table(s: &DemoSummary) -> String {
         &mut out,
         "first found at row",
         s.first_drift_row.map_or("never".to_string(), |r| r.to_string()),
+    );
+    line(&mut out, "performance checks", s.performance_checks.to_string());
+    line(&mut out, "decay found in", format!("{} checks", s.degradations_found));
+    line(
+        &mut out,
+        "first decay at row",
+        s.first_degradation_row.map_or("never".to_string(), |r| r.to_string()),
     );
     line(&mut out, "models trained", s.models_trained.to_string());
     line(

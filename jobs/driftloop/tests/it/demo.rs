@@ -64,3 +64,25 @@ fn demo_never_deletes_a_folder_it_did_not_make() {
     let output = driftloop(dir.path(), &["demo", "--rows", "0"]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("--rows must be at least 1"));
 }
+
+/// Concept drift: inputs from the baseline distribution, expert labels from a shifted
+/// rule. Input drift finds nothing; the performance checks find the decay from the labels
+/// once the shifted rows (from request 401, row 521) are labelled; the training it queues
+/// learns from the recent rows and its candidate replaces the champion.
+#[test]
+fn demo_finds_concept_drift_from_the_labels_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let answer = json_of(&driftloop(
+        dir.path(),
+        &["demo", "--json", "--scenario", "concept-shift"],
+    ));
+    assert_eq!(answer["drift_checks"], 11, "{answer}");
+    assert_eq!(answer["drifts_found"], 0, "the inputs did not move: {answer}");
+    assert!(answer["performance_checks"].as_u64().unwrap() >= 2, "{answer}");
+    assert!(answer["degradations_found"].as_u64().unwrap() >= 1, "{answer}");
+    assert!(answer["first_degradation_row"].as_i64().unwrap() > 520, "{answer}");
+    let history = answer["champion_history"].as_array().unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last["how"], "promoted", "a retrained champion: {answer}");
+    assert_eq!(last["version"], answer["champion_version"]);
+}
