@@ -129,6 +129,9 @@ async fn the_performance_job_finds_decay_from_expert_labels(backend: Backend) {
         .filter(|j| j.kind == JobKind::Train)
         .collect();
     assert_eq!(trains.len(), 1);
+    // The retraining learns from the degraded window's rows on.
+    let payload = trains[0].payload.as_ref().unwrap();
+    assert_eq!(payload["train_after_id"], ids[100] - 1, "{payload}");
 
     // The report: both windows, with calibration.
     let key = store.key_of(&degraded.report_uri).unwrap();
