@@ -6,11 +6,13 @@ pub mod dataset_file;
 pub mod fixtures;
 pub mod header;
 pub mod metrics;
+pub mod profile;
 pub mod rng;
 pub mod row;
 pub mod spec;
 
 pub use dataset_file::{DatasetFileError, Problem};
+pub use profile::{counting, ColumnProfile, Counting, Profile};
 pub use row::{FeatureRow, LabelSource};
 pub use spec::{
     activate, same_values, spec, ActivateError, CellError, ColumnKind, DatasetSpec, FeatureColumn, MISSING,

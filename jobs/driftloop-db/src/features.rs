@@ -364,6 +364,18 @@ impl<D: Transact> FeatureStore for D {
         })
     }
 
+    fn profile_rows(&self, after_id: i64) -> Result<(driftloop_core::Profile, Option<i64>)> {
+        self.with_tx("counting the feature rows", TxMode::READ, &mut |tx| {
+            crate::profile::profile_rows(tx, after_id)
+        })
+    }
+
+    fn id_before_newest(&self, n: u64) -> Result<i64> {
+        self.with_tx("finding the newest feature rows", TxMode::READ, &mut |tx| {
+            crate::profile::id_before_newest(tx, n)
+        })
+    }
+
     #[cfg(feature = "frames")]
     fn read_frame(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame> {
         self.bulk_read(filter)

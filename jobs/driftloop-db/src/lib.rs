@@ -13,6 +13,7 @@ mod migrate;
 mod mysql;
 mod performance;
 pub mod ports;
+mod profile;
 mod queue;
 pub mod records;
 mod registry;

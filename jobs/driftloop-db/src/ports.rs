@@ -27,6 +27,11 @@ pub trait FeatureStore: Send + Sync {
     fn drift_counter(&self) -> Result<DriftCounter>;
     /// Sets N of "a drift check every N rows" (at least 1).
     fn set_drift_every(&self, drift_every: i64) -> Result<()>;
+    /// The profile of the rows with `id` above `after_id`, counted by the database
+    /// (one aggregate query; continuous columns grouped by value), and the largest id among them.
+    fn profile_rows(&self, after_id: i64) -> Result<(driftloop_core::Profile, Option<i64>)>;
+    /// The id after which the newest `n` rows lie (0 when there are no more than `n`).
+    fn id_before_newest(&self, n: u64) -> Result<i64>;
     /// Reads rows into a DataFrame with the schema of [`crate::frames::feature_schema`],
     /// sorted by `id`.
     #[cfg(feature = "frames")]

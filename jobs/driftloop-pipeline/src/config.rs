@@ -81,6 +81,9 @@ pub struct Settings {
     pub drift_alpha: Option<f64>,
     pub drift_psi_threshold: Option<f64>,
     pub drift_share: Option<f64>,
+    /// `DRIFTLOOP_DRIFT_WINDOW`: which rows a drift check compares with the reference,
+    /// [`DriftWindow`]; default `since-snapshot`.
+    pub drift_window: DriftWindow,
     /// `DRIFTLOOP_PERFORMANCE_WINDOW` (labelled rows, default 200),
     /// `DRIFTLOOP_PERFORMANCE_ALPHA` (default 0.01), `DRIFTLOOP_PERFORMANCE_MIN_LABELS`
     /// (default 30): the performance check's window and decay test.
@@ -141,6 +144,52 @@ pub struct WandbSettings {
 
 /// W&B's cloud, where runs go when `WANDB_BASE_URL` is not set.
 pub const DEFAULT_WANDB_BASE_URL: &str = "https://api.wandb.ai";
+
+/// Which rows a drift check compares with the reference (the champion's training
+/// snapshot). Never rows of the reference itself: every window starts after its newest row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DriftWindow {
+    /// Every row stored since the reference (`since-snapshot`, the default).
+    #[default]
+    SinceSnapshot,
+    /// The newest N rows (`last:N`).
+    Last(u64),
+    /// The rows stored since the last drift check (`since-last-check`).
+    SinceLastCheck,
+}
+
+impl DriftWindow {
+    /// Parses `since-snapshot`, `last:N` (N ≥ 1) or `since-last-check`.
+    pub fn parse(raw: &str) -> std::result::Result<DriftWindow, String> {
+        let raw = raw.trim();
+        match raw {
+            "since-snapshot" => Ok(DriftWindow::SinceSnapshot),
+            "since-last-check" => Ok(DriftWindow::SinceLastCheck),
+            _ => match raw.strip_prefix("last:").map(|n| n.trim().parse::<u64>()) {
+                Some(Ok(n)) if n >= 1 => Ok(DriftWindow::Last(n)),
+                _ => Err(format!(
+                    "{raw:?} is not a drift window: since-snapshot, last:N (N at least 1) or since-last-check"
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for DriftWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriftWindow::SinceSnapshot => write!(f, "since-snapshot"),
+            DriftWindow::Last(n) => write!(f, "last:{n}"),
+            DriftWindow::SinceLastCheck => write!(f, "since-last-check"),
+        }
+    }
+}
+
+impl serde::Serialize for DriftWindow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 /// Which labelled rows training takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -209,6 +258,13 @@ impl Settings {
         let performance_window = number("DRIFTLOOP_PERFORMANCE_WINDOW");
         let performance_alpha = number("DRIFTLOOP_PERFORMANCE_ALPHA");
         let performance_min_labels = number("DRIFTLOOP_PERFORMANCE_MIN_LABELS");
+        let drift_window = match lookup("DRIFTLOOP_DRIFT_WINDOW").filter(|v| !v.trim().is_empty()) {
+            None => DriftWindow::default(),
+            Some(raw) => DriftWindow::parse(&raw).unwrap_or_else(|e| {
+                problems.push(format!("DRIFTLOOP_DRIFT_WINDOW: {e}"));
+                DriftWindow::default()
+            }),
+        };
         let nonempty = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let train_labels = match nonempty("DRIFTLOOP_TRAIN_LABELS") {
             None => TrainLabels::Expert,
@@ -305,6 +361,7 @@ impl Settings {
                 drift_alpha,
                 drift_psi_threshold,
                 drift_share,
+                drift_window,
                 performance_window,
                 performance_alpha,
                 performance_min_labels,

@@ -1,23 +1,29 @@
-//! The drift job: compare the reference snapshot with the feature rows stored since it,
-//! write a report, and queue retraining on drift. Load, compute, persist, notify, in that
-//! order; every step is safe to repeat, so a job that runs twice (a lost lease) records
-//! one report row and queues one train job.
+//! The drift job: compare the reference snapshot's profile with the profile of the rows
+//! stored since it, write a report, and queue retraining on drift. Load, compute,
+//! persist, notify, in that order; every step is safe to repeat, so a job that runs twice
+//! (a lost lease) records one report row and queues one train job.
+//!
+//! Neither side is read row by row: the reference's profile (its counts per column and
+//! level) is kept in its snapshot's manifest, and the current rows are counted by the
+//! database ([`crate::db::FeatureStore::profile_rows`]), so a check's memory does not grow
+//! with the rows it compares. A burst of pending drift jobs is answered by one check.
 
 use bytes::Bytes;
+use driftloop_core::Profile;
 use driftloop_stats::html::{report_html, ReportContext};
-use driftloop_stats::{compare, DriftConfig, DriftReport};
-use polars::prelude::{ChunkAgg, DataFrame};
+use driftloop_stats::{compare_profiles, DriftConfig, DriftReport};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db::{ClaimedJob, Database, DriftReportRecord, Enqueued, JobKind, RowFilter};
+pub use crate::config::DriftWindow;
+use crate::db::{ClaimedJob, Database, DriftReportRecord, Enqueued, JobKind};
 pub use crate::drain::FailedJob;
 use crate::drain::{drain, JobRunner};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::frames::describe_query;
 use crate::notify::{Event, Notifier};
 use crate::objects::ObjectStore;
-use crate::snapshot::{list_snapshots, load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
+use crate::snapshot::{list_snapshots, load_manifest, load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
 
 /// The drift decision's settings: the environment's overrides over the defaults.
 pub fn drift_config(settings: &crate::Settings) -> DriftConfig {
@@ -30,12 +36,18 @@ pub fn drift_config(settings: &crate::Settings) -> DriftConfig {
     }
 }
 
-/// What one drift job did.
+/// What one drift check did (for one job, or a burst of them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DriftJobOutcome {
+    /// The job the report is named after: the newest of those it answered.
     pub job_id: i64,
+    /// Every job the check answered, oldest first.
+    pub job_ids: Vec<i64>,
     pub reference_uri: String,
-    /// Rows compared: those with `id` above the reference's watermark.
+    /// Which rows were compared.
+    pub window: DriftWindow,
+    /// Rows compared: those with `id` above `after_id`.
+    pub after_id: i64,
     pub n_current: u64,
     pub drift: bool,
     pub drift_share: f64,
@@ -50,14 +62,16 @@ pub struct DriftJobOutcome {
     pub prediction_drift: Option<driftloop_stats::ColumnDrift>,
 }
 
-/// The snapshot drift is measured against, loaded and verified.
+/// The snapshot drift is measured against: its manifest and its rows' profile.
 pub struct Reference {
     pub manifest: SnapshotManifest,
-    pub frame: DataFrame,
+    pub profile: Profile,
 }
 
 /// The reference: the champion's training snapshot. Before any model is registered, the
 /// newest snapshot; with none at all, a snapshot of every stored row becomes the reference.
+/// Its profile comes from its manifest; a manifest written before profiles gains one here,
+/// from the verified file, so that the next check reads the manifest only.
 pub async fn load_reference(db: &dyn Database, store: &dyn ObjectStore) -> Result<Reference> {
     let uri = match db.champion(crate::train_job::model_name())? {
         Some(champion) => champion.model.snapshot_uri,
@@ -73,13 +87,58 @@ pub async fn load_reference(db: &dyn Database, store: &dyn ObjectStore) -> Resul
             }
         },
     };
-    let (frame, manifest) = load_snapshot(store, &uri).await?;
-    Ok(Reference { manifest, frame })
+    let manifest = load_manifest(store, &uri).await?;
+    let spec = driftloop_core::spec();
+    if let Some(profile) = manifest.profile.clone() {
+        profile.check(spec).map_err(|e| Error::CorruptSnapshot {
+            uri: uri.clone(),
+            reason: format!("its manifest's profile does not fit dataset {}: {e}", spec.name),
+        })?;
+        return Ok(Reference { manifest, profile });
+    }
+    let (frame, mut manifest) = load_snapshot(store, &uri).await?;
+    let profile = tokio::task::spawn_blocking(move || driftloop_stats::profile(&frame, "reference"))
+        .await
+        .expect("profiling does not panic")?;
+    manifest.profile = Some(profile.clone());
+    let key = store.key_of(&uri).unwrap_or_else(|| uri.clone());
+    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    store
+        .put(&format!("{}.json", key.trim_end_matches(".parquet")), Bytes::from(json))
+        .await?;
+    Ok(Reference { manifest, profile })
 }
 
 /// The key of a drift job's report.
 pub fn report_key(job_id: i64, date: &str) -> String {
     format!("reports/drift/date={date}/job-{job_id}.json")
+}
+
+/// The window a job asks for (`{"window": "last:500"}` in its payload), else `default`.
+pub fn window_of(job: &ClaimedJob, default: DriftWindow) -> Result<DriftWindow> {
+    match job.payload.as_ref().and_then(|p| p.get("window")) {
+        None | Some(serde_json::Value::Null) => Ok(default),
+        Some(serde_json::Value::String(raw)) => {
+            DriftWindow::parse(raw).map_err(|e| Error::Config(format!("drift job {}: {e}", job.id)))
+        }
+        Some(other) => Err(Error::Config(format!(
+            "drift job {}: window {other} is not a string",
+            job.id
+        ))),
+    }
+}
+
+/// The id after which the window's rows lie: never before the reference's newest row.
+fn window_start(db: &dyn Database, window: DriftWindow, reference: &SnapshotManifest) -> Result<i64> {
+    let start = match window {
+        DriftWindow::SinceSnapshot => reference.max_id,
+        DriftWindow::Last(n) => db.id_before_newest(n)?,
+        DriftWindow::SinceLastCheck => db
+            .drift_reports()?
+            .last()
+            .map_or(reference.max_id, |last| last.current_max_id),
+    };
+    Ok(start.max(reference.max_id))
 }
 
 /// Runs one claimed drift job (completing or failing it is the caller's part).
@@ -91,52 +150,60 @@ pub async fn run_drift_job(
     config: &DriftConfig,
 ) -> Result<DriftJobOutcome> {
     let reference = load_reference(db, store).await?;
-    run_drift_job_against(db, store, notifier, job, config, &reference).await
+    let window = window_of(job, DriftWindow::default())?;
+    run_drift_check(
+        db,
+        store,
+        notifier,
+        std::slice::from_ref(job),
+        config,
+        window,
+        &reference,
+    )
+    .await
 }
 
-/// Runs one claimed drift job against a reference loaded before.
-pub async fn run_drift_job_against(
+/// Runs one check for claimed drift jobs (a burst answered at once; the newest names the
+/// report) against a reference loaded before.
+pub async fn run_drift_check(
     db: &dyn Database,
     store: &dyn ObjectStore,
     notifier: &dyn Notifier,
-    job: &ClaimedJob,
+    jobs: &[ClaimedJob],
     config: &DriftConfig,
+    window: DriftWindow,
     reference: &Reference,
 ) -> Result<DriftJobOutcome> {
-    // Columns are shared, not copied: the clone moves into the blocking task below.
-    let reference_frame = reference.frame.clone();
+    let job_ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+    let job_id = *job_ids.iter().max().expect("a check answers at least one job");
+    let reference_profile = &reference.profile;
     let reference = &reference.manifest;
-    let current_frame = db.read_frame(&RowFilter {
-        after_id: Some(reference.max_id),
-        label_source: None,
-    })?;
-    let current_max_id = current_frame.column("id")?.i64()?.max().unwrap_or(reference.max_id);
-    let n_current = current_frame.height();
-    // Polars' lazy engine blocks on its own executor: run it off the async workers.
-    let config = *config;
-    let report: DriftReport = tokio::task::spawn_blocking(move || compare(&reference_frame, &current_frame, &config))
-        .await
-        .expect("the drift statistics do not panic")?;
+    let after_id = window_start(db, window, reference)?;
+    let (current_profile, current_max_id) = db.profile_rows(after_id)?;
+    let current_max_id = current_max_id.unwrap_or(after_id);
+    let n_current = current_profile.rows;
+    let report: DriftReport = compare_profiles(reference_profile, &current_profile, config)?;
     let drifted_columns: Vec<String> = report.drifted_columns().into_iter().map(String::from).collect();
-    let prediction_drift = prediction_drift(db, &report, reference.max_id, &config)?;
+    let prediction_drift = prediction_drift(db, &report, after_id, config)?;
 
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let key = report_key(job.id, &date);
+    let key = report_key(job_id, &date);
     let html_key = key.replace(".json", ".html");
     let page = report_html(
         &report,
         &ReportContext {
-            title: &format!("driftloop drift job {}", job.id),
+            title: &format!("driftloop drift job {job_id}"),
             reference: &reference.uri,
-            current: &format!("feature rows {} to {current_max_id}", reference.max_id + 1),
+            current: &format!("feature rows {} to {current_max_id} ({window})", after_id + 1),
         },
     );
     store.put(&html_key, Bytes::from(page)).await?;
     let html_uri = store.uri(&html_key);
     let document = json!({
-        "job_id": job.id,
+        "job_id": job_id,
+        "job_ids": job_ids,
         "reference": {"uri": reference.uri, "sha256": reference.sha256, "max_id": reference.max_id, "rows": reference.rows},
-        "current": {"after_id": reference.max_id, "max_id": current_max_id, "rows": n_current},
+        "current": {"window": window, "after_id": after_id, "max_id": current_max_id, "rows": n_current},
         "html_uri": html_uri,
         "report": report,
         "predictions": prediction_drift,
@@ -145,7 +212,7 @@ pub async fn run_drift_job_against(
     store.put(&key, Bytes::from(json_bytes)).await?;
     let report_uri = store.uri(&key);
     db.record_drift_report(&DriftReportRecord {
-        job_id: Some(job.id),
+        job_id: Some(job_id),
         reference_uri: reference.uri.clone(),
         reference_sha256: reference.sha256.clone(),
         reference_max_id: reference.max_id,
@@ -159,11 +226,11 @@ pub async fn run_drift_job_against(
 
     let mut train_job = None;
     if report.drift {
-        let payload = json!({"drift_job_id": job.id, "report_uri": report_uri, "reference_uri": reference.uri});
-        train_job = Some(db.enqueue(JobKind::Train, &payload, Some(&format!("train-after-drift-{}", job.id)))?);
+        let payload = json!({"drift_job_id": job_id, "report_uri": report_uri, "reference_uri": reference.uri});
+        train_job = Some(db.enqueue(JobKind::Train, &payload, Some(&format!("train-after-drift-{job_id}")))?);
         notifier
             .notify(&Event::DriftDetected {
-                job_id: job.id,
+                job_id,
                 drift_share: report.drift_share,
                 drifted_columns: drifted_columns.clone(),
                 report_uri: report_uri.clone(),
@@ -171,9 +238,12 @@ pub async fn run_drift_job_against(
             .await;
     }
     Ok(DriftJobOutcome {
-        job_id: job.id,
+        job_id,
+        job_ids,
         reference_uri: reference.uri.clone(),
-        n_current: n_current as u64,
+        window,
+        after_id,
+        n_current,
         drift: report.drift,
         drift_share: report.drift_share,
         drifted_columns,
@@ -226,6 +296,7 @@ fn prediction_drift(
 /// What a drain of the drift jobs did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DrainSummary {
+    /// One per check: a burst of pending jobs is answered by one check.
     pub jobs: Vec<DriftJobOutcome>,
     pub failed: Vec<FailedJob>,
     /// True when the drain stopped at its deadline with jobs possibly left.
@@ -235,14 +306,17 @@ pub struct DrainSummary {
 /// How long a drift job may run before another worker may take it over.
 pub const DRIFT_LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Claims and runs drift jobs until none is pending or `deadline` has passed; a job that
-/// fails is marked failed with its error and the next one runs. Only claiming and
-/// finishing jobs (the database itself failing) ends the drain with an error.
+/// Claims and runs drift jobs until none is pending or `deadline` has passed: every job
+/// pending at once is answered by one check per window they ask for (a job without one
+/// takes `window`). A check that fails fails its jobs with its error and the drain goes
+/// on. Only claiming and finishing jobs (the database itself failing) ends the drain with
+/// an error.
 pub async fn drain_drift_jobs(
     db: &dyn Database,
     store: &dyn ObjectStore,
     notifier: &dyn Notifier,
     config: &DriftConfig,
+    window: DriftWindow,
     deadline: Option<std::time::Instant>,
 ) -> Result<DrainSummary> {
     let mut runner = DriftRunner {
@@ -250,6 +324,7 @@ pub async fn drain_drift_jobs(
         store,
         notifier,
         config,
+        window,
         reference: None,
     };
     let drained = drain(db, JobKind::Drift, DRIFT_LEASE, deadline, &mut runner).await?;
@@ -260,23 +335,39 @@ pub async fn drain_drift_jobs(
     })
 }
 
-/// Drift jobs one at a time, against a reference loaded once per drain.
+/// Drift checks against a reference loaded once per drain.
 struct DriftRunner<'a> {
     db: &'a dyn Database,
     store: &'a dyn ObjectStore,
     notifier: &'a dyn Notifier,
     config: &'a DriftConfig,
+    window: DriftWindow,
     reference: Option<Reference>,
 }
 
 impl JobRunner for DriftRunner<'_> {
     type Outcome = DriftJobOutcome;
 
+    /// Every pending drift job, grouped by the window it asks for (a job whose window
+    /// does not parse stands alone and fails).
+    fn group(&mut self, db: &dyn Database, first: ClaimedJob) -> Result<Vec<Vec<ClaimedJob>>> {
+        let key = |job: &ClaimedJob| window_of(job, self.window).map_err(|_| job.id);
+        let mut groups: Vec<Vec<ClaimedJob>> = vec![vec![first]];
+        while let Some(next) = db.claim(&[JobKind::Drift], DRIFT_LEASE)? {
+            match groups.iter_mut().find(|g| key(&g[0]) == key(&next)) {
+                Some(group) => group.push(next),
+                None => groups.push(vec![next]),
+            }
+        }
+        Ok(groups)
+    }
+
     async fn run(&mut self, jobs: &[ClaimedJob]) -> Result<DriftJobOutcome> {
+        let window = window_of(&jobs[0], self.window)?;
         let reference = match &mut self.reference {
             Some(reference) => reference,
             slot @ None => slot.insert(load_reference(self.db, self.store).await?),
         };
-        run_drift_job_against(self.db, self.store, self.notifier, &jobs[0], self.config, reference).await
+        run_drift_check(self.db, self.store, self.notifier, jobs, self.config, window, reference).await
     }
 }

@@ -8,13 +8,15 @@
 //! ```
 //!
 //! The Parquet file carries its data hash and provenance as key-value metadata; the
-//! manifest beside it adds the file's own sha256, which a file cannot hold about itself.
-//! Loading checks both, so a changed file is an error that says so.
+//! manifest beside it adds the file's own sha256, which a file cannot hold about itself,
+//! and the rows' [`Profile`] (their counts per column and level), so that a drift check
+//! against the snapshot reads the manifest, never the file. Loading checks both hashes, so
+//! a changed file is an error that says so.
 
 use std::io::Cursor;
 
 use bytes::Bytes;
-use driftloop_core::{spec, LabelSource};
+use driftloop_core::{spec, LabelSource, Profile};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -64,7 +66,7 @@ impl LabelSelection {
 }
 
 /// Everything known about one snapshot; stored as its manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotManifest {
     pub uri: String,
     pub key: String,
@@ -87,10 +89,14 @@ pub struct SnapshotManifest {
     /// When the newest row was stored (UTC, RFC 3339): the data's "as of" time. Taken
     /// from the data, not the clock, so the same rows always give the same bytes.
     pub created_at: String,
+    /// What a drift check needs of the rows (driftloop-stats' `profile`). Manifests
+    /// written before profiles have none; a drift check then profiles the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 /// What writing a snapshot did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SnapshotWritten {
     #[serde(flatten)]
     pub manifest: SnapshotManifest,
@@ -207,6 +213,7 @@ pub fn encode_snapshot(
         label_source,
         query: query.to_string(),
         created_at,
+        profile: Some(driftloop_stats::profile(frame, "snapshot")?),
     };
     let metadata: Vec<(String, String)> = [
         ("dataset", manifest.dataset.clone()),
@@ -246,7 +253,11 @@ pub async fn write_snapshot(
     label_source: LabelSelection,
     query: &str,
 ) -> Result<SnapshotWritten> {
-    let (bytes, mut manifest) = encode_snapshot(frame, label_source, query)?;
+    // Encoding runs Polars (Parquet, the profile's lazy query): off the async workers.
+    let (frame, query) = (frame.clone(), query.to_string());
+    let (bytes, mut manifest) = tokio::task::spawn_blocking(move || encode_snapshot(&frame, label_source, &query))
+        .await
+        .expect("encoding a snapshot does not panic")?;
     manifest.uri = store.uri(&manifest.key);
     let json_key = manifest_key(&manifest.key);
     let stored = store.head(&manifest.key).await?;
@@ -263,23 +274,33 @@ pub async fn write_snapshot(
     Ok(SnapshotWritten { manifest, uploaded })
 }
 
-/// Loads a snapshot by URI (or key) into a frame with the [`feature_schema`], checking
-/// the file against its manifest and the data against its hash.
-pub async fn load_snapshot(store: &dyn ObjectStore, uri: &str) -> Result<(DataFrame, SnapshotManifest)> {
-    let key = store.key_of(uri).unwrap_or_else(|| uri.to_string());
-    let shown = store.uri(&key);
-    let bytes = store.get(&key).await?;
-    let manifest_bytes = store.get(&manifest_key(&key)).await.map_err(|e| match e {
+/// Loads a snapshot's manifest by the snapshot's URI (or key), without its file.
+pub async fn load_manifest(store: &dyn ObjectStore, uri: &str) -> Result<SnapshotManifest> {
+    manifest_at(store, &store.key_of(uri).unwrap_or_else(|| uri.to_string())).await
+}
+
+async fn manifest_at(store: &dyn ObjectStore, key: &str) -> Result<SnapshotManifest> {
+    let shown = store.uri(key);
+    let manifest_bytes = store.get(&manifest_key(key)).await.map_err(|e| match e {
         Error::NotFound(_) => Error::CorruptSnapshot {
             uri: shown.clone(),
             reason: "it has no manifest beside it: it was not completely written".into(),
         },
         other => other,
     })?;
-    let manifest: SnapshotManifest = serde_json::from_slice(&manifest_bytes).map_err(|e| Error::CorruptSnapshot {
-        uri: shown.clone(),
+    serde_json::from_slice(&manifest_bytes).map_err(|e| Error::CorruptSnapshot {
+        uri: shown,
         reason: format!("its manifest does not parse: {e}"),
-    })?;
+    })
+}
+
+/// Loads a snapshot by URI (or key) into a frame with the [`feature_schema`], checking
+/// the file against its manifest and the data against its hash.
+pub async fn load_snapshot(store: &dyn ObjectStore, uri: &str) -> Result<(DataFrame, SnapshotManifest)> {
+    let key = store.key_of(uri).unwrap_or_else(|| uri.to_string());
+    let shown = store.uri(&key);
+    let bytes = store.get(&key).await?;
+    let manifest = manifest_at(store, &key).await?;
     let file_sha256 = hex::encode(Sha256::digest(&bytes));
     if file_sha256 != manifest.file_sha256 {
         return Err(Error::CorruptSnapshot {

@@ -162,6 +162,7 @@ pub fn test_worker(db: Arc<dyn Database>, store: Arc<dyn ObjectStore>) -> crate:
         mlflow: None,
         wandb: None,
         drift: Default::default(),
+        drift_window: Default::default(),
         performance: Default::default(),
         labels: TrainLabels::Expert,
         train: Default::default(),

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::{Settings, TrainLabels};
 use crate::db::Database;
-use crate::drift_job::{drain_drift_jobs, drift_config, DrainSummary};
+use crate::drift_job::{drain_drift_jobs, drift_config, DrainSummary, DriftWindow};
 use crate::error::Result;
 use crate::mlflow::MlflowClient;
 use crate::notify::{notifier_from_settings, Notifier};
@@ -28,6 +28,8 @@ pub struct Worker {
     pub mlflow: Option<MlflowClient>,
     pub wandb: Option<WandbMirror>,
     pub drift: DriftConfig,
+    /// The rows a drift job without a window of its own compares.
+    pub drift_window: DriftWindow,
     pub performance: PerformanceConfig,
     pub labels: TrainLabels,
     pub train: TrainConfig,
@@ -82,6 +84,7 @@ impl Worker {
             mlflow: MlflowClient::from_settings(settings),
             wandb: WandbMirror::from_settings(settings),
             drift,
+            drift_window: settings.drift_window,
             performance: performance_config(settings),
             labels: settings.train_labels,
             train: TrainConfig::default(),
@@ -96,6 +99,7 @@ impl Worker {
             self.store.as_ref(),
             self.notifier.as_ref(),
             &self.drift,
+            self.drift_window,
             deadline,
         )
         .await

@@ -20,11 +20,10 @@
 //! differ from SciPy's in the third significant digit; both are far below any alpha when
 //! samples that large differ.
 
+use driftloop_core::profile::distinct_counts;
 use serde::{Deserialize, Serialize};
 
-/// Integer columns with at most this many values are counted value by value (as the
-/// shipped dataset's 1–10 scores); wider ones are binned like numbers.
-pub const MAX_COUNTED_VALUES: i64 = 32;
+pub use driftloop_core::profile::MAX_COUNTED_VALUES;
 
 /// The largest sample SciPy's `ks_2samp` tests exactly by default.
 pub const MAX_EXACT: usize = 10_000;
@@ -47,10 +46,24 @@ pub fn decile_edges(reference: &[f64]) -> Vec<f64> {
 
 /// [`decile_edges`] of values already sorted.
 pub fn decile_edges_of_sorted(sorted: &[f64]) -> Vec<f64> {
-    let n = sorted.len();
+    let (values, counts) = distinct_counts(sorted);
+    decile_edges_of_counts(&values, &counts)
+}
+
+/// [`decile_edges`] of distinct values in ascending order, each `counts` times.
+pub fn decile_edges_of_counts(values: &[f64], counts: &[u64]) -> Vec<f64> {
+    // The order statistic of rank r (0-based) is the value whose run of ranks holds r.
+    let mut ends = Vec::with_capacity(counts.len());
+    let mut total = 0u64;
+    for &count in counts {
+        total += count;
+        ends.push(total);
+    }
+    let n = total as usize;
     if n == 0 {
         return Vec::new();
     }
+    let at_rank = |rank: usize| values[ends.partition_point(|&end| end <= rank as u64)];
     // As NumPy computes it, so the edges agree to the last bit: the position (n − 1)·q
     // with q = k/10, and the interpolation taken from the nearer order statistic.
     let mut edges: Vec<f64> = (1..10)
@@ -59,7 +72,7 @@ pub fn decile_edges_of_sorted(sorted: &[f64]) -> Vec<f64> {
             let below = position.floor() as usize;
             let above = (below + 1).min(n - 1);
             let fraction = position - below as f64;
-            let (a, b) = (sorted[below], sorted[above]);
+            let (a, b) = (at_rank(below), at_rank(above));
             if fraction >= 0.5 {
                 b - (b - a) * (1.0 - fraction)
             } else {
@@ -85,17 +98,19 @@ pub fn bin_counts(edges: &[f64], values: &[f64]) -> Vec<u64> {
     counts
 }
 
-/// [`bin_counts`] of values already sorted: one binary search per edge.
+/// [`bin_counts`] of values already sorted.
 pub fn bin_counts_of_sorted(edges: &[f64], sorted: &[f64]) -> Vec<u64> {
-    let mut below = 0usize;
-    let mut counts = Vec::with_capacity(edges.len() + 1);
-    for &edge in edges {
-        let at = sorted.partition_point(|&v| v < edge);
-        counts.push((at - below) as u64);
-        below = at;
+    let (values, counts) = distinct_counts(sorted);
+    bin_counts_of_counts(edges, &values, &counts)
+}
+
+/// [`bin_counts`] of distinct values, each `counts` times.
+pub fn bin_counts_of_counts(edges: &[f64], values: &[f64], counts: &[u64]) -> Vec<u64> {
+    let mut bins = vec![0u64; edges.len() + 1];
+    for (&v, &count) in values.iter().zip(counts) {
+        bins[bin_of(edges, v)] += count;
     }
-    counts.push((sorted.len() - below) as u64);
-    counts
+    bins
 }
 
 /// The bins' names: `< a`, `[a, b)`, …, `≥ z` (one bin, `all`, without edges).
@@ -121,29 +136,42 @@ pub fn ks_2samp(a: &[f64], b: &[f64]) -> Option<KsTest> {
 
 /// [`ks_2samp`] of values already sorted.
 pub fn ks_2samp_of_sorted(a: &[f64], b: &[f64]) -> Option<KsTest> {
-    let (n1, n2) = (a.len(), b.len());
+    let (a_values, a_counts) = distinct_counts(a);
+    let (b_values, b_counts) = distinct_counts(b);
+    ks_2samp_of_counts((&a_values, &a_counts), (&b_values, &b_counts))
+}
+
+/// [`ks_2samp`] of two samples given as distinct values in ascending order with the
+/// count of each.
+pub fn ks_2samp_of_counts(a: (&[f64], &[u64]), b: (&[f64], &[u64])) -> Option<KsTest> {
+    let (n1, n2) = (a.1.iter().sum::<u64>(), b.1.iter().sum::<u64>());
     if n1 == 0 || n2 == 0 {
         return None;
     }
     // The largest |i·n2 − j·n1| over the points where both step functions are evaluated
-    // (every value of either sample, each function taken after its ties).
-    let (mut i, mut j, mut widest) = (0usize, 0usize, 0u64);
-    while i < n1 || j < n2 {
-        let v = match (a.get(i), b.get(j)) {
+    // (every value of either sample, each function taken after its ties): i and j are
+    // the values of each sample at or below the point.
+    let (mut next_a, mut next_b) = (0usize, 0usize);
+    let (mut i, mut j, mut widest) = (0u64, 0u64, 0u64);
+    while next_a < a.0.len() || next_b < b.0.len() {
+        let v = match (a.0.get(next_a), b.0.get(next_b)) {
             (Some(&x), Some(&y)) => x.min(y),
             (Some(&x), None) => x,
             (None, Some(&y)) => y,
             (None, None) => unreachable!(),
         };
-        while i < n1 && a[i] <= v {
-            i += 1;
+        if a.0.get(next_a).is_some_and(|&x| x <= v) {
+            i += a.1[next_a];
+            next_a += 1;
         }
-        while j < n2 && b[j] <= v {
-            j += 1;
+        if b.0.get(next_b).is_some_and(|&y| y <= v) {
+            j += b.1[next_b];
+            next_b += 1;
         }
-        widest = widest.max((i as u64 * n2 as u64).abs_diff(j as u64 * n1 as u64));
+        widest = widest.max((i * n2).abs_diff(j * n1));
     }
     let statistic = widest as f64 / (n1 as f64 * n2 as f64);
+    let (n1, n2) = (n1 as usize, n2 as usize);
     if n1.max(n2) <= MAX_EXACT {
         Some(KsTest {
             statistic,
@@ -244,6 +272,60 @@ mod tests {
         let uneven = ks_2samp(&[0.0, 0.5], &[1.0, 2.0, 3.0, 4.0]).unwrap();
         assert!((uneven.p_value - 2.0 / 15.0).abs() < 1e-15, "{uneven:?}");
         assert!(ks_2samp(&[], &[1.0]).is_none());
+    }
+
+    /// The largest distance between the two empirical distribution functions, evaluated
+    /// at every value of either sample, by counting: the definition, for comparison.
+    fn naive_ks_statistic(a: &[f64], b: &[f64]) -> f64 {
+        let ecdf = |s: &[f64], v: f64| s.iter().filter(|&&x| x <= v).count() as f64 / s.len() as f64;
+        a.iter()
+            .chain(b)
+            .map(|&v| (ecdf(a, v) - ecdf(b, v)).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn counted_samples_give_what_their_values_give() {
+        // Values with many ties (as a profile holds them: distinct values and counts).
+        let mut state = 7u64;
+        let mut draw = |n: usize, offset: f64| -> Vec<f64> {
+            (0..n)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((state >> 33) % 40) as f64 / 4.0 + offset
+                })
+                .collect()
+        };
+        let (a, b) = (draw(300, 0.0), draw(200, 0.75));
+        let test = ks_2samp(&a, &b).unwrap();
+        assert!((test.statistic - naive_ks_statistic(&a, &b)).abs() < 1e-12, "{test:?}");
+        let mut sorted = a.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let (values, counts) = distinct_counts(&sorted);
+        assert!(values.len() <= 40 && counts.iter().sum::<u64>() == 300);
+        let edges = decile_edges(&a);
+        let mut expected = vec![0u64; edges.len() + 1];
+        for &v in &a {
+            expected[edges.iter().filter(|&&e| e <= v).count()] += 1;
+        }
+        assert_eq!(bin_counts_of_counts(&edges, &values, &counts), expected);
+        // NumPy's deciles of the values, by sorting them whole.
+        let at = |q: f64| {
+            let position = (sorted.len() - 1) as f64 * q;
+            let below = position.floor() as usize;
+            let fraction = position - below as f64;
+            let (x, y) = (sorted[below], sorted[(below + 1).min(sorted.len() - 1)]);
+            if fraction >= 0.5 {
+                y - (y - x) * (1.0 - fraction)
+            } else {
+                x + (y - x) * fraction
+            }
+        };
+        let mut numpy: Vec<f64> = (1..10).map(|k| at(k as f64 / 10.0)).collect();
+        numpy.dedup();
+        assert_eq!(decile_edges_of_counts(&values, &counts), numpy);
     }
 
     #[test]

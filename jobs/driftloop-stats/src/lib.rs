@@ -18,6 +18,7 @@ pub mod performance;
 
 pub use continuous::KsTest;
 
+use driftloop_core::profile::{counting, distinct_counts, ColumnProfile, Counting, Profile};
 use driftloop_core::spec;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -145,55 +146,41 @@ impl DriftReport {
     }
 }
 
-/// A column to compare: its name and its categories with the code each has in the frame.
+/// A counted column: its name and its categories with the code each has in a frame.
 struct Levels {
     name: &'static str,
     values: Vec<String>,
     /// Whether the column is an Enum compared by its physical code (else by its integer value).
     is_enum: bool,
     codes: Vec<i64>,
-    /// Whether missing values are a category of their own.
-    nullable: bool,
-}
-
-/// How a feature column is compared.
-enum Column {
-    /// Counted level by level (or value by value).
-    Counted(Levels),
-    /// Binned at the reference's deciles and KS-tested.
-    Continuous { name: &'static str, nullable: bool },
 }
 
 /// The category of missing values in a nullable column.
 pub const MISSING_CATEGORY: &str = "missing";
 
-fn spec_columns() -> (Vec<Column>, Levels) {
+/// The counted feature columns (`None` for a continuous one) and the label.
+fn spec_levels() -> (Vec<Option<Levels>>, Levels) {
     let s = spec();
     let features = s
         .features
         .iter()
-        .map(|c| match (c.kind.levels(), c.kind.integer_range()) {
-            (Some(levels), _) => Column::Counted(Levels {
+        .map(|c| match counting(c) {
+            Counting::Levels(levels) => Some(Levels {
                 name: &c.name,
                 values: levels.to_vec(),
                 is_enum: true,
                 codes: (0..levels.len() as i64).collect(),
-                nullable: c.nullable,
             }),
-            (None, Some((min, max))) if max - min < continuous::MAX_COUNTED_VALUES => {
+            Counting::Values { min, max } => {
                 let values: Vec<i64> = (min..=max).collect();
-                Column::Counted(Levels {
+                Some(Levels {
                     name: &c.name,
                     values: values.iter().map(|v| v.to_string()).collect(),
                     is_enum: false,
                     codes: values,
-                    nullable: c.nullable,
                 })
             }
-            (None, _) => Column::Continuous {
-                name: &c.name,
-                nullable: c.nullable,
-            },
+            Counting::Continuous => None,
         })
         .collect();
     let label = Levels {
@@ -201,7 +188,6 @@ fn spec_columns() -> (Vec<Column>, Levels) {
         values: s.classes.clone(),
         is_enum: true,
         codes: (0..s.classes.len() as i64).collect(),
-        nullable: false,
     };
     (features, label)
 }
@@ -392,6 +378,50 @@ fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Resu
     Ok((present, nulls))
 }
 
+/// The profile of a frame of feature rows: its counted columns and label counted in one
+/// lazy query, its continuous columns' values sorted and counted. `which` names the frame
+/// in errors. The frame needs the spec's columns with their canonical types (categories
+/// as Enums of the spec's levels, scores as integers, numbers as floats); other columns
+/// are ignored.
+pub fn profile(frame: &DataFrame, which: &'static str) -> Result<Profile> {
+    let (features, label) = spec_levels();
+    let mut counted: Vec<&Levels> = features.iter().flatten().collect();
+    counted.push(&label);
+    let mut counts = count_all(frame, which, &counted)?.into_iter();
+    let mut columns = Vec::with_capacity(features.len());
+    // A missing value in a column that cannot miss one is left uncounted, as the label's.
+    for (levels, column) in features.iter().zip(&spec().features) {
+        let nullable = |missing: u64| if column.nullable { missing } else { 0 };
+        columns.push(match levels {
+            Some(_) => {
+                let (counts, missing) = counts.next().expect("one count per counted column");
+                ColumnProfile::Counted {
+                    name: column.name.clone(),
+                    counts,
+                    missing: nullable(missing),
+                }
+            }
+            None => {
+                let (sorted, missing) = continuous_values(frame, which, &column.name)?;
+                let missing = nullable(missing);
+                let (values, counts) = distinct_counts(&sorted);
+                ColumnProfile::Continuous {
+                    name: column.name.clone(),
+                    values,
+                    counts,
+                    missing,
+                }
+            }
+        });
+    }
+    let (label, _) = counts.next().expect("the label's counts");
+    Ok(Profile {
+        rows: frame.height() as u64,
+        columns,
+        label,
+    })
+}
+
 /// One continuous column's comparison ([`continuous`]): PSI and chi-square on the
 /// reference's decile bins (and the missing category of a nullable column), and the KS
 /// test of the values. It drifts when the KS p-value is below `alpha` or PSI reaches the
@@ -400,82 +430,116 @@ fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Resu
 fn continuous_drift(
     name: &str,
     nullable: bool,
-    reference: &(Vec<f64>, u64),
-    current: &(Vec<f64>, u64),
+    reference: (&[f64], &[u64], u64),
+    current: (&[f64], &[u64], u64),
     config: &DriftConfig,
     alpha: f64,
 ) -> ColumnDrift {
-    // Both samples come sorted (continuous_values): one sort serves the deciles, the bin
-    // counts and the KS test.
-    let edges = continuous::decile_edges_of_sorted(&reference.0);
+    let edges = continuous::decile_edges_of_counts(reference.0, reference.1);
     let mut names = continuous::bin_names(&edges);
-    let mut reference_counts = continuous::bin_counts_of_sorted(&edges, &reference.0);
-    let mut current_counts = continuous::bin_counts_of_sorted(&edges, &current.0);
+    let mut reference_counts = continuous::bin_counts_of_counts(&edges, reference.0, reference.1);
+    let mut current_counts = continuous::bin_counts_of_counts(&edges, current.0, current.1);
     if nullable {
         names.push(MISSING_CATEGORY.into());
-        reference_counts.push(reference.1);
-        current_counts.push(current.1);
+        reference_counts.push(reference.2);
+        current_counts.push(current.2);
     }
     let mut result = column_drift(name, &names, &reference_counts, &current_counts, config, alpha);
-    result.ks = continuous::ks_2samp_of_sorted(&reference.0, &current.0);
+    result.ks = continuous::ks_2samp_of_counts((reference.0, reference.1), (current.0, current.1));
     result.drifted = result.ks.as_ref().is_some_and(|ks| ks.p_value < alpha) || result.psi >= config.psi_threshold;
     result.edges = Some(edges);
     result
 }
 
 /// Compares `current` with `reference`, column by column, for every feature column of the
-/// spec and the label. Both frames need the spec's columns with their canonical types
-/// (categories as Enums of the spec's levels, scores as integers, numbers as floats);
-/// other columns are ignored.
+/// spec and the label (see [`profile`] for what the frames need).
 pub fn compare(reference: &DataFrame, current: &DataFrame, config: &DriftConfig) -> Result<DriftReport> {
     config.validate()?;
-    let (features, label) = spec_columns();
-    let mut counted: Vec<&Levels> = features
-        .iter()
-        .filter_map(|c| match c {
-            Column::Counted(levels) => Some(levels),
-            Column::Continuous { .. } => None,
-        })
-        .collect();
-    counted.push(&label);
-    let mut reference_counts = count_all(reference, "reference", &counted)?.into_iter();
-    let mut current_counts = count_all(current, "current", &counted)?.into_iter();
+    compare_profiles(&profile(reference, "reference")?, &profile(current, "current")?, config)
+}
+
+/// Compares the profiles of two sets of feature rows: the same report [`compare`] makes
+/// of the rows themselves. Both profiles must have the spec's shape ([`Profile::check`]).
+pub fn compare_profiles(reference: &Profile, current: &Profile, config: &DriftConfig) -> Result<DriftReport> {
+    config.validate()?;
+    let s = spec();
+    for (which, profile) in [("reference", reference), ("current", current)] {
+        profile
+            .check(s)
+            .map_err(|e| Error::Config(format!("{which} profile does not fit dataset {}: {e}", s.name)))?;
+    }
+    let (features, label) = spec_levels();
     let corrected_alpha = config.alpha / features.len() as f64;
-    let mut counted_drift = |levels: &Levels, alpha: f64| {
-        let (mut r, r_nulls) = reference_counts.next().expect("one count per counted column");
-        let (mut c, c_nulls) = current_counts.next().expect("one count per counted column");
-        if levels.nullable {
-            let mut values = levels.values.clone();
-            values.push(MISSING_CATEGORY.into());
-            r.push(r_nulls);
-            c.push(c_nulls);
-            column_drift(levels.name, &values, &r, &c, config, alpha)
-        } else {
-            column_drift(levels.name, &levels.values, &r, &c, config, alpha)
-        }
-    };
     let mut columns = Vec::with_capacity(features.len());
-    for column in &features {
-        columns.push(match column {
-            Column::Counted(levels) => counted_drift(levels, corrected_alpha),
-            Column::Continuous { name, nullable } => continuous_drift(
-                name,
-                *nullable,
-                &continuous_values(reference, "reference", name)?,
-                &continuous_values(current, "current", name)?,
+    for ((levels, column), (r, c)) in features
+        .iter()
+        .zip(&s.features)
+        .zip(reference.columns.iter().zip(&current.columns))
+    {
+        columns.push(match (levels, r, c) {
+            (
+                Some(levels),
+                ColumnProfile::Counted {
+                    counts: r,
+                    missing: r_missing,
+                    ..
+                },
+                ColumnProfile::Counted {
+                    counts: c,
+                    missing: c_missing,
+                    ..
+                },
+            ) => {
+                if column.nullable {
+                    let mut values = levels.values.clone();
+                    values.push(MISSING_CATEGORY.into());
+                    let r: Vec<u64> = r.iter().copied().chain([*r_missing]).collect();
+                    let c: Vec<u64> = c.iter().copied().chain([*c_missing]).collect();
+                    column_drift(levels.name, &values, &r, &c, config, corrected_alpha)
+                } else {
+                    column_drift(levels.name, &levels.values, r, c, config, corrected_alpha)
+                }
+            }
+            (
+                None,
+                ColumnProfile::Continuous {
+                    values: r_values,
+                    counts: r_counts,
+                    missing: r_missing,
+                    ..
+                },
+                ColumnProfile::Continuous {
+                    values: c_values,
+                    counts: c_counts,
+                    missing: c_missing,
+                    ..
+                },
+            ) => continuous_drift(
+                &column.name,
+                column.nullable,
+                (r_values, r_counts, *r_missing),
+                (c_values, c_counts, *c_missing),
                 config,
                 corrected_alpha,
             ),
+            _ => unreachable!("checked profiles have the spec's shape"),
         });
     }
-    let label = counted_drift(&label, config.alpha);
+    let label = column_drift(
+        label.name,
+        &label.values,
+        &reference.label,
+        &current.label,
+        config,
+        config.alpha,
+    );
     let n_drifted = columns.iter().filter(|c| c.drifted).count();
     let drift_share = n_drifted as f64 / columns.len() as f64;
     Ok(DriftReport {
         drift: drift_share >= config.drift_share,
         drift_share,
-        n_reference: reference.height() as u64,
-        n_current: current.height() as u64,
+        n_reference: reference.rows,
+        n_current: current.rows,
         columns,
         label,
         config: *config,

@@ -123,11 +123,18 @@ pub(crate) fn drift_drain_text(summary: &DrainSummary) -> String {
         .jobs
         .iter()
         .map(|o| {
+            let jobs = match o.job_ids.as_slice() {
+                [_] => format!("drift job {}", o.job_id),
+                ids => format!(
+                    "drift jobs {} (one check)",
+                    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            };
             format!(
-                "drift job {}: {} ({} rows since the reference; {}) report {}",
-                o.job_id,
+                "{jobs}: {} ({} rows, {}; {}) report {}",
                 if o.drift { "DRIFT" } else { "no drift" },
                 o.n_current,
+                o.window,
                 if o.drifted_columns.is_empty() {
                     "no column drifted".to_string()
                 } else {

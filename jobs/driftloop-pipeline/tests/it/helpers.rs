@@ -10,15 +10,16 @@ pub use driftloop_pipeline::testing::{s3_client, s3_endpoint, StoreBackend, Test
 /// The original published dataset, beside the checkout in `shared/data/`.
 pub use driftloop_pipeline::testing::published_dataset as original_dataset;
 
-/// Runs each named async test function (taking a `StoreBackend`) once per adapter.
+/// Runs each named async test function (taking a `StoreBackend`) once per adapter, on the
+/// multi-threaded runtime the functions use (encoding a snapshot runs Polars' engine).
 #[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod local {
-            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::StoreBackend::Local).await })*
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name($crate::helpers::StoreBackend::Local).await })*
         }
         mod s3 {
-            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::StoreBackend::S3).await })*
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name($crate::helpers::StoreBackend::S3).await })*
         }
     };
 }

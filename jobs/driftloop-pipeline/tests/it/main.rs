@@ -4,6 +4,7 @@
 //! test command). Each test gets its own database or bucket.
 
 mod drift;
+mod drift_counts;
 mod drift_job;
 mod helpers;
 mod import;

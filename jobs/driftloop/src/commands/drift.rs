@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use driftloop_pipeline::drift_job::{drain_drift_jobs, drift_config};
+use driftloop_pipeline::drift_job::{drain_drift_jobs, drift_config, DriftWindow};
 use driftloop_pipeline::frames::read_rows_file;
 use driftloop_pipeline::notify::notifier_from_settings;
 use driftloop_pipeline::{open_store, Settings};
@@ -35,11 +35,20 @@ pub struct DriftArgs {
     /// [env: DRIFTLOOP_DRIFT_SHARE] [default: 0.15]
     #[arg(long)]
     drift_share: Option<f64>,
+    /// Without --reference: the rows each pending job compares with the champion's
+    /// snapshot, unless the job names its own: since-snapshot, last:N or since-last-check
+    /// [env: DRIFTLOOP_DRIFT_WINDOW] [default: since-snapshot]
+    #[arg(long, conflicts_with = "reference", value_parser = parse_window)]
+    window: Option<DriftWindow>,
     /// With --reference and --current: also write the report as an HTML page here.
     #[arg(long, requires = "reference")]
     html: Option<PathBuf>,
     #[command(flatten)]
     out: Output,
+}
+
+fn parse_window(raw: &str) -> std::result::Result<DriftWindow, String> {
+    DriftWindow::parse(raw)
 }
 
 /// The drift settings: flags over the environment over the defaults.
@@ -57,7 +66,15 @@ pub async fn run(args: DriftArgs, settings: &Settings) -> Result<()> {
     let config = flag_drift_config(settings, args.alpha, args.psi_threshold, args.drift_share);
     match (&args.reference, &args.current) {
         (Some(reference), Some(current)) => compare_files(reference, current, &config, args.html.as_deref(), &args.out),
-        _ => run_jobs(config, settings, &args.out).await,
+        _ => {
+            run_jobs(
+                config,
+                args.window.unwrap_or(settings.drift_window),
+                settings,
+                &args.out,
+            )
+            .await
+        }
     }
 }
 
@@ -96,12 +113,12 @@ fn compare_files(
 }
 
 /// The pending drift jobs, as the drift function runs them.
-async fn run_jobs(config: DriftConfig, settings: &Settings, out: &Output) -> Result<()> {
+async fn run_jobs(config: DriftConfig, window: DriftWindow, settings: &Settings, out: &Output) -> Result<()> {
     config.validate()?;
     let db = crate::open(settings)?;
     let store = open_store(&settings.store).await?;
     let notifier = notifier_from_settings(settings).await;
-    let summary = drain_drift_jobs(db.as_ref(), store.as_ref(), &notifier, &config, None).await?;
+    let summary = drain_drift_jobs(db.as_ref(), store.as_ref(), &notifier, &config, window, None).await?;
     print(out.json, json!(summary), || drift_drain_text(&summary));
     Ok(())
 }

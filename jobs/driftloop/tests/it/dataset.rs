@@ -266,7 +266,7 @@ fn the_demo_runs_on_any_dataset() {
         &["--dataset", &churn(), "demo", "--json", "--rows", "400"],
     ));
     assert_eq!(answer["rows_served"], 400);
-    assert_eq!(answer["drift_checks"], 5, "{answer}");
+    assert_eq!(answer["drift_jobs"], 5, "{answer}");
     assert!(answer["drifts_found"].as_u64().unwrap() >= 1, "{answer}");
     assert!(answer["models_trained"].as_u64().unwrap() >= 2, "{answer}");
     assert!(answer["champion_version"].as_i64().is_some(), "{answer}");

@@ -332,16 +332,24 @@ fn drift_job_mode_drains_the_outbox() {
     ));
     let answer = json_of(&driftloop(dir.path(), &["drift", "--json"]));
     let jobs = answer["jobs"].as_array().unwrap();
-    assert_eq!(
-        jobs.len(),
-        11,
-        "1 drift job from the baseline import, 10 from the shifted rows"
-    );
+    // 1 drift job from the baseline import, 10 from the shifted rows: pending at once,
+    // they are answered by one check, named after the newest.
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job_ids = jobs[0]["job_ids"].as_array().unwrap();
+    assert_eq!(job_ids.len(), 11, "{jobs:?}");
+    assert_eq!(jobs[0]["job_id"], *job_ids.last().unwrap());
     assert!(answer["failed"].as_array().unwrap().is_empty());
-    // The reference snapshot holds the 120 baseline rows; every job compares the 1,000 after it.
+    // The reference snapshot holds the 120 baseline rows; the check compares the 1,000 after it.
     assert!(
-        jobs.iter().all(|j| j["drift"] == true && j["n_current"] == 1000),
+        jobs.iter()
+            .all(|j| j["drift"] == true && j["n_current"] == 1000 && j["window"] == "since-snapshot"),
         "{jobs:?}"
+    );
+    let status = json_of(&driftloop(dir.path(), &["jobs", "list", "--status", "done", "--json"]));
+    assert_eq!(
+        status["jobs"].as_array().unwrap().len(),
+        11,
+        "every job answered: {status}"
     );
     let pending = json_of(&driftloop(
         dir.path(),
@@ -353,7 +361,7 @@ fn drift_job_mode_drains_the_outbox() {
         .iter()
         .filter(|j| j["kind"] == "train")
         .collect();
-    assert_eq!(train.len(), 11, "one train job per drifting drift job");
+    assert_eq!(train.len(), 1, "one train job per drifting check");
     let again = json_of(&driftloop(dir.path(), &["drift", "--json"]));
     assert!(again["jobs"].as_array().unwrap().is_empty(), "nothing left to run");
 }
@@ -441,9 +449,11 @@ fn the_worker_closes_the_loop_from_drift_to_a_decided_model() {
     assert_eq!(imported["drift_jobs_queued"], 10);
     let ran = json_of(&driftloop(d, &["worker", "--once", "--json"]));
     let drift_jobs = ran["drift"]["jobs"].as_array().unwrap();
-    assert_eq!(drift_jobs.len(), 11);
+    // The 11 pending drift jobs are answered by one check.
+    assert_eq!(drift_jobs.len(), 1);
+    assert_eq!(drift_jobs[0]["job_ids"].as_array().unwrap().len(), 11);
     assert!(drift_jobs.iter().any(|j| j["drift"] == true));
-    // Every drift job that found drift queued a train job; one training serves them all.
+    // Every check that found drift queued a train job; one training serves them all.
     let trainings = ran["train"]["trainings"].as_array().unwrap();
     assert_eq!(trainings.len(), 1, "{trainings:?}");
     assert_eq!(trainings[0]["snapshot"]["rows"], 1120);
