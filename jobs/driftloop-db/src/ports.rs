@@ -66,8 +66,14 @@ pub trait JobQueue: Send + Sync {
     /// Claims the oldest pending job of the given kinds (or a running one whose lease
     /// expired), holding it for `lease`. Two workers never hold the same job.
     fn claim(&self, kinds: &[JobKind], lease: Duration) -> Result<Option<ClaimedJob>>;
+    /// Claims up to `limit` jobs as [`JobQueue::claim`] does, oldest first, in one
+    /// transaction.
+    fn claim_many(&self, kinds: &[JobKind], lease: Duration, limit: usize) -> Result<Vec<ClaimedJob>>;
     /// Marks a held job done.
     fn complete(&self, job: &ClaimedJob) -> Result<()>;
+    /// Marks held jobs done in one transaction: all of them, or none if the lease of one
+    /// was lost.
+    fn complete_many(&self, jobs: &[ClaimedJob]) -> Result<()>;
     /// Marks a held job failed with its error.
     fn fail(&self, job: &ClaimedJob, error: &str) -> Result<()>;
     /// Jobs, oldest first, optionally of one status.

@@ -75,49 +75,112 @@ fn enqueue(
     })
 }
 
-/// One claim. A job whose lease expired `MAX_ATTEMPTS` times is marked failed here
-/// instead of being handed out again, and the next candidate is tried.
-fn claim(tx: &mut dyn SqlTx, kinds: &[JobKind], lease: Duration) -> Result<Option<ClaimedJob>> {
+/// Claims up to `limit` jobs, oldest first: one locking select of the candidates, one
+/// update of those handed out. A job whose lease expired `MAX_ATTEMPTS` times is marked
+/// failed instead of being handed out again, and the next candidates are tried.
+fn claim_batch(tx: &mut dyn SqlTx, kinds: &[JobKind], lease: Duration, limit: usize) -> Result<Vec<ClaimedJob>> {
     let dialect = tx.dialect();
     let now = dialect.now();
     let find = format!(
         "SELECT {JOB_COLUMNS} FROM jobs
          WHERE kind IN ({})
            AND (status = 'pending' OR (status = 'running' AND lease_until < {now}))
-         ORDER BY id LIMIT 1{}",
+         ORDER BY id LIMIT ?{}",
         placeholders(kinds.len()),
         dialect.for_update_skip_locked()
     );
-    let job = loop {
-        let found = tx.query(&find, kinds.iter().map(|k| k.as_str().into()).collect())?;
-        let Some(row) = found.first() else { return Ok(None) };
-        let job = job_from_row(row)?;
-        if job.status == JobStatus::Running && job.attempts >= MAX_ATTEMPTS {
+    let mut values: Vec<SqlValue> = kinds.iter().map(|k| k.as_str().into()).collect();
+    values.push(SqlValue::Int(limit as i64));
+    let jobs = loop {
+        let found = tx.query(&find, values.clone())?;
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (exhausted, jobs): (Vec<Job>, Vec<Job>) = found
+            .iter()
+            .map(|row| job_from_row(row))
+            .collect::<Result<Vec<Job>>>()?
+            .into_iter()
+            .partition(|job| job.status == JobStatus::Running && job.attempts >= MAX_ATTEMPTS);
+        for job in &exhausted {
             tx.exec(
                 &format!(
                     "UPDATE jobs SET status = 'failed', lease_until = NULL, error = ?, updated_at = {now} WHERE id = ?"
                 ),
                 vec![exhausted_message(job.attempts).into(), job.id.into()],
             )?;
-            continue;
         }
-        break job;
+        if !jobs.is_empty() {
+            break jobs;
+        }
     };
     let (lease_until, lease_param) = dialect.now_plus(lease);
+    let mut values = vec![lease_param];
+    values.extend(jobs.iter().map(|job| SqlValue::Int(job.id)));
     tx.exec(
         &format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, error = NULL,
                  lease_until = {lease_until}, updated_at = {now}
-             WHERE id = ?"
+             WHERE id IN ({})",
+            placeholders(jobs.len())
         ),
-        vec![lease_param, job.id.into()],
+        values,
     )?;
-    Ok(Some(ClaimedJob {
-        id: job.id,
-        kind: job.kind,
-        attempt: job.attempts + 1,
-        payload: job.payload,
-    }))
+    Ok(jobs
+        .into_iter()
+        .map(|job| ClaimedJob {
+            id: job.id,
+            kind: job.kind,
+            attempt: job.attempts + 1,
+            payload: job.payload,
+        })
+        .collect())
+}
+
+/// Marks held jobs done, one update per attempt count; only the holder of each job's
+/// latest claim may, so one lost lease fails the whole call.
+fn complete_all(tx: &mut dyn SqlTx, jobs: &[ClaimedJob]) -> Result<()> {
+    let now = tx.dialect().now();
+    let mut attempts: Vec<u32> = jobs.iter().map(|j| j.attempt).collect();
+    attempts.sort_unstable();
+    attempts.dedup();
+    for attempt in attempts {
+        let held: Vec<&ClaimedJob> = jobs.iter().filter(|j| j.attempt == attempt).collect();
+        for chunk in held.chunks(1000) {
+            let mut values = vec![SqlValue::from(attempt)];
+            values.extend(chunk.iter().map(|job| SqlValue::Int(job.id)));
+            let changed = tx.exec(
+                &format!(
+                    "UPDATE jobs SET status = 'done', lease_until = NULL, error = NULL, updated_at = {now}
+                     WHERE status = 'running' AND attempts = ? AND id IN ({})",
+                    placeholders(chunk.len())
+                ),
+                values,
+            )?;
+            if changed != chunk.len() as u64 {
+                // Name a job whose lease was lost: one not marked done by this update.
+                let mut values = vec![SqlValue::from(attempt)];
+                values.extend(chunk.iter().map(|job| SqlValue::Int(job.id)));
+                let done = tx.query(
+                    &format!(
+                        "SELECT id FROM jobs WHERE status = 'done' AND attempts = ? AND id IN ({})",
+                        placeholders(chunk.len())
+                    ),
+                    values,
+                )?;
+                let done: Vec<i64> = done
+                    .iter()
+                    .map(|row| Cells { table: "jobs", row }.int(0, "id"))
+                    .collect::<Result<_>>()?;
+                let lost = chunk.iter().find(|job| !done.contains(&job.id)).unwrap_or(&chunk[0]);
+                return Err(Error::LeaseLost {
+                    job_id: lost.id,
+                    attempt,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Marks a held job done or failed; only the holder of the latest claim may.
@@ -164,13 +227,36 @@ impl<D: Transact> JobQueue for D {
             read_committed: true,
             ..TxMode::default()
         };
-        self.with_tx("claiming a job", mode, &mut |tx| claim(tx, kinds, lease))
+        self.with_tx("claiming a job", mode, &mut |tx| {
+            Ok(claim_batch(tx, kinds, lease, 1)?.pop())
+        })
+    }
+
+    fn claim_many(&self, kinds: &[JobKind], lease: Duration, limit: usize) -> Result<Vec<ClaimedJob>> {
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mode = TxMode {
+            read_committed: true,
+            ..TxMode::default()
+        };
+        // One transaction and two statements for the whole batch: a burst of thousands
+        // of jobs costs one commit, not one per job.
+        self.with_tx("claiming jobs", mode, &mut |tx| claim_batch(tx, kinds, lease, limit))
     }
 
     fn complete(&self, job: &ClaimedJob) -> Result<()> {
         self.with_tx(&format!("marking job {} done", job.id), TxMode::default(), &mut |tx| {
             finish(tx, job, JobStatus::Done, None)
         })
+    }
+
+    fn complete_many(&self, jobs: &[ClaimedJob]) -> Result<()> {
+        self.with_tx(
+            &format!("marking {} jobs done", jobs.len()),
+            TxMode::default(),
+            &mut |tx| complete_all(tx, jobs),
+        )
     }
 
     fn fail(&self, job: &ClaimedJob, error: &str) -> Result<()> {

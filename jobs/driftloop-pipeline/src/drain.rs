@@ -28,6 +28,23 @@ pub(crate) struct Drained<T> {
     pub stopped_at_deadline: bool,
 }
 
+/// How many jobs a runner that takes the pending jobs along claims per transaction.
+pub(crate) const CLAIM_BATCH: usize = 1000;
+
+/// Claims every pending job of `kind` (in batches of [`CLAIM_BATCH`], one transaction
+/// each), oldest first.
+pub(crate) fn claim_pending(db: &dyn Database, kind: JobKind, lease: Duration) -> Result<Vec<ClaimedJob>> {
+    let mut claimed = Vec::new();
+    loop {
+        let batch = db.claim_many(&[kind], lease, CLAIM_BATCH)?;
+        let done = batch.len() < CLAIM_BATCH;
+        claimed.extend(batch);
+        if done {
+            return Ok(claimed);
+        }
+    }
+}
+
 /// What a job kind does in a drain.
 pub(crate) trait JobRunner {
     type Outcome;
@@ -65,9 +82,7 @@ pub(crate) async fn drain<R: JobRunner>(
         for jobs in runner.group(db, job)? {
             match runner.run(&jobs).await {
                 Ok(outcome) => {
-                    for job in &jobs {
-                        db.complete(job)?;
-                    }
+                    db.complete_many(&jobs)?;
                     drained.outcomes.push(outcome);
                 }
                 Err(e) => {

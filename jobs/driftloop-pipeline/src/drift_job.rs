@@ -18,7 +18,7 @@ use serde_json::json;
 pub use crate::config::DriftWindow;
 use crate::db::{ClaimedJob, Database, DriftReportRecord, Enqueued, JobKind};
 pub use crate::drain::FailedJob;
-use crate::drain::{drain, JobRunner};
+use crate::drain::{claim_pending, drain, JobRunner};
 use crate::error::{Error, Result};
 use crate::frames::describe_query;
 use crate::notify::{Event, Notifier};
@@ -353,7 +353,7 @@ impl JobRunner for DriftRunner<'_> {
     fn group(&mut self, db: &dyn Database, first: ClaimedJob) -> Result<Vec<Vec<ClaimedJob>>> {
         let key = |job: &ClaimedJob| window_of(job, self.window).map_err(|_| job.id);
         let mut groups: Vec<Vec<ClaimedJob>> = vec![vec![first]];
-        while let Some(next) = db.claim(&[JobKind::Drift], DRIFT_LEASE)? {
+        for next in claim_pending(db, JobKind::Drift, DRIFT_LEASE)? {
             match groups.iter_mut().find(|g| key(&g[0]) == key(&next)) {
                 Some(group) => group.push(next),
                 None => groups.push(vec![next]),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::{ClaimedJob, Database, Enqueued, JobKind, LabelledPrediction, PerformanceReportRecord};
-use crate::drain::{drain, FailedJob, JobRunner};
+use crate::drain::{claim_pending, drain, FailedJob, JobRunner};
 use crate::error::{Error, Result};
 use crate::notify::{Event, Notifier};
 use crate::objects::ObjectStore;
@@ -293,9 +293,7 @@ impl JobRunner for PerformanceRunner<'_> {
     /// the others are taken along and finished with it.
     fn group(&mut self, db: &dyn Database, first: ClaimedJob) -> Result<Vec<Vec<ClaimedJob>>> {
         let mut held = vec![first];
-        while let Some(next) = db.claim(&[JobKind::Performance], PERFORMANCE_LEASE)? {
-            held.push(next);
-        }
+        held.extend(claim_pending(db, JobKind::Performance, PERFORMANCE_LEASE)?);
         Ok(vec![held])
     }
 

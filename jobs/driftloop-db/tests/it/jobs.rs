@@ -18,6 +18,8 @@ on_both_backends!(
     a_job_whose_lease_keeps_expiring_fails,
     a_dedupe_key_enqueues_once,
     concurrent_workers_never_share_a_job,
+    batches_are_claimed_and_finished_at_once,
+    concurrent_batch_claims_never_share_a_job,
 );
 
 const LEASE: Duration = Duration::from_secs(300);
@@ -191,6 +193,83 @@ fn concurrent_workers_never_share_a_job(backend: Backend) {
     assert!(
         claimed.iter().filter(|c| !c.is_empty()).count() >= 2,
         "more than one worker got work"
+    );
+    assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap().len(), N_JOBS);
+}
+
+fn batches_are_claimed_and_finished_at_once(backend: Backend) {
+    let t = TestDb::new(backend, "job_batches");
+    let ids: Vec<i64> = (0..7)
+        .map(|i| t.db.enqueue(JobKind::Drift, &json!({"i": i}), None).unwrap().id)
+        .collect();
+    t.db.enqueue(JobKind::Train, &json!({}), None).unwrap();
+    assert_eq!(t.db.claim_many(&[JobKind::Drift], LEASE, 0).unwrap(), vec![]);
+    let first = t.db.claim_many(&[JobKind::Drift], LEASE, 5).unwrap();
+    assert_eq!(first.iter().map(|j| j.id).collect::<Vec<_>>(), ids[..5]);
+    assert!(first.iter().all(|j| j.attempt == 1 && j.kind == JobKind::Drift));
+    assert_eq!(first[2].payload, Some(json!({"i": 2})));
+    let rest = t.db.claim_many(&[JobKind::Drift], LEASE, 5).unwrap();
+    assert_eq!(rest.iter().map(|j| j.id).collect::<Vec<_>>(), ids[5..]);
+    assert_eq!(t.db.claim_many(&[JobKind::Drift], LEASE, 5).unwrap(), vec![]);
+    t.db.complete_many(&first).unwrap();
+    assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap().len(), 5);
+
+    // An expired lease, claimed again by another worker: the old holder's batch is
+    // refused whole, naming the job, and the new holder finishes it.
+    let t = TestDb::new(backend, "job_batch_fence");
+    for i in 0..3 {
+        t.db.enqueue(JobKind::Drift, &json!({"i": i}), None).unwrap();
+    }
+    let crashed =
+        t.db.claim_many(&[JobKind::Drift], Duration::from_millis(50), 3)
+            .unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    let retry = t.reopen().claim_many(&[JobKind::Drift], LEASE, 1).unwrap();
+    assert_eq!((retry[0].id, retry[0].attempt), (crashed[0].id, 2));
+    let err = t.db.complete_many(&crashed).unwrap_err();
+    assert!(
+        matches!(err, Error::LeaseLost { job_id, attempt: 1 } if job_id == crashed[0].id),
+        "{err}"
+    );
+    assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap(), vec![], "none or all");
+    t.db.complete_many(&retry).unwrap();
+    assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap().len(), 1);
+}
+
+fn concurrent_batch_claims_never_share_a_job(backend: Backend) {
+    const N_JOBS: usize = 300;
+    const N_WORKERS: usize = 3;
+    let t = TestDb::new(backend, "job_batch_race");
+    for i in 0..N_JOBS {
+        t.db.enqueue(JobKind::Drift, &json!({"i": i}), None).unwrap();
+    }
+    let barrier = std::sync::Barrier::new(N_WORKERS);
+    let claimed: Vec<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N_WORKERS)
+            .map(|_| {
+                let db = t.reopen();
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = db.claim_many(&[JobKind::Drift], LEASE, 7).unwrap();
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch.iter().map(|j| j.id));
+                        db.complete_many(&batch).unwrap();
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let distinct: HashSet<i64> = claimed.iter().copied().collect();
+    assert_eq!(
+        (claimed.len(), distinct.len()),
+        (N_JOBS, N_JOBS),
+        "every job claimed exactly once"
     );
     assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap().len(), N_JOBS);
 }
