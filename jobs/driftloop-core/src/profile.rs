@@ -188,6 +188,79 @@ impl Profile {
         }
         Ok(())
     }
+
+    /// Adds the profile of other rows of the same dataset (profiles are additive: the
+    /// profile of two sets of rows is the sum of theirs). Both must have the spec's shape.
+    pub fn add(&mut self, other: &Profile) -> Result<(), String> {
+        if self.columns.len() != other.columns.len() || self.label.len() != other.label.len() {
+            return Err("profiles of different shapes".into());
+        }
+        self.rows += other.rows;
+        add_counts(&mut self.label, &other.label);
+        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            match (mine, theirs) {
+                (
+                    ColumnProfile::Counted { counts, missing, .. },
+                    ColumnProfile::Counted {
+                        counts: more,
+                        missing: more_missing,
+                        ..
+                    },
+                ) if counts.len() == more.len() => {
+                    add_counts(counts, more);
+                    *missing += more_missing;
+                }
+                (
+                    ColumnProfile::Continuous {
+                        values,
+                        counts,
+                        missing,
+                        ..
+                    },
+                    ColumnProfile::Continuous {
+                        values: more_values,
+                        counts: more_counts,
+                        missing: more_missing,
+                        ..
+                    },
+                ) => {
+                    let (merged_values, merged_counts) = merge_counts((values, counts), (more_values, more_counts));
+                    *values = merged_values;
+                    *counts = merged_counts;
+                    *missing += more_missing;
+                }
+                (mine, _) => return Err(format!("column {} is profiled differently", mine.name())),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn add_counts(counts: &mut [u64], more: &[u64]) {
+    counts.iter_mut().zip(more).for_each(|(c, m)| *c += m);
+}
+
+/// Two ascending lists of distinct values with counts, merged into one.
+fn merge_counts(a: (&[f64], &[u64]), b: (&[f64], &[u64])) -> (Vec<f64>, Vec<u64>) {
+    let (mut values, mut counts) = (Vec::with_capacity(a.0.len() + b.0.len()), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < a.0.len() || j < b.0.len() {
+        let take_a = j == b.0.len() || (i < a.0.len() && a.0[i] <= b.0[j]);
+        let take_b = i == a.0.len() || (j < b.0.len() && b.0[j] <= a.0[i]);
+        let value = if take_a { a.0[i] } else { b.0[j] };
+        let mut count = 0;
+        if take_a {
+            count += a.1[i];
+            i += 1;
+        }
+        if take_b {
+            count += b.1[j];
+            j += 1;
+        }
+        values.push(value);
+        counts.push(count);
+    }
+    (values, counts)
 }
 
 /// Distinct values with their counts, from values sorted ascending.
@@ -239,5 +312,25 @@ mod tests {
             (vec![1.0, 2.5, 3.0], vec![2, 1, 2])
         );
         assert_eq!(distinct_counts(&[]), (vec![], vec![]));
+    }
+
+    #[test]
+    fn profiles_add_up() {
+        let spec = crate::spec();
+        let mut a = Profile::empty(spec);
+        let mut b = Profile::empty(spec);
+        a.rows = 2;
+        a.label[0] = 2;
+        b.rows = 1;
+        b.label[3] = 1;
+        a.add(&b).unwrap();
+        assert_eq!((a.rows, a.label.clone()), (3, vec![2, 0, 0, 1]));
+        assert_eq!(
+            merge_counts((&[1.0, 3.0, 4.0], &[2, 1, 1]), (&[0.5, 3.0, 9.0], &[1, 5, 2])),
+            (vec![0.5, 1.0, 3.0, 4.0, 9.0], vec![1, 2, 6, 1, 2])
+        );
+        assert_eq!(merge_counts((&[], &[]), (&[2.0], &[3])), (vec![2.0], vec![3]));
+        b.columns.pop();
+        assert!(a.add(&b).is_err());
     }
 }

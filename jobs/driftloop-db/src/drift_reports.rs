@@ -64,6 +64,19 @@ impl<D: Transact> DriftReportLog for D {
         })
     }
 
+    fn latest_drift_report(&self, reference_uri: Option<&str>) -> Result<Option<DriftReportRecord>> {
+        self.with_tx("reading the latest drift report", TxMode::READ, &mut |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {} FROM drift_reports WHERE ? IS NULL OR reference_uri = ? ORDER BY id DESC LIMIT 1",
+                    COLUMNS.join(", ")
+                ),
+                vec![reference_uri.into(), reference_uri.into()],
+            )?;
+            rows.first().map(|row| from_row(row)).transpose()
+        })
+    }
+
     fn drift_reports(&self) -> Result<Vec<DriftReportRecord>> {
         self.with_tx("listing drift reports", TxMode::READ, &mut |tx| {
             let rows = tx.query(

@@ -87,6 +87,8 @@ pub trait DriftReportLog: Send + Sync {
     fn record_drift_report(&self, record: &DriftReportRecord) -> Result<bool>;
     /// Every recorded check, oldest first.
     fn drift_reports(&self) -> Result<Vec<DriftReportRecord>>;
+    /// The newest recorded check, of any reference or against `reference_uri`.
+    fn latest_drift_report(&self, reference_uri: Option<&str>) -> Result<Option<DriftReportRecord>>;
 }
 
 /// The model registry: versions, the `champion` alias and its history. The source of

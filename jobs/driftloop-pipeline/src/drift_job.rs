@@ -49,6 +49,9 @@ pub struct DriftJobOutcome {
     /// Rows compared: those with `id` above `after_id`.
     pub after_id: i64,
     pub n_current: u64,
+    /// Of `n_current`, the rows the database counted for this check; the others were
+    /// counted by an earlier check of the same window (its report keeps their profile).
+    pub counted_rows: u64,
     pub drift: bool,
     pub drift_share: f64,
     pub drifted_columns: Vec<String>,
@@ -134,11 +137,92 @@ fn window_start(db: &dyn Database, window: DriftWindow, reference: &SnapshotMani
         DriftWindow::SinceSnapshot => reference.max_id,
         DriftWindow::Last(n) => db.id_before_newest(n)?,
         DriftWindow::SinceLastCheck => db
-            .drift_reports()?
-            .last()
+            .latest_drift_report(None)?
             .map_or(reference.max_id, |last| last.current_max_id),
     };
     Ok(start.max(reference.max_id))
+}
+
+/// The profile of a window's rows and their largest id.
+struct Counted {
+    profile: Profile,
+    max_id: i64,
+    /// The rows the database counted now (the rest came from an earlier check's report).
+    counted_rows: u64,
+}
+
+/// The profile of the rows after `after_id`. Profiles add up, so every row since the
+/// snapshot need not be counted at every check: a `since-snapshot` check takes the
+/// profile the previous such check against the same reference kept in its report and
+/// has the database count only the rows after that check's newest. Any other window, or
+/// a previous report that cannot serve (missing, unreadable, of another window), counts
+/// every row of the window.
+async fn current_profile(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    window: DriftWindow,
+    reference: &SnapshotManifest,
+    after_id: i64,
+) -> Result<Counted> {
+    if window == DriftWindow::SinceSnapshot {
+        if let Some((mut profile, counted_to)) = previous_profile(db, store, reference, after_id).await? {
+            let (more, max_id) = db.profile_rows(counted_to)?;
+            let counted_rows = more.rows;
+            profile
+                .add(&more)
+                .map_err(|e| Error::Corrupt(format!("adding the rows after id {counted_to}: {e}")))?;
+            return Ok(Counted {
+                profile,
+                max_id: max_id.unwrap_or(counted_to),
+                counted_rows,
+            });
+        }
+    }
+    let (profile, max_id) = db.profile_rows(after_id)?;
+    Ok(Counted {
+        counted_rows: profile.rows,
+        profile,
+        max_id: max_id.unwrap_or(after_id),
+    })
+}
+
+/// The profile the newest check against `reference` kept of the rows after `after_id`,
+/// and the newest id it covered; `None` when there is no such check or its report cannot
+/// serve (it is then counted anew, so a lost or older report costs time, not correctness).
+async fn previous_profile(
+    db: &dyn Database,
+    store: &dyn ObjectStore,
+    reference: &SnapshotManifest,
+    after_id: i64,
+) -> Result<Option<(Profile, i64)>> {
+    let Some(last) = db.latest_drift_report(Some(&reference.uri))? else {
+        return Ok(None);
+    };
+    let Some(key) = store.key_of(&last.report_uri) else {
+        return Ok(None);
+    };
+    let document: serde_json::Value = match store.get(&key).await {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(document) => document,
+            Err(e) => {
+                tracing::warn!(report = %last.report_uri, "drift report does not parse, counting anew: {e}");
+                return Ok(None);
+            }
+        },
+        Err(Error::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let current = &document["current"];
+    if current["after_id"].as_i64() != Some(after_id) || current["max_id"].as_i64() != Some(last.current_max_id) {
+        return Ok(None);
+    }
+    let Ok(profile) = serde_json::from_value::<Profile>(current["profile"].clone()) else {
+        return Ok(None);
+    };
+    if profile.check(driftloop_core::spec()).is_err() {
+        return Ok(None);
+    }
+    Ok(Some((profile, last.current_max_id)))
 }
 
 /// Runs one claimed drift job (completing or failing it is the caller's part).
@@ -179,8 +263,8 @@ pub async fn run_drift_check(
     let reference_profile = &reference.profile;
     let reference = &reference.manifest;
     let after_id = window_start(db, window, reference)?;
-    let (current_profile, current_max_id) = db.profile_rows(after_id)?;
-    let current_max_id = current_max_id.unwrap_or(after_id);
+    let counted = current_profile(db, store, window, reference, after_id).await?;
+    let (current_profile, current_max_id) = (counted.profile, counted.max_id);
     let n_current = current_profile.rows;
     let report: DriftReport = compare_profiles(reference_profile, &current_profile, config)?;
     let drifted_columns: Vec<String> = report.drifted_columns().into_iter().map(String::from).collect();
@@ -203,7 +287,10 @@ pub async fn run_drift_check(
         "job_id": job_id,
         "job_ids": job_ids,
         "reference": {"uri": reference.uri, "sha256": reference.sha256, "max_id": reference.max_id, "rows": reference.rows},
-        "current": {"window": window, "after_id": after_id, "max_id": current_max_id, "rows": n_current},
+        "current": {
+            "window": window, "after_id": after_id, "max_id": current_max_id, "rows": n_current,
+            "counted_rows": counted.counted_rows, "profile": current_profile,
+        },
         "html_uri": html_uri,
         "report": report,
         "predictions": prediction_drift,
@@ -244,6 +331,7 @@ pub async fn run_drift_check(
         window,
         after_id,
         n_current,
+        counted_rows: counted.counted_rows,
         drift: report.drift,
         drift_share: report.drift_share,
         drifted_columns,

@@ -1,8 +1,9 @@
 //! Drift counted where the rows are, on SQLite and on MariaDB: the database's profile of
 //! the rows since a watermark equals the one Polars makes of the same rows read whole, a
 //! drift check over profiles reports exactly what the comparison of the rows reports, a
-//! burst of pending jobs is one check, the windows take the rows they say, and a snapshot
-//! whose manifest predates profiles gains one at its first check.
+//! burst of pending jobs is one check, the windows take the rows they say, a check counts
+//! only the rows since the previous one, and a snapshot whose manifest predates profiles
+//! gains one at its first check.
 
 use std::time::Duration;
 
@@ -143,6 +144,30 @@ async fn counted_where_the_rows_are(backend: Backend) {
         load_manifest(store, &reference.uri).await.unwrap().profile,
         reference.profile
     );
+    // Profiles add up: with 1,000 more rows, the next check counts only them and adds
+    // the profile the previous check kept, and reports what all 2,000 rows give.
+    assert_eq!(summary.jobs[0].counted_rows, 0, "nothing new since the previous check");
+    db.insert_rows(&fixture("label-shift-1000.csv")).unwrap();
+    let summary = drain_drift_jobs(db, store, &notifier, &config, DriftWindow::SinceSnapshot, None)
+        .await
+        .unwrap();
+    let check = &summary.jobs[0];
+    assert_eq!((check.n_current, check.counted_rows, check.after_id), (2000, 1000, 120));
+    let document: serde_json::Value =
+        serde_json::from_slice(&store.get(&store.key_of(&check.report_uri).unwrap()).await.unwrap()).unwrap();
+    let since = db.read_frame(&since).unwrap();
+    assert_eq!(since.height(), 2000);
+    let from_rows = compare(&reference_frame, &since, &config).unwrap();
+    assert_eq!(document["report"], serde_json::to_value(&from_rows).unwrap());
+    // A report that is gone is counted anew, with the same result.
+    store.delete(&store.key_of(&check.report_uri).unwrap()).await.unwrap();
+    db.enqueue(JobKind::Drift, &json!({}), None).unwrap();
+    let summary = drain_drift_jobs(db, store, &notifier, &config, DriftWindow::SinceSnapshot, None)
+        .await
+        .unwrap();
+    assert_eq!((summary.jobs[0].n_current, summary.jobs[0].counted_rows), (2000, 2000));
+    assert_eq!(summary.jobs[0].drifted_columns, check.drifted_columns);
+
     // A job that waits its turn while another holds the lease is not taken.
     let held = db.enqueue(JobKind::Drift, &json!({}), None).unwrap();
     let claimed = db.claim(&[JobKind::Drift], Duration::from_secs(60)).unwrap().unwrap();
