@@ -115,10 +115,12 @@ fn queued(before: DriftCounter, after: DriftCounter, n_rows: u64) -> u64 {
     ((before.n + n_rows as i64 - after.n) / after.drift_every.max(1)) as u64
 }
 
-/// Inserts all rows or none, `rows_per_insert` rows a statement.
+/// Inserts all rows or none, `rows_per_insert` rows a statement, and counts them with
+/// one call ([`count_bulk`]) instead of one trigger call per row.
 fn insert_all(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<InsertOutcome> {
-    let before = read_counter(tx, true)?;
-    let mut last_id = 0;
+    // Pausing the per-row count locks the counter row first, as the trigger would.
+    tx.exec("UPDATE drift_counter SET paused = 1 WHERE id = 1", vec![])?;
+    let mut ids = Vec::with_capacity(rows.len());
     let n_columns = insert_columns().len();
     for chunk in rows.chunks(tx.dialect().rows_per_insert()) {
         let mut values = Vec::with_capacity(chunk.len() * n_columns);
@@ -140,16 +142,55 @@ fn insert_all(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<InsertOutcome> 
         // MySQL's LAST_INSERT_ID() is the first id of a multi-row insert; within one
         // statement InnoDB hands out consecutive ids. SQLite's statements hold one row.
         let first_id = tx.last_insert_id()?;
-        last_id = first_id + chunk.len() as i64 - 1;
+        ids.extend(first_id..first_id + chunk.len() as i64);
         insert_predictions(tx, (first_id..).zip(chunk))?;
     }
-    let after = read_counter(tx, false)?;
-    let n_rows = rows.len() as u64;
+    let drift_jobs_queued = count_bulk(tx, &ids)?;
     Ok(InsertOutcome {
-        last_id,
-        n_rows,
-        drift_jobs_queued: queued(before, after, n_rows),
+        last_id: ids.last().copied().unwrap_or(0),
+        n_rows: rows.len() as u64,
+        drift_jobs_queued,
     })
+}
+
+/// Counts rows this transaction inserted while the per-row count was paused, exactly as
+/// the trigger would have one by one: the counter goes up a row at a time and queues a
+/// drift job (with the row that made it due) whenever it reaches `drift_every`, then
+/// starts again from 0. The counter row is locked (paused) since before the rows went
+/// in, so no other writer moved it meanwhile. Clears the pause; returns the jobs queued.
+fn count_bulk(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<u64> {
+    let counter = read_counter(tx, true)?;
+    let every = counter.drift_every.max(1);
+    let (mut n, mut consumed) = (counter.n, 0i64);
+    let mut payloads: Vec<SqlValue> = Vec::new();
+    loop {
+        let needed = (every - n).max(1);
+        if consumed + needed > ids.len() as i64 {
+            n += ids.len() as i64 - consumed;
+            break;
+        }
+        consumed += needed;
+        let payload = serde_json::json!({
+            "reason": "row_count",
+            "rows": n + needed,
+            "last_row_id": ids[consumed as usize - 1],
+        });
+        payloads.push(payload.to_string().into());
+        n = 0;
+    }
+    let queued = payloads.len() as u64;
+    for chunk in payloads.chunks(1000) {
+        let tuples = vec!["('drift', 'pending', ?)"; chunk.len()].join(", ");
+        tx.exec(
+            &format!("INSERT INTO jobs (kind, status, payload) VALUES {tuples}"),
+            chunk.to_vec(),
+        )?;
+    }
+    tx.exec(
+        "UPDATE drift_counter SET n = ?, paused = 0 WHERE id = 1",
+        vec![n.into()],
+    )?;
+    Ok(queued)
 }
 
 /// Inserts rows one statement each in the caller's transaction, returning each new id and

@@ -45,6 +45,7 @@ static MYSQL_FILES: &[MigrationFile] = migration_files!("mysql":
     5 "0005_model_registry.sql",
     6 "0006_wandb_mirror.sql",
     7 "0007_wandb_status.sql",
+    9 "0009_bulk_counting.sql",
 );
 
 /// SQLite, the embedded default.
@@ -55,10 +56,11 @@ static SQLITE_FILES: &[MigrationFile] = migration_files!("sqlite":
     5 "0005_model_registry.sql",
     6 "0006_wandb_mirror.sql",
     7 "0007_wandb_status.sql",
+    9 "0009_bulk_counting.sql",
 );
 
 /// Migrations that name the dataset's label column or classes: files with `__LABEL__` and
-/// `__CLASSES__` in them, filled in for the dataset (after the plain files, in order).
+/// `__CLASSES__` in them, filled in for the dataset (all are applied in version order).
 static MYSQL_TEMPLATES: &[MigrationFile] = migration_files!("mysql":
     8 "0008_predictions_labels.sql",
 );
@@ -87,7 +89,7 @@ pub fn migrations(dialect: Dialect, spec: &DatasetSpec) -> Vec<Migration> {
         name: FEATURES_MIGRATION,
         sql: Cow::Owned(features_ddl(dialect, spec)),
     };
-    std::iter::once(features)
+    let mut migrations = std::iter::once(features)
         .chain(files.iter().map(|&(version, name, sql)| Migration {
             version,
             name,
@@ -98,7 +100,9 @@ pub fn migrations(dialect: Dialect, spec: &DatasetSpec) -> Vec<Migration> {
             name,
             sql: Cow::Owned(fill_template(sql, spec)),
         }))
-        .collect()
+        .collect::<Vec<Migration>>();
+    migrations.sort_by_key(|m| m.version);
+    migrations
 }
 
 /// What a migration run did.

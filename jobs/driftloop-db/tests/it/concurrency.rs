@@ -1,4 +1,5 @@
-//! The counting trigger under concurrent writers: no count is lost, no job doubled.
+//! The counting trigger under concurrent writers: no count is lost, no job doubled, with
+//! bulk inserts (counted with one call) among single-row ones (counted by the trigger).
 
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_db::{JobKind, JobStatus, RowRef};
@@ -9,7 +10,9 @@ use driftloop_db::testing::{Backend, TestDb};
 on_both_backends!(
     eight_writers_single_row_inserts,
     eight_writers_multi_row_transactions,
-    eight_labellers_queue_one_performance_job_per_labels_every
+    eight_labellers_queue_one_performance_job_per_labels_every,
+    bulk_inserts_among_single_rows_count_exactly,
+    a_bulk_insert_queues_what_the_trigger_would,
 );
 
 const N_WRITERS: usize = 8;
@@ -108,4 +111,88 @@ fn eight_labellers_queue_one_performance_job_per_labels_every(backend: Backend) 
     );
     let labels = t.query("SELECT COUNT(*) FROM labels");
     assert_eq!(labels[0][0].as_deref(), Some("1210"));
+}
+
+/// 4 writers insert single rows (each counted by the trigger) while 4 others insert
+/// batches of 250 (counted once per batch): with N = 100, exactly 80 jobs and counter 0,
+/// and every job names a distinct row that made it due.
+fn bulk_inserts_among_single_rows_count_exactly(backend: Backend) {
+    let t = TestDb::new(backend, "writers_bulk_mixed");
+    let barrier = std::sync::Barrier::new(N_WRITERS);
+    let queued: u64 = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N_WRITERS)
+            .map(|writer| {
+                let db = t.reopen();
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let rows = generate(Scenario::Baseline, ROWS_PER_WRITER, 100 + writer as u64);
+                    barrier.wait();
+                    if writer % 2 == 0 {
+                        rows.iter()
+                            .map(|row| db.insert_rows_each(std::slice::from_ref(row)).unwrap().1)
+                            .sum::<u64>()
+                    } else {
+                        rows.chunks(250)
+                            .map(|chunk| db.insert_rows(chunk).unwrap().drift_jobs_queued)
+                            .sum::<u64>()
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(t.db.count_rows().unwrap(), (N_WRITERS * ROWS_PER_WRITER) as u64);
+    let jobs = t.db.jobs(None).unwrap();
+    assert_eq!(jobs.len(), 80);
+    assert_eq!(t.db.drift_counter().unwrap().n, 0);
+    assert_eq!(queued, 80, "the writers were told of every job their rows queued");
+    let mut last_rows: Vec<i64> = jobs
+        .iter()
+        .map(|j| j.payload.as_ref().unwrap()["last_row_id"].as_i64().unwrap())
+        .collect();
+    last_rows.sort_unstable();
+    last_rows.dedup();
+    assert_eq!(last_rows.len(), 80);
+    assert!(jobs.iter().all(|j| j.payload.as_ref().unwrap()["rows"] == 100));
+}
+
+/// The same rows inserted in bulk and one by one leave the same jobs (payloads and all)
+/// and the same counter, also when `drift_every` was lowered below the count.
+fn a_bulk_insert_queues_what_the_trigger_would(backend: Backend) {
+    let rows = generate(Scenario::Baseline, 260, 5);
+    let run = |name: &str, bulk: bool| {
+        let t = TestDb::new(backend, name);
+        let insert = |rows: &[driftloop_core::FeatureRow]| {
+            if bulk {
+                t.db.insert_rows(rows).unwrap().drift_jobs_queued
+            } else {
+                rows.iter()
+                    .map(|row| t.db.insert_rows_each(std::slice::from_ref(row)).unwrap().1)
+                    .sum()
+            }
+        };
+        let first = insert(&rows[..250]);
+        t.db.set_drift_every(30).unwrap();
+        let second = insert(&rows[250..]);
+        let payloads: Vec<serde_json::Value> =
+            t.db.jobs(None)
+                .unwrap()
+                .into_iter()
+                .map(|j| j.payload.unwrap())
+                .collect();
+        (first, second, payloads, t.db.drift_counter().unwrap().n)
+    };
+    let bulk = run("bulk_count", true);
+    let single = run("single_count", false);
+    assert_eq!(bulk, single);
+    let (first, second, payloads, n) = bulk;
+    assert_eq!((first, second, n), (2, 1, 9));
+    assert_eq!(
+        payloads[0],
+        serde_json::json!({"reason": "row_count", "rows": 100, "last_row_id": 100})
+    );
+    assert_eq!(
+        payloads[2],
+        serde_json::json!({"reason": "row_count", "rows": 51, "last_row_id": 251})
+    );
 }
