@@ -179,6 +179,15 @@ impl Dialect {
 
     /// The suffix of a locking read. SQLite's writing transactions (`BEGIN IMMEDIATE`) are
     /// serialized already, so it needs none.
+    /// A level column (ENUM on MySQL, checked TEXT on SQLite) as its cheapest value to
+    /// group by: MySQL's ENUM index (1 for the first level), SQLite's stored text.
+    pub fn level_key(self, column: &str) -> String {
+        match self {
+            Dialect::Mysql => format!("{column} + 0"),
+            Dialect::Sqlite => column.to_string(),
+        }
+    }
+
     pub fn for_update(self) -> &'static str {
         match self {
             Dialect::Mysql => " FOR UPDATE",
