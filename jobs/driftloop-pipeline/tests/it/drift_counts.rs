@@ -7,8 +7,7 @@
 
 use std::time::Duration;
 
-use driftloop_core::{spec, LabelSource, Profile};
-use driftloop_pipeline::csv_io::read_feature_csv;
+use driftloop_core::{spec, Profile};
 use driftloop_pipeline::db::{JobKind, JobStatus, RowFilter};
 use driftloop_pipeline::drift_job::{drain_drift_jobs, DriftWindow};
 use driftloop_pipeline::frames::describe_query;
@@ -17,14 +16,7 @@ use driftloop_pipeline::snapshot::{load_manifest, load_snapshot, write_snapshot,
 use driftloop_stats::{compare, DriftConfig, DriftReport};
 use serde_json::json;
 
-use crate::helpers::{Backend, StoreBackend, TestDb, TestStore};
-
-fn fixture(name: &str) -> Vec<driftloop_core::FeatureRow> {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data-fixtures")
-        .join(name);
-    read_feature_csv(&path, LabelSource::Expert).unwrap()
-}
+use crate::helpers::{fixture, Backend, StoreBackend, TestDb, TestStore};
 
 async fn counted_where_the_rows_are(backend: Backend) {
     let t = TestDb::new(backend, "drift_counts");

@@ -6,8 +6,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use driftloop_core::LabelSource;
-use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::{JobKind, JobStatus};
 use driftloop_pipeline::drift_job::run_drift_job;
 use driftloop_pipeline::frames::describe_query;
@@ -15,7 +13,7 @@ use driftloop_pipeline::notify::{Event, Notifier};
 use driftloop_pipeline::snapshot::{write_snapshot, LabelSelection};
 use driftloop_stats::DriftConfig;
 
-use crate::helpers::{Backend, StoreBackend, TestDb, TestStore};
+use crate::helpers::{fixture, Backend, StoreBackend, TestDb, TestStore};
 
 /// Keeps the events it is given, to check what was sent.
 #[derive(Default)]
@@ -26,13 +24,6 @@ impl Notifier for Recorder {
     async fn notify(&self, event: &Event) {
         self.0.lock().unwrap().push(event.clone());
     }
-}
-
-fn fixture(name: &str) -> Vec<driftloop_core::FeatureRow> {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data-fixtures")
-        .join(name);
-    read_feature_csv(&path, LabelSource::Expert).unwrap()
 }
 
 async fn drift_job_end_to_end(backend: Backend) {

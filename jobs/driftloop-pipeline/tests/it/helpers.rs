@@ -10,6 +10,14 @@ pub use driftloop_pipeline::testing::{s3_client, s3_endpoint, StoreBackend, Test
 /// The original published dataset, beside the checkout in `shared/data/`.
 pub use driftloop_pipeline::testing::published_dataset as original_dataset;
 
+/// The expert-labelled rows of a CSV under `data-fixtures/`.
+pub fn fixture(name: &str) -> Vec<driftloop_core::FeatureRow> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data-fixtures")
+        .join(name);
+    driftloop_pipeline::csv_io::read_feature_csv(&path, driftloop_core::LabelSource::Expert).unwrap()
+}
+
 /// Runs each named async test function (taking a `StoreBackend`) once per adapter, on the
 /// multi-threaded runtime the functions use (encoding a snapshot runs Polars' engine).
 #[macro_export]
