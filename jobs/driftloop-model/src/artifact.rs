@@ -45,6 +45,10 @@ pub struct ArtifactMetrics {
     pub training_rows: u64,
     pub holdout_rows: u64,
     pub cv_rows: u64,
+    /// How many training rows there were when the model was fitted on a sample of
+    /// `training_rows` of them (`TrainConfig::max_train_rows`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_from: Option<u64>,
 }
 
 /// The artifact's first line.

@@ -26,10 +26,23 @@ pub struct TrainConfig {
     /// Cross-validation runs on a stratified sample of at most this many training rows
     /// (the chosen candidate is then refitted on all of them).
     pub cv_max_rows: usize,
+    /// The most rows a model is fitted on: above it, the chosen candidate is refitted on a
+    /// seeded stratified sample of the training rows (the holdout stays whole), so that a
+    /// train job keeps within a function's memory and time (README, "Drift at scale").
+    /// Artifacts written before the setting existed read as the default.
+    #[serde(default = "default_max_train_rows")]
+    pub max_train_rows: usize,
     pub candidates: Vec<Candidate>,
     /// Threads to use; the result does not depend on it.
     #[serde(skip, default = "default_threads")]
     pub threads: usize,
+}
+
+/// The default of [`TrainConfig::max_train_rows`].
+pub const DEFAULT_MAX_TRAIN_ROWS: usize = 1_000_000;
+
+fn default_max_train_rows() -> usize {
+    DEFAULT_MAX_TRAIN_ROWS
 }
 
 fn default_threads() -> usize {
@@ -43,6 +56,7 @@ impl Default for TrainConfig {
             folds: 5,
             holdout_share: 0.2,
             cv_max_rows: 20_000,
+            max_train_rows: DEFAULT_MAX_TRAIN_ROWS,
             candidates: default_grid(),
             threads: default_threads(),
         }
@@ -133,7 +147,11 @@ pub struct Trained {
     pub chosen: Candidate,
     pub cv: Vec<CandidateScore>,
     pub holdout: Scores,
+    /// The rows the model was fitted on (a sample when there were more than
+    /// `max_train_rows`).
     pub training_rows: Vec<usize>,
+    /// How many training rows there were before that sample, if one was taken.
+    pub sampled_from: Option<usize>,
     pub holdout_rows: Vec<usize>,
     /// Rows the cross-validation used (a sample of the training rows when there are
     /// more than `cv_max_rows`).
@@ -144,10 +162,24 @@ pub struct Trained {
     pub timings: Timings,
 }
 
+/// `rows` itself when there are at most `max_rows` of them; else a seeded stratified sample
+/// of `max_rows` of them (each class keeps its share), with how many there were.
+fn sample_rows(data: &Dataset, rows: Vec<usize>, max_rows: usize, seed: u64) -> (Vec<usize>, Option<usize>) {
+    if rows.len() <= max_rows.max(1) {
+        return (rows, None);
+    }
+    let share = max_rows.max(1) as f64 / rows.len() as f64;
+    let (_, mut sample) = stratified_holdout(&data.labels_of(&rows), share, seed);
+    sample.sort_unstable();
+    let n = rows.len();
+    (sample.into_iter().map(|i| rows[i]).collect(), Some(n))
+}
+
 /// Trains on `data` with `config` (see the module documentation).
 pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &TrainConfig) -> Result<Trained, ModelError> {
     validate(data, n_classes, config)?;
     let (training_rows, holdout_rows) = stratified_holdout(&data.labels, config.holdout_share, config.seed);
+    let (training_rows, sampled_from) = sample_rows(data, training_rows, config.max_train_rows, config.seed ^ 0x7a11);
     let training_labels = data.labels_of(&training_rows);
     let cv_rows: Vec<usize> = if training_rows.len() > config.cv_max_rows {
         let share = config.cv_max_rows as f64 / training_rows.len() as f64;
@@ -205,6 +237,7 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
             .map(|fold| fold.iter().map(|&i| cv_rows[i]).collect())
             .collect(),
         training_rows,
+        sampled_from,
         holdout_rows,
         timings: Timings {
             cross_validation_s,

@@ -65,6 +65,7 @@ fn artifact_bytes(data: &Dataset, config: &TrainConfig) -> Vec<u8> {
         encoder,
         classes: spec().classes.iter().map(|c| c.to_string()).collect(),
         metrics: ArtifactMetrics {
+            sampled_from: trained.sampled_from.map(|n| n as u64),
             cv,
             candidates: trained.cv.clone(),
             holdout: trained.holdout.clone(),
@@ -332,4 +333,51 @@ fn too_few_rows_or_a_single_class_is_a_clear_error() {
     };
     let err = train(&bad, &encoder, 4, &small_config(1)).unwrap_err().to_string();
     assert!(err.contains("value 9 is outside column sadness"), "{err}");
+}
+
+#[test]
+fn above_max_train_rows_the_model_is_fitted_on_a_stratified_sample_and_scored_on_the_whole_holdout() {
+    let data = dataset(1000, 3);
+    let encoder = Encoder::from_spec(spec());
+    let whole = train(&data, &encoder, 4, &small_config(2)).unwrap();
+    let n_training = whole.training_rows.len();
+    assert_eq!(whole.sampled_from, None);
+    let capped = TrainConfig {
+        max_train_rows: 200,
+        ..small_config(2)
+    };
+    let sampled = train(&data, &encoder, 4, &capped).unwrap();
+    assert_eq!(sampled.sampled_from, Some(n_training));
+    assert!(
+        (198..=202).contains(&sampled.training_rows.len()),
+        "about 200 rows: {}",
+        sampled.training_rows.len()
+    );
+    assert!(sampled.training_rows.iter().all(|r| whole.training_rows.contains(r)));
+    assert_eq!(sampled.holdout_rows, whole.holdout_rows, "the holdout is not sampled");
+    // Each class keeps its share of the training rows, to a row.
+    let share = |rows: &[usize], class: u8| rows.iter().filter(|&&r| data.labels[r] == class).count() as f64;
+    for class in 0..4 {
+        let expected = share(&whole.training_rows, class) * 200.0 / n_training as f64;
+        assert!(
+            (share(&sampled.training_rows, class) - expected).abs() <= 1.0,
+            "class {class}"
+        );
+    }
+    // Seeded: the same sample and artifact whatever the threads.
+    assert_eq!(
+        artifact_bytes(&data, &capped),
+        artifact_bytes(
+            &data,
+            &TrainConfig {
+                threads: 1,
+                ..capped.clone()
+            }
+        )
+    );
+    // Artifacts written before the setting read it as the default.
+    let mut config = serde_json::to_value(&capped).unwrap();
+    config.as_object_mut().unwrap().remove("max_train_rows");
+    let read: TrainConfig = serde_json::from_value(config).unwrap();
+    assert_eq!(read.max_train_rows, select::DEFAULT_MAX_TRAIN_ROWS);
 }

@@ -93,6 +93,9 @@ pub struct Settings {
     /// `DRIFTLOOP_TRAIN_LABELS`: which labelled rows training takes, `expert` (default:
     /// imported and expert-labelled rows) or `all` (model-labelled rows too).
     pub train_labels: TrainLabels,
+    /// `DRIFTLOOP_MAX_TRAIN_ROWS`: the most rows a model is fitted on (above, a seeded
+    /// stratified sample); default driftloop-model's `DEFAULT_MAX_TRAIN_ROWS`.
+    pub max_train_rows: Option<usize>,
     /// `DRIFTLOOP_PROMOTION_MARGIN`: how much higher a candidate's holdout macro-F1 must
     /// be than the champion's on the same rows to replace it; default 0.01.
     pub promotion_margin: f64,
@@ -258,6 +261,14 @@ impl Settings {
         let performance_window = number("DRIFTLOOP_PERFORMANCE_WINDOW");
         let performance_alpha = number("DRIFTLOOP_PERFORMANCE_ALPHA");
         let performance_min_labels = number("DRIFTLOOP_PERFORMANCE_MIN_LABELS");
+        let max_train_rows = number("DRIFTLOOP_MAX_TRAIN_ROWS").and_then(|n| {
+            if n.fract() == 0.0 && n >= 1.0 {
+                Some(n as usize)
+            } else {
+                problems.push(format!("DRIFTLOOP_MAX_TRAIN_ROWS: {n} is not a whole number of rows"));
+                None
+            }
+        });
         let drift_window = match lookup("DRIFTLOOP_DRIFT_WINDOW").filter(|v| !v.trim().is_empty()) {
             None => DriftWindow::default(),
             Some(raw) => DriftWindow::parse(&raw).unwrap_or_else(|e| {
@@ -366,6 +377,7 @@ impl Settings {
                 performance_alpha,
                 performance_min_labels,
                 train_labels,
+                max_train_rows,
                 promotion_margin,
                 mlflow_tracking_uri,
                 mlflow_experiment: nonempty("DRIFTLOOP_MLFLOW_EXPERIMENT").unwrap_or_else(|| "driftloop".to_string()),
@@ -501,6 +513,42 @@ mod tests {
         let vars: std::collections::HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn drift_windows_and_the_training_cap_are_read_and_every_bad_one_named() {
+        let settings = settings_of(&[]).unwrap();
+        assert_eq!(
+            (settings.drift_window, settings.max_train_rows),
+            (DriftWindow::SinceSnapshot, None)
+        );
+        let settings = settings_of(&[
+            ("DRIFTLOOP_DRIFT_WINDOW", "last:500"),
+            ("DRIFTLOOP_MAX_TRAIN_ROWS", "250000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (settings.drift_window, settings.max_train_rows),
+            (DriftWindow::Last(500), Some(250_000))
+        );
+        assert_eq!(
+            DriftWindow::parse(" since-last-check ").unwrap().to_string(),
+            "since-last-check"
+        );
+        let err = settings_of(&[
+            ("DRIFTLOOP_DRIFT_WINDOW", "last:0"),
+            ("DRIFTLOOP_MAX_TRAIN_ROWS", "1.5"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("DRIFTLOOP_DRIFT_WINDOW: \"last:0\" is not a drift window"),
+            "{err}"
+        );
+        assert!(
+            err.contains("DRIFTLOOP_MAX_TRAIN_ROWS: 1.5 is not a whole number"),
+            "{err}"
+        );
     }
 
     #[test]

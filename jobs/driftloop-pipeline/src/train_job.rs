@@ -77,6 +77,10 @@ pub struct TrainOutcome {
     pub params: Value,
     pub cv_macro_f1: f64,
     pub holdout: Scores,
+    /// Rows the model was fitted on, and how many training rows there were when that was
+    /// a sample of them (`max_train_rows`).
+    pub training_rows: u64,
+    pub sampled_from: Option<u64>,
     pub decision: Decision,
     /// The champion after this training.
     pub champion: Option<i64>,
@@ -164,6 +168,7 @@ pub async fn run_training(
             training_rows: trained.training_rows.len() as u64,
             holdout_rows: trained.holdout_rows.len() as u64,
             cv_rows: trained.cv_rows as u64,
+            sampled_from: trained.sampled_from.map(|n| n as u64),
         },
         snapshot: snapshot.clone(),
         config: options.config.clone(),
@@ -239,6 +244,8 @@ pub async fn run_training(
         params,
         cv_macro_f1: cv.mean_macro_f1,
         holdout: trained.holdout,
+        training_rows: trained.training_rows.len() as u64,
+        sampled_from: trained.sampled_from.map(|n| n as u64),
         decision,
         champion,
         mlflow,

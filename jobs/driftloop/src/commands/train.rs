@@ -73,10 +73,12 @@ impl From<FamilyArg> for Family {
     }
 }
 
-fn train_config(families: &[FamilyArg], seed: u64) -> TrainConfig {
+fn train_config(families: &[FamilyArg], seed: u64, settings: &Settings) -> TrainConfig {
+    let defaults = TrainConfig::default();
     let mut config = TrainConfig {
         seed,
-        ..TrainConfig::default()
+        max_train_rows: settings.max_train_rows.unwrap_or(defaults.max_train_rows),
+        ..defaults
     };
     if !families.is_empty() {
         let wanted: Vec<Family> = families.iter().map(|&f| f.into()).collect();
@@ -86,7 +88,7 @@ fn train_config(families: &[FamilyArg], seed: u64) -> TrainConfig {
 }
 
 pub async fn run(args: TrainArgs, settings: &Settings) -> Result<()> {
-    let config = train_config(&args.families, args.seed);
+    let config = train_config(&args.families, args.seed, settings);
     if config.candidates.is_empty() {
         bail!("no candidate left to train");
     }
