@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::frames::describe_query;
 use crate::notify::{Event, Notifier};
 use crate::objects::ObjectStore;
-use crate::snapshot::{list_snapshots, load_manifest, load_snapshot, write_snapshot, LabelSelection, SnapshotManifest};
+use crate::snapshot::{list_snapshots, snapshot_profile, write_snapshot, LabelSelection, SnapshotManifest};
 
 /// The drift decision's settings: the environment's overrides over the defaults.
 pub fn drift_config(settings: &crate::Settings) -> DriftConfig {
@@ -73,8 +73,7 @@ pub struct Reference {
 
 /// The reference: the champion's training snapshot. Before any model is registered, the
 /// newest snapshot; with none at all, a snapshot of every stored row becomes the reference.
-/// Its profile comes from its manifest; a manifest written before profiles gains one here,
-/// from the verified file, so that the next check reads the manifest only.
+/// Its profile comes from its manifest ([`snapshot_profile`]).
 pub async fn load_reference(db: &dyn Database, store: &dyn ObjectStore) -> Result<Reference> {
     let uri = match db.champion(crate::train_job::model_name())? {
         Some(champion) => champion.model.snapshot_uri,
@@ -90,25 +89,7 @@ pub async fn load_reference(db: &dyn Database, store: &dyn ObjectStore) -> Resul
             }
         },
     };
-    let manifest = load_manifest(store, &uri).await?;
-    let spec = driftloop_core::spec();
-    if let Some(profile) = manifest.profile.clone() {
-        profile.check(spec).map_err(|e| Error::CorruptSnapshot {
-            uri: uri.clone(),
-            reason: format!("its manifest's profile does not fit dataset {}: {e}", spec.name),
-        })?;
-        return Ok(Reference { manifest, profile });
-    }
-    let (frame, mut manifest) = load_snapshot(store, &uri).await?;
-    let profile = tokio::task::spawn_blocking(move || driftloop_stats::profile(&frame, "reference"))
-        .await
-        .expect("profiling does not panic")?;
-    manifest.profile = Some(profile.clone());
-    let key = store.key_of(&uri).unwrap_or_else(|| uri.clone());
-    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-    store
-        .put(&format!("{}.json", key.trim_end_matches(".parquet")), Bytes::from(json))
-        .await?;
+    let (manifest, profile) = snapshot_profile(store, &uri).await?;
     Ok(Reference { manifest, profile })
 }
 

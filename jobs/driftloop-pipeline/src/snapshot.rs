@@ -294,6 +294,30 @@ async fn manifest_at(store: &dyn ObjectStore, key: &str) -> Result<SnapshotManif
     })
 }
 
+/// A snapshot's manifest and the profile of its rows, checked against the dataset. A
+/// manifest written before profiles has none: the verified file is profiled and the
+/// manifest written again with it, so that the next caller reads the manifest only.
+pub async fn snapshot_profile(store: &dyn ObjectStore, uri: &str) -> Result<(SnapshotManifest, Profile)> {
+    let key = store.key_of(uri).unwrap_or_else(|| uri.to_string());
+    let manifest = manifest_at(store, &key).await?;
+    let s = spec();
+    if let Some(profile) = manifest.profile.clone() {
+        profile.check(s).map_err(|e| Error::CorruptSnapshot {
+            uri: store.uri(&key),
+            reason: format!("its manifest's profile does not fit dataset {}: {e}", s.name),
+        })?;
+        return Ok((manifest, profile));
+    }
+    let (frame, mut manifest) = load_snapshot(store, &key).await?;
+    let profile = tokio::task::spawn_blocking(move || driftloop_stats::profile(&frame, "snapshot"))
+        .await
+        .expect("profiling does not panic")?;
+    manifest.profile = Some(profile.clone());
+    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    store.put(&manifest_key(&key), Bytes::from(json)).await?;
+    Ok((manifest, profile))
+}
+
 /// Loads a snapshot by URI (or key) into a frame with the [`feature_schema`], checking
 /// the file against its manifest and the data against its hash.
 pub async fn load_snapshot(store: &dyn ObjectStore, uri: &str) -> Result<(DataFrame, SnapshotManifest)> {
