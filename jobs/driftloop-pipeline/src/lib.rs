@@ -9,6 +9,8 @@ pub mod csv_io;
 mod drain;
 #[cfg(feature = "frames")]
 pub mod drift_job;
+#[cfg(feature = "frames")]
+mod drift_window;
 pub mod error;
 #[cfg(feature = "frames")]
 pub mod frames;
