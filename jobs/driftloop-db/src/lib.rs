@@ -3,6 +3,7 @@
 //! and MySQL/MariaDB. [`open_database`] picks a backend by URL. Feature `frames` adds bulk
 //! reads into Polars (connectorx on MySQL); feature `testing` a per-test database helper.
 
+mod counter;
 pub mod ddl;
 mod drift_reports;
 pub mod error;

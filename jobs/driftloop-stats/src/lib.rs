@@ -285,6 +285,7 @@ fn continuous_drift(
 /// Compares `current` with `reference`, column by column, for every feature column of the
 /// spec and the label (see [`profile`] for what the frames need).
 pub fn compare(reference: &DataFrame, current: &DataFrame, config: &DriftConfig) -> Result<DriftReport> {
+    // A bad configuration is refused before either frame is counted.
     config.validate()?;
     compare_profiles(&profile(reference, "reference")?, &profile(current, "current")?, config)
 }
