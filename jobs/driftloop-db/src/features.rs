@@ -88,7 +88,7 @@ fn insert_predictions<'a>(tx: &mut dyn SqlTx, stored: impl IntoIterator<Item = (
 
 /// Inserts all rows or none, `rows_per_insert` rows a statement, and counts them with
 /// one call ([`count_bulk`]) instead of one trigger call per row.
-fn insert_all(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<InsertOutcome> {
+fn insert_all(tx: &mut dyn SqlTx, rows: &[FeatureRow], progress: &dyn Fn(u64)) -> Result<InsertOutcome> {
     // Pausing the per-row count locks the counter row first, as the trigger would.
     tx.exec("UPDATE drift_counter SET paused = 1 WHERE id = 1", vec![])?;
     let mut ids = Vec::with_capacity(rows.len());
@@ -115,6 +115,7 @@ fn insert_all(tx: &mut dyn SqlTx, rows: &[FeatureRow]) -> Result<InsertOutcome> 
         let first_id = tx.last_insert_id()?;
         ids.extend(first_id..first_id + chunk.len() as i64);
         insert_predictions(tx, (first_id..).zip(chunk))?;
+        progress(ids.len() as u64);
     }
     let drift_jobs_queued = count_bulk(tx, &ids)?;
     Ok(InsertOutcome {
@@ -298,8 +299,13 @@ fn row_history(tx: &mut dyn SqlTx, by: &RowRef) -> Result<Option<RowHistory>> {
 
 impl<D: Transact> FeatureStore for D {
     fn insert_rows(&self, rows: &[FeatureRow]) -> Result<InsertOutcome> {
+        self.insert_rows_with_progress(rows, &|_| {})
+    }
+
+    fn insert_rows_with_progress(&self, rows: &[FeatureRow], progress: &dyn Fn(u64)) -> Result<InsertOutcome> {
         self.with_tx("inserting feature rows", TxMode::default(), &mut |tx| {
-            insert_all(tx, rows)
+            progress(0);
+            insert_all(tx, rows, progress)
         })
     }
 

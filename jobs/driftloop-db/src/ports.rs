@@ -21,6 +21,10 @@ pub trait FeatureStore: Send + Sync {
     /// Inserts rows in one transaction: all of them or none. A `request_id` seen before
     /// is [`crate::Error::DuplicateRequestId`] and stores nothing.
     fn insert_rows(&self, rows: &[FeatureRow]) -> Result<InsertOutcome>;
+    /// [`FeatureStore::insert_rows`], telling `progress` how many rows the transaction
+    /// holds after each statement (a retried transaction starts again from 0), so that a
+    /// long import can show how far it is.
+    fn insert_rows_with_progress(&self, rows: &[FeatureRow], progress: &dyn Fn(u64)) -> Result<InsertOutcome>;
     /// Number of rows in the feature table.
     fn count_rows(&self) -> Result<u64>;
     /// The counter behind the every-N-rows drift check.

@@ -13,6 +13,7 @@ on_both_backends!(
     eight_labellers_queue_one_performance_job_per_labels_every,
     bulk_inserts_among_single_rows_count_exactly,
     a_bulk_insert_queues_what_the_trigger_would,
+    a_bulk_insert_tells_how_far_it_is,
 );
 
 const N_WRITERS: usize = 8;
@@ -195,4 +196,22 @@ fn a_bulk_insert_queues_what_the_trigger_would(backend: Backend) {
         payloads[2],
         serde_json::json!({"reason": "row_count", "rows": 51, "last_row_id": 251})
     );
+}
+
+/// An import's progress: rows held by the transaction after each statement, rising to all
+/// of them, and the rows stored as by `insert_rows`.
+fn a_bulk_insert_tells_how_far_it_is(backend: Backend) {
+    let t = TestDb::new(backend, "bulk_progress");
+    let rows = generate(Scenario::Baseline, 2500, 6);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let outcome =
+        t.db.insert_rows_with_progress(&rows, &|n| seen.lock().unwrap().push(n))
+            .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!((outcome.n_rows, outcome.drift_jobs_queued), (2500, 25));
+    assert_eq!(seen.first(), Some(&0));
+    assert_eq!(seen.last(), Some(&2500));
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "rising: {seen:?}");
+    assert!(seen.len() >= 4, "more than one step: {} steps", seen.len());
+    assert_eq!(t.db.count_rows().unwrap(), 2500);
 }

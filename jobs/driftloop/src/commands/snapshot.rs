@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::args::{Output, SelectionArg};
 use crate::output::print;
+use crate::progress;
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -49,10 +50,16 @@ pub async fn run(args: SnapshotArgs, settings: &Settings) -> Result<()> {
             let selection: LabelSelection = label_source.into();
             let filter = selection.row_filter();
             let started = Instant::now();
-            let frame = db.read_frame(&filter)?;
+            let spinner = progress::spinner("reading the feature table (one bulk query)", out.json);
+            let frame = db.read_frame(&filter);
+            spinner.finish_and_clear();
+            let frame = frame?;
             let read_seconds = started.elapsed().as_secs_f64();
             let started = Instant::now();
-            let written = snapshot::write_snapshot(store.as_ref(), &frame, selection, &describe_query(&filter)).await?;
+            let spinner = progress::spinner(&format!("writing the snapshot of {} rows", frame.height()), out.json);
+            let written = snapshot::write_snapshot(store.as_ref(), &frame, selection, &describe_query(&filter)).await;
+            spinner.finish_and_clear();
+            let written = written?;
             let write_seconds = started.elapsed().as_secs_f64();
             let m = &written.manifest;
             let mut answer = json!(written);

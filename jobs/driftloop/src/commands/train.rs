@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::args::Output;
 use crate::output::{outcome_text, print, train_drain_text};
+use crate::progress;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -112,7 +113,10 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> Result<()> {
         None => settings.train_labels,
     };
     if args.drain {
-        let summary = drain_train_jobs(db.as_ref(), store.as_ref(), &notifier, labels, &options, None).await?;
+        let spinner = progress::spinner("running the pending train jobs", args.out.json);
+        let summary = drain_train_jobs(db.as_ref(), store.as_ref(), &notifier, labels, &options, None).await;
+        spinner.finish_and_clear();
+        let summary = summary?;
         print(args.out.json, json!(summary), || train_drain_text(&summary));
         if !summary.failed.is_empty() {
             bail!("{} train job(s) failed", summary.failed.len());
@@ -123,7 +127,16 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> Result<()> {
         Some(uri) => TrainSource::Snapshot(uri),
         None => TrainSource::Database(labels),
     };
-    match run_training(db.as_ref(), store.as_ref(), &notifier, &source, &options, &[]).await {
+    let spinner = progress::spinner(
+        &format!(
+            "training: reading the rows, snapshotting them, fitting {} candidate(s)",
+            options.config.candidates.len()
+        ),
+        args.out.json,
+    );
+    let trained = run_training(db.as_ref(), store.as_ref(), &notifier, &source, &options, &[]).await;
+    spinner.finish_and_clear();
+    match trained {
         Ok(outcome) => {
             print(args.out.json, json!(outcome), || outcome_text(&outcome));
             Ok(())
@@ -142,7 +155,10 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> Result<()> {
 
 async fn dry_run(input: &std::path::Path, config: TrainConfig, json_mode: bool) -> Result<()> {
     let started = Instant::now();
-    let frame = read_rows_file(input).with_context(|| format!("reading {}", input.display()))?;
+    let spinner = progress::spinner(&format!("reading {}", input.display()), json_mode);
+    let frame = read_rows_file(input).with_context(|| format!("reading {}", input.display()));
+    spinner.finish_and_clear();
+    let frame = frame?;
     let data = frame_to_dataset(&frame)?;
     let frame_bytes = frame.estimated_size();
     drop(frame);
@@ -150,9 +166,19 @@ async fn dry_run(input: &std::path::Path, config: TrainConfig, json_mode: bool) 
     let encoder = driftloop_model::Encoder::from_spec(driftloop_core::spec()).impute_from(&data.values);
     let n_classes = driftloop_core::spec().classes.len();
     let started = Instant::now();
+    let spinner = progress::spinner(
+        &format!(
+            "fitting {} candidate(s) on {} rows",
+            config.candidates.len(),
+            data.labels.len()
+        ),
+        json_mode,
+    );
     let trained = tokio::task::spawn_blocking(move || driftloop_model::train(&data, &encoder, n_classes, &config))
         .await
-        .expect("training does not panic")?;
+        .expect("training does not panic");
+    spinner.finish_and_clear();
+    let trained = trained?;
     let train_seconds = started.elapsed().as_secs_f64();
     let answer = json!({
         "file": input,

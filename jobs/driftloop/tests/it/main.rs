@@ -834,3 +834,58 @@ fn performance_checks_the_champion_against_expert_labels() {
         .collect();
     assert!(kinds.contains(&"train") && kinds.contains(&"performance"), "{kinds:?}");
 }
+
+/// A long import draws a progress bar (rows, rate, time left) when stderr is a terminal
+/// (here `script`'s pseudo-terminal), and prints nothing extra when stderr is a pipe.
+#[test]
+fn import_shows_progress_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let csv = d.join("rows.csv");
+    json_of(&driftloop(
+        d,
+        &[
+            "fixtures",
+            "generate",
+            "--rows",
+            "60000",
+            "--scenario",
+            "baseline",
+            "--out",
+            csv.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    json_of(&driftloop(d, &["db", "migrate", "--json"]));
+    let piped = driftloop(d, &["import", csv.to_str().unwrap()]);
+    assert!(piped.status.success(), "{}", String::from_utf8_lossy(&piped.stderr));
+    assert!(
+        piped.stderr.is_empty(),
+        "nothing on a piped stderr: {}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("imported 60000 rows"));
+
+    // The same import again, in a terminal: the database is new, so the rows are too.
+    let url = format!("sqlite://{}", d.join("tty.db").display());
+    json_of(&driftloop(d, &["--database-url", &url, "db", "migrate", "--json"]));
+    let line = format!(
+        "{} --database-url {url} import {}",
+        env!("CARGO_BIN_EXE_driftloop"),
+        csv.display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(d)
+        .env("TERM", "xterm")
+        .env_remove("DRIFTLOOP_DATABASE_URL")
+        .output()
+        .expect("script (util-linux) runs the import in a pseudo-terminal");
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{screen}");
+    assert!(screen.contains("imported 60000 rows"), "{screen}");
+    assert!(
+        screen.contains("storing") && screen.contains("rows (") && screen.contains("left)"),
+        "a bar with rows, rate and time left: {screen}"
+    );
+}
