@@ -12,7 +12,7 @@ pub mod row;
 pub mod spec;
 
 pub use dataset_file::{DatasetFileError, Problem};
-pub use profile::{counting, ColumnProfile, Counting, Profile};
+pub use profile::{counting, ColumnProfile, Counting, Profile, RowCounter};
 pub use row::{FeatureRow, LabelSource};
 pub use spec::{
     activate, same_values, spec, ActivateError, CellError, ColumnKind, DatasetSpec, FeatureColumn, MISSING,

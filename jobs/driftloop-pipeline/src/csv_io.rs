@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use driftloop_core::header::{header_target, HeaderTarget};
-use driftloop_core::{spec, FeatureRow, LabelSource};
+use driftloop_core::{spec, FeatureRow, LabelSource, Profile, RowCounter};
 
 use crate::error::{CsvProblem, Error, Result};
 
@@ -164,6 +164,19 @@ pub fn read_feature_rows(
     input: impl Read,
     default_source: LabelSource,
 ) -> std::result::Result<Vec<FeatureRow>, Vec<CsvProblem>> {
+    let mut rows = Vec::new();
+    for_each_feature_row(input, default_source, |row| rows.push(row))?;
+    Ok(rows)
+}
+
+/// Parses a CSV of feature rows as [`read_feature_rows`] does, handing each good row to
+/// `each` as it is read instead of keeping them; if any cell is bad, the answer lists every
+/// bad cell (the rows handed over until then are the caller's to drop).
+pub fn for_each_feature_row(
+    input: impl Read,
+    default_source: LabelSource,
+    mut each: impl FnMut(FeatureRow),
+) -> std::result::Result<(), Vec<CsvProblem>> {
     let s = spec();
     let mut problems = Vec::new();
     let Some((csv, mut reader)) = FeatureCsv::open(input, true, &mut problems) else {
@@ -179,7 +192,6 @@ pub fn read_feature_rows(
         return Err(problems);
     }
     let (label_at, source_at) = (csv.label.expect("checked above"), csv.label_source);
-    let mut rows = Vec::new();
     csv.for_each_record(&mut reader, &mut problems, |line, record, problems| {
         let features = csv.features_of(&record, line, problems);
         let label = s
@@ -193,11 +205,13 @@ pub fn read_feature_rows(
             None => Some(default_source),
         };
         if let (Some(features), Some(label), Some(source)) = (features, label, source) {
-            rows.push(FeatureRow::new(features, label, source).expect("parsed values follow the spec"));
+            if problems.is_empty() {
+                each(FeatureRow::new(features, label, source).expect("parsed values follow the spec"));
+            }
         }
     });
     if problems.is_empty() {
-        Ok(rows)
+        Ok(())
     } else {
         Err(problems)
     }
@@ -213,6 +227,24 @@ pub fn read_feature_csv(path: &Path, default_source: LabelSource) -> Result<Vec<
         path: path.to_path_buf(),
         problems,
     })
+}
+
+/// The [`Profile`] of a CSV file of feature rows, counted as the rows are read (the rows
+/// are not kept); every cell is checked as by [`read_feature_csv`].
+pub fn profile_feature_csv(path: &Path) -> Result<Profile> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut counter = RowCounter::new(spec());
+    for_each_feature_row(std::io::BufReader::new(file), LabelSource::Expert, |row| {
+        counter.add(&row.features, row.label)
+    })
+    .map_err(|problems| Error::InvalidCsv {
+        path: path.to_path_buf(),
+        problems,
+    })?;
+    Ok(counter.finish())
 }
 
 /// Writes rows with the public column names: the features, then the label.

@@ -43,20 +43,54 @@ pub fn rows_frame(rows: &[FeatureRow]) -> Result<DataFrame> {
     Ok(DataFrame::new_infer_height(columns)?)
 }
 
-/// Reads the spec columns of a Parquet (`.parquet`) or CSV file of feature rows, with the
-/// types of [`feature_schema`]. CSV files are validated cell by cell like an import; a
-/// Parquet value outside the spec is an error too.
-pub fn read_rows_file(path: &std::path::Path) -> Result<DataFrame> {
-    let is_parquet = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    if !is_parquet {
-        let rows = crate::csv_io::read_feature_csv(path, LabelSource::Expert)?;
-        return rows_frame(&rows);
-    }
+fn is_parquet(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// The spec columns (features and label) of a Parquet file, as the file stores them.
+fn read_parquet_spec_columns(path: &std::path::Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let frame = ParquetReader::new(file).finish()?;
+    let s = spec();
+    let names: Vec<String> = s
+        .features
+        .iter()
+        .map(|c| c.name.clone())
+        .chain([s.label.clone()])
+        .collect();
+    let mut reader = ParquetReader::new(file);
+    let schema = reader.schema()?;
+    if let Some(name) = names.iter().find(|name| !schema.contains(name.as_str())) {
+        return Err(Error::Corrupt(format!("{}: no column {name:?}", path.display())));
+    }
+    Ok(reader.with_columns(Some(names)).finish()?)
+}
+
+/// The [`driftloop_core::Profile`] of a Parquet (`.parquet`) or CSV file of feature rows,
+/// counted from the values as the file holds them: a CSV row by row as it is read (no row
+/// kept), a Parquet file's spec columns read as they are stored (text, categoricals or
+/// typed) and counted by comparing each value with the levels ([`driftloop_stats::profile`]),
+/// no row cast. `which` names the file in errors ("reference", "current"). A value outside
+/// the spec is an error, as in [`read_rows_file`].
+pub fn profile_rows_file(path: &std::path::Path, which: &'static str) -> Result<driftloop_core::Profile> {
+    if !is_parquet(path) {
+        return crate::csv_io::profile_feature_csv(path);
+    }
+    let frame = read_parquet_spec_columns(path)?;
+    driftloop_stats::profile(&frame, which).map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))
+}
+
+/// Reads the spec columns of a Parquet (`.parquet`) or CSV file of feature rows, with the
+/// types of [`feature_schema`]. CSV files are validated cell by cell like an import; a
+/// Parquet value outside the spec is an error too.
+pub fn read_rows_file(path: &std::path::Path) -> Result<DataFrame> {
+    if !is_parquet(path) {
+        let rows = crate::csv_io::read_feature_csv(path, LabelSource::Expert)?;
+        return rows_frame(&rows);
+    }
+    let frame = read_parquet_spec_columns(path)?;
     let s = spec();
     let schema = feature_schema();
     let names = s.features.iter().map(|c| c.name.as_str()).chain([s.label.as_str()]);

@@ -7,20 +7,39 @@ use polars::prelude::*;
 
 use super::{spec_levels, Error, Levels, Result};
 
-/// Checks that `frame` has the column with the type the spec gives it: an Enum of exactly
-/// the spec's levels, or an unsigned integer score.
-fn check_column(frame: &DataFrame, which: &'static str, levels: &Levels) -> Result<()> {
+/// How a column's values are compared with its levels.
+#[derive(Clone, Copy, PartialEq)]
+enum Compare {
+    /// The canonical type: an Enum of exactly the spec's levels (compared by physical
+    /// code) or an integer score (by value).
+    Codes,
+    /// Text or a categorical (as most writers other than driftloop leave categories):
+    /// compared as it is with each level's text, so no row is cast.
+    Text,
+    /// Floats holding an integer score (as a writer that knows no integer with nulls
+    /// leaves them): compared with each value as a float.
+    Number,
+    /// Another type (an Enum of other categories, numbers where the spec has levels):
+    /// cast to text row by row, then compared with each level's text.
+    CastText,
+}
+
+/// How `frame`'s column `levels.name` is compared with the spec's levels; a column of a
+/// type that cannot hold them (a list, a boolean, a date) is an error.
+fn compare_of(frame: &DataFrame, which: &'static str, levels: &Levels) -> Result<Compare> {
     let column = frame.column(levels.name).map_err(|_| Error::MissingColumn {
         frame: which,
         column: levels.name.into(),
     })?;
-    let ok = match column.dtype() {
-        DataType::Enum(categories, _) => {
-            levels.is_enum
+    let compare = match column.dtype() {
+        DataType::Enum(categories, _)
+            if levels.is_enum
                 && categories
                     .categories()
                     .values_iter()
-                    .eq(levels.values.iter().map(String::as_str))
+                    .eq(levels.values.iter().map(String::as_str)) =>
+        {
+            Some(Compare::Codes)
         }
         DataType::UInt8
         | DataType::UInt16
@@ -28,45 +47,57 @@ fn check_column(frame: &DataFrame, which: &'static str, levels: &Levels) -> Resu
         | DataType::Int8
         | DataType::Int16
         | DataType::Int32
-        | DataType::Int64 => !levels.is_enum,
-        _ => false,
+        | DataType::Int64
+            if !levels.is_enum =>
+        {
+            Some(Compare::Codes)
+        }
+        DataType::String | DataType::Categorical(..) => Some(Compare::Text),
+        DataType::Float32 | DataType::Float64 if !levels.is_enum => Some(Compare::Number),
+        DataType::Enum(..) | DataType::UInt64 | DataType::Float32 | DataType::Float64 => Some(Compare::CastText),
+        t if t.is_integer() => Some(Compare::CastText),
+        _ => None,
     };
-    if ok {
-        Ok(())
-    } else {
+    compare.ok_or_else(|| {
         let expected = if levels.is_enum {
-            format!("Enum[{}]", levels.values.join(", "))
+            format!("Enum[{}] or text", levels.values.join(", "))
         } else {
-            "an integer".into()
+            "an integer or text".into()
         };
-        Err(Error::WrongType {
+        Error::WrongType {
             frame: which,
             column: levels.name.into(),
             dtype: column.dtype().to_string(),
             expected,
-        })
-    }
+        }
+    })
 }
 
 /// Counts every category of every column in one lazy query: for each column and each of
-/// its level codes (the physical code of an Enum, the value of a score), one vectorized
-/// `code == level` summed, plus the column's null count, all in a single `select` that
-/// Polars evaluates in parallel. Returns per column the count of each code and of nulls.
+/// its levels, one vectorized comparison summed (`code == level` on a column of its
+/// canonical type, `value == "level"` on text or a categorical), plus the column's null
+/// count, all in a single `select` that Polars evaluates in parallel. Returns per column
+/// the count of each level and of nulls; a value outside the levels is an error.
 fn count_all(frame: &DataFrame, which: &'static str, columns: &[&Levels]) -> Result<Vec<(Vec<u64>, u64)>> {
     let mut exprs = Vec::new();
     for (column_idx, levels) in columns.iter().enumerate() {
-        check_column(frame, which, levels)?;
+        let compare = compare_of(frame, which, levels)?;
         let physical = frame.column(levels.name)?.dtype().to_physical();
-        let code = if levels.is_enum {
-            col(levels.name).to_physical()
-        } else {
-            col(levels.name)
+        let code = match compare {
+            Compare::Codes if levels.is_enum => col(levels.name).to_physical(),
+            Compare::Codes | Compare::Text | Compare::Number => col(levels.name),
+            Compare::CastText => col(levels.name).cast(DataType::String),
         };
-        for (position, value) in levels.codes.iter().enumerate() {
-            // The literal takes the column's own type, so the column is compared as it is.
+        for (position, (value, text)) in levels.codes.iter().zip(&levels.values).enumerate() {
+            // A code's literal takes the column's own type, so the column is compared as it is.
+            let level = match compare {
+                Compare::Codes => lit(*value).cast(physical.clone()),
+                Compare::Number => lit(*value as f64).cast(physical.clone()),
+                Compare::Text | Compare::CastText => lit(text.as_str()),
+            };
             exprs.push(
                 code.clone()
-                    .eq(lit(*value).cast(physical.clone()))
+                    .eq(level)
                     .sum()
                     .cast(DataType::UInt64)
                     .alias(format!("{column_idx}:{position}")),
@@ -96,20 +127,41 @@ fn count_all(frame: &DataFrame, which: &'static str, columns: &[&Levels]) -> Res
 
 /// The error for a column holding a value outside its levels, naming one such value.
 fn outside_levels(frame: &DataFrame, which: &'static str, levels: &Levels) -> Error {
-    let found = frame
-        .column(levels.name)
-        .ok()
-        .map(|c| c.as_materialized_series().to_physical_repr().into_owned())
-        .and_then(|s| s.cast(&DataType::Int64).ok())
-        .and_then(|s| {
-            s.i64()
-                .ok()
-                .and_then(|codes| codes.iter().flatten().find(|c| !levels.codes.contains(c)))
-        });
+    let series = frame.column(levels.name).ok().map(|c| c.as_materialized_series());
+    let found = series.and_then(|series| match series.dtype() {
+        DataType::Enum(..) if levels.is_enum => {
+            let codes = series.to_physical_repr().cast(&DataType::Int64).ok()?;
+            let code = codes.i64().ok()?.iter().flatten().find(|c| !levels.codes.contains(c));
+            code.map(|c| c.to_string())
+        }
+        t if t.is_primitive_numeric() && !levels.is_enum => {
+            let values = series.cast(&DataType::Float64).ok()?;
+            let value = values
+                .f64()
+                .ok()?
+                .iter()
+                .flatten()
+                .find(|v| v.fract() != 0.0 || !levels.codes.contains(&(*v as i64)));
+            value.map(|v| v.to_string())
+        }
+        t => {
+            let numeric = t.is_primitive_numeric();
+            let texts = series.cast(&DataType::String).ok()?;
+            let text = texts
+                .str()
+                .ok()?
+                .iter()
+                .flatten()
+                .find(|t| !levels.values.iter().any(|v| v == t))
+                .map(|t| if numeric { t.to_string() } else { format!("{t:?}") });
+            text
+        }
+    });
     Error::Config(format!(
-        "{which} frame: column {:?} holds {}, which is not one of its levels",
+        "{which} frame: column {:?} holds {}, which is not one of its levels ({})",
         levels.name,
-        found.map_or("a value".to_string(), |c| c.to_string())
+        found.unwrap_or_else(|| "a value".to_string()),
+        levels.values.join(", ")
     ))
 }
 
@@ -119,15 +171,20 @@ fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Resu
         frame: which,
         column: name.into(),
     })?;
-    if !column.dtype().is_primitive_numeric() {
-        return Err(Error::WrongType {
-            frame: which,
-            column: name.into(),
-            dtype: column.dtype().to_string(),
-            expected: "a number".into(),
-        });
-    }
-    let values = column.as_materialized_series().cast(&DataType::Float64)?;
+    let wrong_type = || Error::WrongType {
+        frame: which,
+        column: name.into(),
+        dtype: column.dtype().to_string(),
+        expected: "a number, or numbers as text".into(),
+    };
+    let series = column.as_materialized_series();
+    let values = match series.dtype() {
+        t if t.is_primitive_numeric() => series.cast(&DataType::Float64)?,
+        // Numbers as text (a CSV read without types): parsed, and a cell that is not a
+        // number is an error rather than a missing value.
+        DataType::String => series.strict_cast(&DataType::Float64).map_err(|_| wrong_type())?,
+        _ => return Err(wrong_type()),
+    };
     let values = values.f64()?;
     let nulls = values.null_count() as u64;
     let mut present: Vec<f64> = values.iter().flatten().collect();
@@ -137,9 +194,10 @@ fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Resu
 
 /// The profile of a frame of feature rows: its counted columns and label counted in one
 /// lazy query, its continuous columns' values sorted and counted. `which` names the frame
-/// in errors. The frame needs the spec's columns with their canonical types (categories
-/// as Enums of the spec's levels, scores as integers, numbers as floats); other columns
-/// are ignored.
+/// in errors. The frame needs the spec's columns, with their canonical types (categories
+/// as Enums of the spec's levels, scores as integers, numbers as floats) or as other
+/// writers leave them (text or categoricals, counted by comparing each value with the
+/// levels' text, without casting a row); other columns are ignored.
 pub fn profile(frame: &DataFrame, which: &'static str) -> Result<Profile> {
     let (features, label) = spec_levels();
     let mut counted: Vec<&Levels> = features.iter().flatten().collect();

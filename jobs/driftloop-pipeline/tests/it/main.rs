@@ -5,6 +5,7 @@
 
 mod drift;
 mod drift_counts;
+mod drift_files;
 mod drift_job;
 mod helpers;
 mod import;

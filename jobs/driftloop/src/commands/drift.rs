@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use driftloop_pipeline::drift_job::{drain_drift_jobs, drift_config, DriftWindow};
-use driftloop_pipeline::frames::read_rows_file;
+use driftloop_pipeline::frames::profile_rows_file;
 use driftloop_pipeline::notify::notifier_from_settings;
 use driftloop_pipeline::{open_store, Settings};
 use driftloop_stats::DriftConfig;
@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::args::Output;
 use crate::output::{drift_drain_text, drift_text, print};
+use crate::progress;
 
 #[derive(Args)]
 pub struct DriftArgs {
@@ -86,12 +87,20 @@ fn compare_files(
     html: Option<&Path>,
     out: &Output,
 ) -> Result<()> {
+    // Each file is counted as it is read (its profile), so memory holds one file's spec
+    // columns at most, never a cast copy of them; the statistics compare the two profiles.
     let started = Instant::now();
-    let reference_frame = read_rows_file(reference).with_context(|| format!("reading {}", reference.display()))?;
-    let current_frame = read_rows_file(current).with_context(|| format!("reading {}", current.display()))?;
+    let count = |path: &Path, which: &'static str| {
+        let spinner = progress::spinner(&format!("counting the {which} rows of {}", path.display()), out.json);
+        let profile = profile_rows_file(path, which).with_context(|| format!("reading {}", path.display()));
+        spinner.finish_and_clear();
+        profile
+    };
+    let reference_profile = count(reference, "reference")?;
+    let current_profile = count(current, "current")?;
     let read_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let report = driftloop_stats::compare(&reference_frame, &current_frame, config)?;
+    let report = driftloop_stats::compare_profiles(&reference_profile, &current_profile, config)?;
     let compare_seconds = started.elapsed().as_secs_f64();
     if let Some(html) = html {
         let page = driftloop_stats::html::report_html(
