@@ -47,12 +47,16 @@ fn is_parquet(path: &std::path::Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
-/// The spec columns (features and label) of a Parquet file, as the file stores them.
-fn read_parquet_spec_columns(path: &std::path::Path) -> Result<DataFrame> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+fn open_file(path: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// A Parquet file's reader, after checking that the file has every spec column (the
+/// features and the label); returns their names too.
+fn parquet_with_spec_columns(path: &std::path::Path) -> Result<(ParquetReader<std::fs::File>, Vec<String>)> {
     let s = spec();
     let names: Vec<String> = s
         .features
@@ -60,26 +64,42 @@ fn read_parquet_spec_columns(path: &std::path::Path) -> Result<DataFrame> {
         .map(|c| c.name.clone())
         .chain([s.label.clone()])
         .collect();
-    let mut reader = ParquetReader::new(file);
+    let mut reader = ParquetReader::new(open_file(path)?);
     let schema = reader.schema()?;
     if let Some(name) = names.iter().find(|name| !schema.contains(name.as_str())) {
         return Err(Error::Corrupt(format!("{}: no column {name:?}", path.display())));
     }
+    Ok((reader, names))
+}
+
+/// The spec columns (features and label) of a Parquet file, as the file stores them.
+fn read_parquet_spec_columns(path: &std::path::Path) -> Result<DataFrame> {
+    let (reader, names) = parquet_with_spec_columns(path)?;
     Ok(reader.with_columns(Some(names)).finish()?)
 }
 
 /// The [`driftloop_core::Profile`] of a Parquet (`.parquet`) or CSV file of feature rows,
 /// counted from the values as the file holds them: a CSV row by row as it is read (no row
-/// kept), a Parquet file's spec columns read as they are stored (text, categoricals or
-/// typed) and counted by comparing each value with the levels ([`driftloop_stats::profile`]),
-/// no row cast. `which` names the file in errors ("reference", "current"). A value outside
+/// kept), a Parquet file's spec columns read one at a time as they are stored (text,
+/// categoricals or typed) and counted by comparing each value with the levels
+/// ([`driftloop_stats::profile_columns`]), no row cast. `which` names the file in errors ("reference", "current"). A value outside
 /// the spec is an error, as in [`read_rows_file`].
 pub fn profile_rows_file(path: &std::path::Path, which: &'static str) -> Result<driftloop_core::Profile> {
     if !is_parquet(path) {
         return crate::csv_io::profile_feature_csv(path);
     }
-    let frame = read_parquet_spec_columns(path)?;
-    driftloop_stats::profile(&frame, which).map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))
+    drop(parquet_with_spec_columns(path)?);
+    // A column at a time, as many at once as there are cores: memory holds a few columns,
+    // not the file's every row.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let read_column = |name: &str| {
+        let file = std::fs::File::open(path).map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+        ParquetReader::new(file)
+            .with_columns(Some(vec![name.to_string()]))
+            .finish()
+    };
+    driftloop_stats::profile_columns(which, threads, read_column)
+        .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))
 }
 
 /// Reads the spec columns of a Parquet (`.parquet`) or CSV file of feature rows, with the

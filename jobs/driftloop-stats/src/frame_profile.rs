@@ -236,3 +236,96 @@ pub fn profile(frame: &DataFrame, which: &'static str) -> Result<Profile> {
         label,
     })
 }
+
+/// One spec column's part of a profile, and the rows it was counted over.
+enum Part {
+    Feature(ColumnProfile),
+    Label(Vec<u64>),
+}
+
+/// The profile of rows whose spec columns are read one at a time: `read(name)` gives a
+/// frame holding that column (of any type [`profile`] takes) for every row. Counting a
+/// column at a time holds one column per thread in memory, not the whole frame: what a
+/// large file's drift check needs. `threads` columns are read and counted at once.
+pub fn profile_columns<F>(which: &'static str, threads: usize, read: F) -> Result<Profile>
+where
+    F: Fn(&str) -> PolarsResult<DataFrame> + Sync,
+{
+    let (features, label) = spec_levels();
+    let s = spec();
+    let count_one = |i: usize| -> Result<(Part, u64)> {
+        let Some(column) = s.features.get(i) else {
+            let frame = read(label.name)?;
+            let (counts, _) = count_all(&frame, which, &[&label])?.pop().expect("one column counted");
+            return Ok((Part::Label(counts), frame.height() as u64));
+        };
+        let frame = read(&column.name)?;
+        let nullable = |missing: u64| if column.nullable { missing } else { 0 };
+        let part = match &features[i] {
+            Some(levels) => {
+                let (counts, missing) = count_all(&frame, which, &[levels])?.pop().expect("one column counted");
+                ColumnProfile::Counted {
+                    name: column.name.clone(),
+                    counts,
+                    missing: nullable(missing),
+                }
+            }
+            None => {
+                let (sorted, missing) = continuous_values(&frame, which, &column.name)?;
+                let (values, counts) = distinct_counts(&sorted);
+                ColumnProfile::Continuous {
+                    name: column.name.clone(),
+                    values,
+                    counts,
+                    missing: nullable(missing),
+                }
+            }
+        };
+        Ok((Part::Feature(part), frame.height() as u64))
+    };
+    let n = s.features.len() + 1;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts: Vec<Option<Result<(Part, u64)>>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.clamp(1, n))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            return done;
+                        }
+                        done.push((i, count_one(i)));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (i, part) in worker.join().expect("counting a column does not panic") {
+                parts[i] = Some(part);
+            }
+        }
+    });
+    let mut rows = None;
+    let mut columns = Vec::with_capacity(n - 1);
+    let mut label_counts = Vec::new();
+    for part in parts {
+        let (part, height) = part.expect("every column counted")?;
+        if *rows.get_or_insert(height) != height {
+            return Err(Error::Config(format!(
+                "{which} frame: its columns have different lengths ({} and {height} rows)",
+                rows.unwrap_or_default()
+            )));
+        }
+        match part {
+            Part::Feature(column) => columns.push(column),
+            Part::Label(counts) => label_counts = counts,
+        }
+    }
+    Ok(Profile {
+        rows: rows.unwrap_or(0),
+        columns,
+        label: label_counts,
+    })
+}

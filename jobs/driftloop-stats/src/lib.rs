@@ -156,7 +156,7 @@ struct Levels {
 }
 
 mod frame_profile;
-pub use frame_profile::profile;
+pub use frame_profile::{profile, profile_columns};
 
 /// The category of missing values in a nullable column.
 pub const MISSING_CATEGORY: &str = "missing";
