@@ -54,6 +54,9 @@ pub struct DriftJobOutcome {
     /// Of `n_current`, the rows the database counted for this check; the others were
     /// counted by an earlier check of the same window (its report keeps their profile).
     pub counted_rows: u64,
+    /// Seconds spent counting the current rows (the database's aggregate queries, or
+    /// none when an earlier check's profile covered them): where a large check's time goes.
+    pub count_seconds: f64,
     pub drift: bool,
     pub drift_share: f64,
     pub drifted_columns: Vec<String>,
@@ -138,7 +141,9 @@ pub async fn run_drift_check(
     let reference_profile = &reference.profile;
     let reference = &reference.manifest;
     let after_id = window_start(db, window, reference)?;
+    let counting = std::time::Instant::now();
     let counted = current_profile(db, store, window, reference, after_id).await?;
+    let count_seconds = counting.elapsed().as_secs_f64();
     let (current_profile, current_max_id) = (counted.profile, counted.max_id);
     let n_current = current_profile.rows;
     let report: DriftReport = compare_profiles(reference_profile, &current_profile, config)?;
@@ -207,6 +212,7 @@ pub async fn run_drift_check(
         after_id,
         n_current,
         counted_rows: counted.counted_rows,
+        count_seconds,
         drift: report.drift,
         drift_share: report.drift_share,
         drifted_columns,

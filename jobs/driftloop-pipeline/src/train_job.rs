@@ -81,6 +81,9 @@ pub struct TrainOutcome {
     /// a sample of them (`max_train_rows`).
     pub training_rows: u64,
     pub sampled_from: Option<u64>,
+    /// The snapshot's rows in memory (their Polars frame's size, bytes): what a train job's
+    /// peak memory is measured against.
+    pub frame_bytes: u64,
     pub decision: Decision,
     /// The champion after this training.
     pub champion: Option<i64>,
@@ -129,6 +132,7 @@ pub async fn run_training(
         TrainSource::Snapshot(uri) => load_snapshot(store, uri).await?,
     };
     let data = frame_to_dataset(&frame)?;
+    let frame_bytes = frame.estimated_size() as u64;
     drop(frame);
     let encoder = Encoder::from_spec(spec()).impute_from(&data.values);
     let n_classes = spec().classes.len();
@@ -246,6 +250,7 @@ pub async fn run_training(
         holdout: trained.holdout,
         training_rows: trained.training_rows.len() as u64,
         sampled_from: trained.sampled_from.map(|n| n as u64),
+        frame_bytes,
         decision,
         champion,
         mlflow,

@@ -107,6 +107,12 @@ async fn end_to_end(t: &TestDb, store: &dyn ObjectStore, mlflow: Option<&MlflowC
     assert_eq!(outcome.decision, Decision::FirstChampion);
     assert_eq!(outcome.champion, Some(outcome.version));
     assert_eq!(outcome.snapshot.rows, 120);
+    // 120 rows of 17 one-byte codes and more: a few kilobytes in memory, not nothing.
+    assert!(
+        (2_000..200_000).contains(&outcome.frame_bytes),
+        "{}",
+        outcome.frame_bytes
+    );
     assert_eq!(
         recorder.names(),
         ["training_started", "training_finished", "champion_promoted"]
