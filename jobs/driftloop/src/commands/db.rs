@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::args::{Output, SourceArg};
 use crate::output::print;
+use crate::progress;
 
 #[derive(Subcommand)]
 pub enum DbCommand {
@@ -88,10 +89,13 @@ pub fn run(command: DbCommand, settings: &Settings) -> Result<()> {
             out,
         } => {
             let started = Instant::now();
+            let spinner = progress::spinner("reading the feature table (one bulk query)", out.json);
             let frame = db.read_frame(&RowFilter {
                 after_id,
                 label_source: label_source.map(Into::into),
-            })?;
+            });
+            spinner.finish_and_clear();
+            let frame = frame?;
             let seconds = started.elapsed().as_secs_f64();
             let rows = frame.height();
             print(
