@@ -3,6 +3,7 @@
 
 use driftloop_core::profile::{distinct_counts, ColumnProfile, Profile};
 use driftloop_core::spec;
+use driftloop_core::spec::FeatureColumn;
 use polars::prelude::*;
 
 use super::{spec_levels, Error, Levels, Result};
@@ -192,6 +193,35 @@ fn continuous_values(frame: &DataFrame, which: &'static str, name: &str) -> Resu
     Ok((present, nulls))
 }
 
+/// A feature column's profile: from its counts and missing values when it is counted,
+/// from `frame`'s values when it is continuous. A missing value in a column that cannot
+/// miss one is left uncounted, as the label's.
+fn column_profile(
+    column: &FeatureColumn,
+    counted: Option<(Vec<u64>, u64)>,
+    frame: &DataFrame,
+    which: &'static str,
+) -> Result<ColumnProfile> {
+    let nullable = |missing: u64| if column.nullable { missing } else { 0 };
+    Ok(match counted {
+        Some((counts, missing)) => ColumnProfile::Counted {
+            name: column.name.clone(),
+            counts,
+            missing: nullable(missing),
+        },
+        None => {
+            let (sorted, missing) = continuous_values(frame, which, &column.name)?;
+            let (values, counts) = distinct_counts(&sorted);
+            ColumnProfile::Continuous {
+                name: column.name.clone(),
+                values,
+                counts,
+                missing: nullable(missing),
+            }
+        }
+    })
+}
+
 /// The profile of a frame of feature rows: its counted columns and label counted in one
 /// lazy query, its continuous columns' values sorted and counted. `which` names the frame
 /// in errors. The frame needs the spec's columns, with their canonical types (categories
@@ -204,30 +234,11 @@ pub fn profile(frame: &DataFrame, which: &'static str) -> Result<Profile> {
     counted.push(&label);
     let mut counts = count_all(frame, which, &counted)?.into_iter();
     let mut columns = Vec::with_capacity(features.len());
-    // A missing value in a column that cannot miss one is left uncounted, as the label's.
     for (levels, column) in features.iter().zip(&spec().features) {
-        let nullable = |missing: u64| if column.nullable { missing } else { 0 };
-        columns.push(match levels {
-            Some(_) => {
-                let (counts, missing) = counts.next().expect("one count per counted column");
-                ColumnProfile::Counted {
-                    name: column.name.clone(),
-                    counts,
-                    missing: nullable(missing),
-                }
-            }
-            None => {
-                let (sorted, missing) = continuous_values(frame, which, &column.name)?;
-                let missing = nullable(missing);
-                let (values, counts) = distinct_counts(&sorted);
-                ColumnProfile::Continuous {
-                    name: column.name.clone(),
-                    values,
-                    counts,
-                    missing,
-                }
-            }
-        });
+        let counted = levels
+            .as_ref()
+            .map(|_| counts.next().expect("one count per counted column"));
+        columns.push(column_profile(column, counted, frame, which)?);
     }
     let (label, _) = counts.next().expect("the label's counts");
     Ok(Profile {
@@ -260,27 +271,11 @@ where
             return Ok((Part::Label(counts), frame.height() as u64));
         };
         let frame = read(&column.name)?;
-        let nullable = |missing: u64| if column.nullable { missing } else { 0 };
-        let part = match &features[i] {
-            Some(levels) => {
-                let (counts, missing) = count_all(&frame, which, &[levels])?.pop().expect("one column counted");
-                ColumnProfile::Counted {
-                    name: column.name.clone(),
-                    counts,
-                    missing: nullable(missing),
-                }
-            }
-            None => {
-                let (sorted, missing) = continuous_values(&frame, which, &column.name)?;
-                let (values, counts) = distinct_counts(&sorted);
-                ColumnProfile::Continuous {
-                    name: column.name.clone(),
-                    values,
-                    counts,
-                    missing: nullable(missing),
-                }
-            }
+        let counted = match &features[i] {
+            Some(levels) => Some(count_all(&frame, which, &[levels])?.pop().expect("one column counted")),
+            None => None,
         };
+        let part = column_profile(column, counted, &frame, which)?;
         Ok((Part::Feature(part), frame.height() as u64))
     };
     let n = s.features.len() + 1;
