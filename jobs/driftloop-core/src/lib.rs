@@ -9,11 +9,13 @@ pub mod metrics;
 pub mod profile;
 pub mod rng;
 pub mod row;
+mod row_counter;
 pub mod spec;
 
 pub use dataset_file::{DatasetFileError, Problem};
-pub use profile::{counting, ColumnProfile, Counting, Profile, RowCounter};
+pub use profile::{counting, ColumnProfile, Counting, Profile};
 pub use row::{FeatureRow, LabelSource};
+pub use row_counter::RowCounter;
 pub use spec::{
     activate, same_values, spec, ActivateError, CellError, ColumnKind, DatasetSpec, FeatureColumn, MISSING,
 };
