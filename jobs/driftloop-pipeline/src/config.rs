@@ -123,6 +123,19 @@ pub struct Settings {
     pub dataset: Option<std::path::PathBuf>,
 }
 
+impl Settings {
+    /// The drift decision's settings: the environment's overrides over the defaults.
+    pub fn drift_config(&self) -> driftloop_stats::DriftConfig {
+        let defaults = driftloop_stats::DriftConfig::default();
+        driftloop_stats::DriftConfig {
+            alpha: self.drift_alpha.unwrap_or(defaults.alpha),
+            psi_threshold: self.drift_psi_threshold.unwrap_or(defaults.psi_threshold),
+            drift_share: self.drift_share.unwrap_or(defaults.drift_share),
+            ..defaults
+        }
+    }
+}
+
 /// Where trainings are mirrored in Weights & Biases (`WANDB_*`, W&B's own names).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WandbSettings {

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 
 use crate::{ColumnDrift, DriftReport};
 
-const REFERENCE_COLOUR: RGBColor = RGBColor(54, 110, 180);
-const CURRENT_COLOUR: RGBColor = RGBColor(230, 126, 34);
+pub(crate) const REFERENCE_COLOUR: RGBColor = RGBColor(54, 110, 180);
+pub(crate) const CURRENT_COLOUR: RGBColor = RGBColor(230, 126, 34);
 const CHART_WIDTH: u32 = 520;
 const CHART_HEIGHT: u32 = 150;
 

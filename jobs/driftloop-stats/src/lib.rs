@@ -11,7 +11,12 @@
 //! vectorized comparison of the column's codes with the level, summed, all in one parallel
 //! `select`. The p-value is the chi-square survival function
 //! from statrs.
+//!
+//! Feature `frames` (on by default) is the Polars side: profiles of frames and `compare`.
+//! Without it the crate is the statistics of profiles, the report page and the charts, for
+//! the predict function's dashboard, which links no Polars.
 
+pub mod charts;
 pub mod continuous;
 pub mod html;
 pub mod performance;
@@ -20,6 +25,7 @@ pub use continuous::KsTest;
 
 use driftloop_core::profile::{counting, ColumnProfile, Counting, Profile};
 use driftloop_core::spec;
+#[cfg(feature = "frames")]
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -39,6 +45,7 @@ pub enum Error {
     },
     #[error("invalid drift configuration: {0}")]
     Config(String),
+    #[cfg(feature = "frames")]
     #[error("polars: {0}")]
     Polars(#[from] PolarsError),
 }
@@ -146,7 +153,9 @@ impl DriftReport {
     }
 }
 
-/// A counted column: its name and its categories with the code each has in a frame.
+/// A counted column: its name and its categories with the code each has in a frame (the
+/// codes are read by the frames' side only).
+#[cfg_attr(not(feature = "frames"), allow(dead_code))]
 struct Levels {
     name: &'static str,
     values: Vec<String>,
@@ -155,7 +164,9 @@ struct Levels {
     codes: Vec<i64>,
 }
 
+#[cfg(feature = "frames")]
 mod frame_profile;
+#[cfg(feature = "frames")]
 pub use frame_profile::{profile, profile_columns};
 
 /// The category of missing values in a nullable column.
@@ -284,6 +295,7 @@ fn continuous_drift(
 
 /// Compares `current` with `reference`, column by column, for every feature column of the
 /// spec and the label (see [`profile`] for what the frames need).
+#[cfg(feature = "frames")]
 pub fn compare(reference: &DataFrame, current: &DataFrame, config: &DriftConfig) -> Result<DriftReport> {
     // A bad configuration is refused before either frame is counted.
     config.validate()?;
@@ -378,5 +390,5 @@ pub fn compare_profiles(reference: &Profile, current: &Profile, config: &DriftCo
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "frames"))]
 mod tests;
