@@ -7,7 +7,7 @@ use crate::ports::DriftReportLog;
 use crate::records::DriftReportRecord;
 use crate::sql::{placeholders, Cells, SqlValue, Transact, TxMode};
 
-const COLUMNS: [&str; 10] = [
+pub(crate) const COLUMNS: [&str; 11] = [
     "job_id",
     "reference_uri",
     "reference_sha256",
@@ -18,9 +18,10 @@ const COLUMNS: [&str; 10] = [
     "drift_share",
     "drifted_columns",
     "report_uri",
+    "column_figures",
 ];
 
-fn from_row(row: &[SqlValue]) -> Result<DriftReportRecord> {
+pub(crate) fn from_row(row: &[SqlValue]) -> Result<DriftReportRecord> {
     let cells = Cells {
         table: "drift_reports",
         row,
@@ -36,6 +37,11 @@ fn from_row(row: &[SqlValue]) -> Result<DriftReportRecord> {
         drift_share: cells.real(7, COLUMNS[7])?,
         drifted_columns: cells.text(8, COLUMNS[8])?,
         report_uri: cells.text(9, COLUMNS[9])?,
+        column_figures: match cells.opt_text(10, COLUMNS[10])? {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| crate::Error::Corrupt(format!("drift_reports.column_figures: {e}")))?,
+        },
     })
 }
 
@@ -59,6 +65,9 @@ impl<D: Transact> DriftReportLog for D {
                 r.drift_share.into(),
                 r.drifted_columns.as_str().into(),
                 r.report_uri.as_str().into(),
+                (!r.column_figures.is_empty())
+                    .then(|| serde_json::to_string(&r.column_figures).expect("figures serialize"))
+                    .into(),
             ];
             Ok(tx.exec(&sql, values)? == 1)
         })

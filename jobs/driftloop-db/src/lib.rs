@@ -4,6 +4,7 @@
 //! reads into Polars (connectorx on MySQL); feature `testing` a per-test database helper.
 
 mod counter;
+pub mod dashboard;
 pub mod ddl;
 mod drift_reports;
 pub mod error;
@@ -26,12 +27,13 @@ mod url;
 
 use std::sync::Arc;
 
+pub use dashboard::OperatorView;
 pub use error::{Error, Result};
 pub use migrate::{migrations, Migration, MigrationReport};
 pub use ports::{Database, DriftReportLog, FeatureStore, JobQueue, ModelRegistry, PerformanceLog, RowAccess};
 pub use records::{
-    AliasReason, ChampionChange, ClaimedJob, DriftCounter, DriftReportRecord, Enqueued, InsertOutcome, Job, JobKind,
-    JobStatus, LabelCounter, LabelEvent, LabelledPrediction, ModelStatus, ModelVersion, NewModelVersion,
+    AliasReason, ChampionChange, ClaimedJob, ColumnFigure, DriftCounter, DriftReportRecord, Enqueued, InsertOutcome,
+    Job, JobKind, JobStatus, LabelCounter, LabelEvent, LabelledPrediction, ModelStatus, ModelVersion, NewModelVersion,
     PerformanceReportRecord, Prediction, RowFilter, RowHistory, RowRef, StoredRow, MAX_ATTEMPTS,
 };
 pub use sql::Dialect;

@@ -46,6 +46,7 @@ static MYSQL_FILES: &[MigrationFile] = migration_files!("mysql":
     6 "0006_wandb_mirror.sql",
     7 "0007_wandb_status.sql",
     9 "0009_bulk_counting.sql",
+    10 "0010_dashboard.sql",
 );
 
 /// SQLite, the embedded default.
@@ -57,6 +58,7 @@ static SQLITE_FILES: &[MigrationFile] = migration_files!("sqlite":
     6 "0006_wandb_mirror.sql",
     7 "0007_wandb_status.sql",
     9 "0009_bulk_counting.sql",
+    10 "0010_dashboard.sql",
 );
 
 /// Migrations that name the dataset's label column or classes: files with `__LABEL__` and

@@ -8,7 +8,7 @@ use crate::ports::PerformanceLog;
 use crate::records::{LabelCounter, LabelledPrediction, PerformanceReportRecord};
 use crate::sql::{placeholders, Cells, SqlValue, Transact, TxMode};
 
-const COLUMNS: [&str; 8] = [
+pub(crate) const COLUMNS: [&str; 8] = [
     "job_id",
     "model_version",
     "window_rows",
@@ -19,7 +19,7 @@ const COLUMNS: [&str; 8] = [
     "report_uri",
 ];
 
-fn report_from_row(row: &[SqlValue]) -> Result<PerformanceReportRecord> {
+pub(crate) fn report_from_row(row: &[SqlValue]) -> Result<PerformanceReportRecord> {
     let c = Cells {
         table: "performance_reports",
         row,

@@ -1,7 +1,8 @@
 //! The feature database's ports, one trait per capability: [`FeatureStore`] (feature
 //! rows, the drift counter, bulk reads), [`RowAccess`] (single rows and expert labels),
-//! [`JobQueue`] (the outbox of drift and train jobs), [`DriftReportLog`] and
-//! [`ModelRegistry`]; [`Database`] is all of them plus migrations. Traits only: the
+//! [`JobQueue`] (the outbox of drift and train jobs), [`DriftReportLog`],
+//! [`ModelRegistry`] and the dashboard's reads ([`crate::OperatorView`]); [`Database`] is
+//! all of them plus migrations. Traits only: the
 //! logic behind them is written once over [`crate::sql::SqlTx`] in the modules beside.
 
 use std::time::Duration;
@@ -160,7 +161,9 @@ pub trait PerformanceLog: Send + Sync {
 }
 
 /// A feature database: the ports, and its migrations.
-pub trait Database: FeatureStore + RowAccess + JobQueue + DriftReportLog + ModelRegistry + PerformanceLog {
+pub trait Database:
+    FeatureStore + RowAccess + JobQueue + DriftReportLog + ModelRegistry + PerformanceLog + crate::dashboard::OperatorView
+{
     /// Applies the migrations not yet applied, in order, and records them.
     fn migrate(&self) -> Result<MigrationReport>;
     /// The URL this database was opened with (password hidden).

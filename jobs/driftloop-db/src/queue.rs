@@ -19,11 +19,11 @@ fn payload_text(payload: &serde_json::Value) -> Option<String> {
     (!payload.is_null()).then(|| payload.to_string())
 }
 
-const JOB_COLUMNS: &str = "id, kind, status, attempts, payload, error, dedupe_key";
+pub(crate) const JOB_COLUMNS: &str = "id, kind, status, attempts, payload, error, dedupe_key";
 
 /// A `jobs` row selected with [`JOB_COLUMNS`]; a kind, status or payload that is not one
 /// of ours is [`Error::Corrupt`] on both backends.
-fn job_from_row(row: &[SqlValue]) -> Result<Job> {
+pub(crate) fn job_from_row(row: &[SqlValue]) -> Result<Job> {
     let cells = Cells { table: "jobs", row };
     let id = cells.int(0, "id")?;
     let kind = cells.text(1, "kind")?;

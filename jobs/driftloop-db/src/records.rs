@@ -129,6 +129,19 @@ pub struct DriftReportRecord {
     /// Comma-separated names of the drifted feature columns.
     pub drifted_columns: String,
     pub report_uri: String,
+    /// Every feature column's figures, in the dataset's order (empty for checks recorded
+    /// before migration 10; their report has them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub column_figures: Vec<ColumnFigure>,
+}
+
+/// One column's figures in a drift check, as the dashboard's heatmap shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ColumnFigure {
+    pub name: String,
+    pub psi: f64,
+    pub p_value: f64,
+    pub drifted: bool,
 }
 
 /// Where a model version stands.

@@ -10,7 +10,7 @@ use crate::sql::{Cells, Dialect, SqlTx, SqlValue, Transact, TxMode};
 
 const CHAMPION: &str = "champion";
 
-fn version_columns(dialect: Dialect) -> String {
+pub(crate) fn version_columns(dialect: Dialect) -> String {
     format!(
         "version, name, artifact_uri, sha256, snapshot_uri, snapshot_sha256, family, params, cv_metrics, \
          holdout_metrics, train_job_id, status, decision, mlflow_run_id, mlflow_version, mlflow_error, wandb_run_id, wandb_error, wandb_status, {}",
@@ -18,7 +18,7 @@ fn version_columns(dialect: Dialect) -> String {
     )
 }
 
-fn version_from_row(row: &[SqlValue]) -> Result<ModelVersion> {
+pub(crate) fn version_from_row(row: &[SqlValue]) -> Result<ModelVersion> {
     let c = Cells {
         table: "model_versions",
         row,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use crate::config::DriftWindow;
-use crate::db::{ClaimedJob, Database, DriftReportRecord, Enqueued, JobKind};
+use crate::db::{ClaimedJob, ColumnFigure, Database, DriftReportRecord, Enqueued, JobKind};
 pub use crate::drain::FailedJob;
 use crate::drain::{claim_pending, drain, JobRunner};
 pub use crate::drift_window::window_of;
@@ -29,13 +29,7 @@ use crate::snapshot::{list_snapshots, snapshot_profile, write_snapshot, LabelSel
 
 /// The drift decision's settings: the environment's overrides over the defaults.
 pub fn drift_config(settings: &crate::Settings) -> DriftConfig {
-    let defaults = DriftConfig::default();
-    DriftConfig {
-        alpha: settings.drift_alpha.unwrap_or(defaults.alpha),
-        psi_threshold: settings.drift_psi_threshold.unwrap_or(defaults.psi_threshold),
-        drift_share: settings.drift_share.unwrap_or(defaults.drift_share),
-        ..defaults
-    }
+    settings.drift_config()
 }
 
 /// What one drift check did (for one job, or a burst of them).
@@ -189,6 +183,16 @@ pub async fn run_drift_check(
         drift_share: report.drift_share,
         drifted_columns: drifted_columns.join(","),
         report_uri: report_uri.clone(),
+        column_figures: report
+            .columns
+            .iter()
+            .map(|c| ColumnFigure {
+                name: c.name.clone(),
+                psi: c.psi,
+                p_value: c.p_value,
+                drifted: c.drifted,
+            })
+            .collect(),
     })?;
 
     let mut train_job = None;

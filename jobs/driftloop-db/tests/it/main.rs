@@ -4,6 +4,7 @@
 
 mod concurrency;
 mod corrupt;
+mod dashboard;
 mod features;
 mod jobs;
 mod migrate;
