@@ -8,6 +8,7 @@
 //! - `POST /v1/predict/batch`: up to [`Limits::batch_rows`] rows, stored in one transaction.
 //! - `POST /v1/labels`: an expert label for a stored row (by `row_id` or `request_id`).
 //! - `GET /v1/models/champion`, `GET /healthz`, `GET /openapi.json`.
+//! - `GET /ui/...`: the operator's dashboard, read-only HTML pages ([`Dashboard`]).
 //!
 //! Client mistakes are 4xx JSON errors naming the field and what it accepts, and store
 //! nothing; storage being down is a 503, never a half-written row.
@@ -20,6 +21,7 @@ mod router;
 mod routes;
 mod schema;
 mod state;
+mod ui;
 mod writer;
 
 pub use error::{ApiError, Problem};
@@ -27,3 +29,4 @@ pub use openapi::{openapi, openapi_for};
 pub use parse::{parse_batch_request, parse_features, parse_label_request, parse_predict_request, PredictInput};
 pub use router::router;
 pub use state::{AppState, Kick, Limits};
+pub use ui::Dashboard;

@@ -1,5 +1,5 @@
-//! The Router: the routes, the OpenAPI document for the limits in force, a JSON 404, and
-//! the body size limit.
+//! The Router: the routes, the OpenAPI document for the limits in force, the dashboard's
+//! pages, a JSON 404, and the body size limit.
 
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models/champion/performance", get(champion_performance))
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(move || async move { Json(openapi_for(&limits)) }))
+        .merge(crate::ui::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json") })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

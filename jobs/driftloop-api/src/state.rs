@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use driftloop_pipeline::predict::Champion;
 use driftloop_pipeline::{Database, ObjectStore};
 
+use crate::ui::Dashboard;
 use crate::writer::RowWriter;
 
 /// Request limits.
@@ -38,6 +39,8 @@ pub struct AppState {
     /// How often the champion alias is checked for a change.
     pub refresh_every: Duration,
     pub kick: Kick,
+    /// What the dashboard's pages need beyond the database.
+    pub dashboard: Dashboard,
     /// Stores the rows of single predictions, concurrent ones in one transaction.
     pub(crate) writer: RowWriter,
     champion: RwLock<Option<Arc<Champion>>>,
@@ -55,6 +58,19 @@ impl AppState {
         refresh_every: Duration,
         kick: Kick,
     ) -> Arc<AppState> {
+        AppState::with_dashboard(db, store, limits, refresh_every, kick, Dashboard::default()).await
+    }
+
+    /// [`AppState::new`], with the dashboard's thresholds and links
+    /// ([`Dashboard::from_settings`]).
+    pub async fn with_dashboard(
+        db: Arc<dyn Database>,
+        store: Arc<dyn ObjectStore>,
+        limits: Limits,
+        refresh_every: Duration,
+        kick: Kick,
+        dashboard: Dashboard,
+    ) -> Arc<AppState> {
         let state = Arc::new(AppState {
             writer: RowWriter::start(db.clone()),
             db,
@@ -62,6 +78,7 @@ impl AppState {
             limits,
             refresh_every,
             kick,
+            dashboard,
             champion: RwLock::new(None),
             checked_at: tokio::sync::Mutex::new(Instant::now()),
         });

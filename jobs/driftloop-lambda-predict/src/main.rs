@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use driftloop_api::{router, AppState, Limits};
+use driftloop_api::{router, AppState, Dashboard, Limits};
 use driftloop_lambda_predict::drift_kick;
 
 /// How often the champion alias is checked for a promotion.
@@ -14,6 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = driftloop_lambda::start().await?;
     let (db, store) = driftloop_lambda::clients(&settings).await?;
     let kick = drift_kick(settings.drift_function.clone()).await;
-    let state = AppState::new(db, store, Limits::default(), CHAMPION_REFRESH, kick).await;
+    let dashboard = Dashboard::from_settings(&settings);
+    let state = AppState::with_dashboard(db, store, Limits::default(), CHAMPION_REFRESH, kick, dashboard).await;
     lambda_http::run(router(state)).await
 }

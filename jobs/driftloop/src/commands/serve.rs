@@ -52,12 +52,13 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> Result<()> {
         let wake = wake.clone();
         Arc::new(move || wake.notify_one())
     };
-    let state = driftloop_api::AppState::new(
+    let state = driftloop_api::AppState::with_dashboard(
         db,
         store,
         driftloop_api::Limits::default(),
         Duration::from_secs(args.refresh_seconds.max(1)),
         kick,
+        driftloop_api::Dashboard::from_settings(settings),
     )
     .await;
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -65,6 +66,7 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> Result<()> {
         .with_context(|| format!("listening on {}", args.addr))?;
     tracing::info!("serving on http://{}", listener.local_addr()?);
     eprintln!("driftloop serving on http://{}", listener.local_addr()?);
+    eprintln!("the dashboard: http://{}/ui/", listener.local_addr()?);
     axum::serve(listener, driftloop_api::router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -62,6 +62,13 @@ pub struct DemoArgs {
     /// Print one JSON object at the end instead of the summary table.
     #[arg(long)]
     json: bool,
+    /// After the loop, keep serving the API and the dashboard (`/ui/`) over the demo's
+    /// database and store until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// Address the API and the dashboard listen on with --serve.
+    #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
+    addr: std::net::SocketAddr,
 }
 
 /// Prints notifications above the progress bars (or plainly when there are none).
@@ -105,6 +112,15 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
             root: args.dir.join("store"),
         };
     }
+    // Listening first: a taken port is said before the loop runs, not after.
+    let listener = match args.serve {
+        true => Some(
+            tokio::net::TcpListener::bind(args.addr)
+                .await
+                .with_context(|| format!("listening on {} (--addr chooses another address)", args.addr))?,
+        ),
+        false => None,
+    };
     let db = crate::open(&settings)?;
     db.migrate().context("migrating the demo database")?;
     let existing = db.count_rows()?;
@@ -165,12 +181,13 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
         let wake = wake.clone();
         Arc::new(move || wake.notify_one())
     };
-    let state = driftloop_api::AppState::new(
+    let state = driftloop_api::AppState::with_dashboard(
         db.clone(),
         store.clone(),
         driftloop_api::Limits::default(),
         Duration::from_millis(500),
         kick,
+        driftloop_api::Dashboard::from_settings(&settings),
     )
     .await;
     let router = driftloop_api::router(state);
@@ -288,7 +305,38 @@ pub async fn demo(args: DemoArgs, settings: &Settings, explicit_db: bool, explic
     } else {
         println!("{}", table(&summary));
     }
+    if let Some(listener) = listener {
+        serve_after(listener, router, runner, wake).await?;
+    }
     Ok(())
+}
+
+/// Serves the demo's Router until Ctrl-C, with the worker woken by inserts as during the
+/// loop.
+async fn serve_after(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    runner: Arc<Worker>,
+    wake: Arc<tokio::sync::Notify>,
+) -> Result<()> {
+    tokio::spawn(async move {
+        loop {
+            wake.notified().await;
+            if let Err(e) = runner.run_once().await {
+                eprintln!("worker: {e:#}");
+            }
+        }
+    });
+    let addr = listener.local_addr()?;
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    eprintln!("the dashboard: http://{addr}/ui/ (the API: http://{addr}/openapi.json); Ctrl-C stops");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
 }
 
 /// Removes the demo folder of an earlier run (only a folder this command made, or an
