@@ -113,8 +113,10 @@ def main():
 
     process, summary, base, demo_dir = start_demo(args.binary, args.out)
     try:
+        if args.docs:
+            docs_screenshots(base, args.docs)
         add_markup(base, demo_dir)
-        run_browser(base, summary, screens, args.docs)
+        run_browser(base, summary, screens)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -125,7 +127,18 @@ def main():
     )
 
 
-def run_browser(base, summary, screens, docs):
+def docs_screenshots(base, docs):
+    """The README's pictures of the overview and the drift history, before any markup is added."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        for name, path in (("overview", PAGES["overview"]), ("drift", PAGES["drift"])):
+            page.goto(base + path, wait_until="load")
+            page.screenshot(path=os.path.join(docs, f"dashboard-{name}.png"), full_page=True)
+        browser.close()
+
+
+def run_browser(base, summary, screens):
     errors = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -162,8 +175,6 @@ def run_browser(base, summary, screens, docs):
         check(cells == n_checks * n_columns, f"the heatmap has {cells} cells, expected {n_checks} x {n_columns}")
         check(page.locator("#heatmap td.cell.drifted").count() > 0, "the shifted columns are marked drifted")
         check(page.locator("#share-chart svg circle").count() == n_checks, "the share line has a dot per check")
-        if docs:
-            page.screenshot(path=os.path.join(docs, "dashboard-drift.png"), full_page=True)
 
         # A check's report, through its link.
         link = page.locator("table.checks a.report").first
@@ -196,10 +207,6 @@ def run_browser(base, summary, screens, docs):
         points = page.locator("#accuracy-chart svg circle").count()
         check(points == scored, f"the accuracy chart has {points} points for {scored} scored checks")
 
-        if docs:
-            page.set_viewport_size({"width": 1280, "height": 800})
-            page.goto(base + PAGES["overview"], wait_until="load")
-            page.screenshot(path=os.path.join(docs, "dashboard-overview.png"), full_page=True)
         browser.close()
     check(not errors, "console errors: " + "; ".join(errors))
 
