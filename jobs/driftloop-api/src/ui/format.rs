@@ -209,8 +209,8 @@ mod tests {
         assert_eq!(at("2026-12-03T11:00:00Z"), "1 day ago");
         assert_eq!(at("2026-11-20T12:00:00Z"), "14 days ago");
         assert_eq!(
-            when("2026-12-04T11:55:00.123Z", now).0,
-            "<time datetime=\"2026-12-04T11:55:00.123Z\">2026-12-04 11:55:00 UTC</time> <span class=\"ago\">(5 min ago)</span>"
+            when("2026-12-04T11:54:59.123Z", now).0,
+            "<time datetime=\"2026-12-04T11:54:59.123Z\">2026-12-04 11:54:59 UTC</time> <span class=\"ago\">(5 min ago)</span>"
         );
         assert_eq!(when("<b>", now).0, "&lt;b&gt;");
     }
