@@ -208,6 +208,14 @@ async fn the_pages_tell_the_loops_story(backend: Backend) {
     } else {
         "beat v1"
     }));
+    // Which holdout rows were compared: those stored after v1's snapshot, if any.
+    let decision = candidate.decision.as_ref().unwrap();
+    let compared = decision["holdout_rows"].as_u64().unwrap();
+    assert_eq!(
+        detail.contains(&format!("on its {compared} holdout rows newer than the champion")),
+        decision["compared_on"] == "rows_newer_than_champion",
+        "{decision}"
+    );
 
     let jobs = u.page("/ui/jobs").await;
     assert!(

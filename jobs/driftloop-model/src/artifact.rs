@@ -49,6 +49,11 @@ pub struct ArtifactMetrics {
     /// `training_rows` of them (`TrainConfig::max_train_rows`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampled_from: Option<u64>,
+    /// How many rows the served model (the artifact's body) was fitted on when it was
+    /// refitted on every row after the holdout was scored (`TrainConfig::refit_max_rows`);
+    /// absent: the body is the model the holdout scores are of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_rows: Option<u64>,
 }
 
 /// The artifact's first line.

@@ -66,6 +66,7 @@ fn artifact_bytes(data: &Dataset, config: &TrainConfig) -> Vec<u8> {
         classes: spec().classes.iter().map(|c| c.to_string()).collect(),
         metrics: ArtifactMetrics {
             sampled_from: trained.sampled_from.map(|n| n as u64),
+            served_rows: trained.served_rows.map(|n| n as u64),
             cv,
             candidates: trained.cv.clone(),
             holdout: trained.holdout.clone(),
@@ -380,4 +381,79 @@ fn above_max_train_rows_the_model_is_fitted_on_a_stratified_sample_and_scored_on
     config.as_object_mut().unwrap().remove("max_train_rows");
     let read: TrainConfig = serde_json::from_value(config).unwrap();
     assert_eq!(read.max_train_rows, select::DEFAULT_MAX_TRAIN_ROWS);
+}
+
+#[test]
+fn up_to_refit_max_rows_the_served_model_learns_every_row_and_the_holdout_scores_stay_the_compared_models() {
+    let data = dataset(300, 11);
+    let encoder = Encoder::from_spec(spec());
+    let all: Vec<usize> = (0..data.n_rows()).collect();
+    let config = TrainConfig {
+        candidates: vec![Candidate::DecisionTree {
+            max_depth: None,
+            min_samples_leaf: 1,
+        }],
+        ..small_config(2)
+    };
+    assert!(config.refit_max_rows >= 300, "the default refits 300 rows");
+    let refitted = train(&data, &encoder, 4, &config).unwrap();
+    let compared_only = train(
+        &data,
+        &encoder,
+        4,
+        &TrainConfig {
+            refit_max_rows: 0,
+            ..config.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(refitted.served_rows, Some(300));
+    assert_eq!(compared_only.served_rows, None);
+    // The holdout scores and predictions are the compared model's in both.
+    assert_eq!(refitted.holdout, compared_only.holdout);
+    assert_eq!(refitted.holdout_predicted, compared_only.holdout_predicted);
+    assert_eq!(refitted.training_rows, compared_only.training_rows);
+    // The served model is the chosen candidate fitted on every row with the same seed; the
+    // compared model the same candidate fitted on the training rows only.
+    let x_all = data.matrix(&encoder, &all).unwrap();
+    let fit_on = |rows: &[usize]| {
+        let y: Vec<i32> = rows.iter().map(|&r| data.labels[r] as i32).collect();
+        Fitted::fit(
+            &refitted.chosen,
+            &data.matrix(&encoder, rows).unwrap(),
+            &y,
+            config.seed,
+            1,
+        )
+        .unwrap()
+        .predict_proba(&x_all, 4)
+        .unwrap()
+    };
+    let served = refitted.model.predict_proba(&x_all, 4).unwrap();
+    assert_eq!(served, fit_on(&all));
+    assert_eq!(
+        compared_only.model.predict_proba(&x_all, 4).unwrap(),
+        fit_on(&refitted.training_rows)
+    );
+    assert_ne!(
+        served,
+        fit_on(&refitted.training_rows),
+        "the holdout rows changed the tree"
+    );
+    // Deterministic: the same artifact whatever the threads.
+    assert_eq!(
+        artifact_bytes(&data, &config),
+        artifact_bytes(
+            &data,
+            &TrainConfig {
+                threads: 1,
+                ..config.clone()
+            }
+        )
+    );
+    // Artifacts written before the setting read it as 0: their body is the compared model.
+    let mut old = serde_json::to_value(&config).unwrap();
+    old.as_object_mut().unwrap().remove("refit_max_rows");
+    let read: TrainConfig = serde_json::from_value(old).unwrap();
+    assert_eq!(read.refit_max_rows, 0);
 }

@@ -96,6 +96,10 @@ pub struct Settings {
     /// `DRIFTLOOP_MAX_TRAIN_ROWS`: the most rows a model is fitted on (above, a seeded
     /// stratified sample); default driftloop-model's `DEFAULT_MAX_TRAIN_ROWS`.
     pub max_train_rows: Option<usize>,
+    /// `DRIFTLOOP_REFIT_MAX_ROWS`: up to this many rows, the served model is the chosen
+    /// candidate refitted on every row, holdout included (0: never); default
+    /// driftloop-model's `DEFAULT_REFIT_MAX_ROWS`.
+    pub refit_max_rows: Option<usize>,
     /// `DRIFTLOOP_PROMOTION_MARGIN`: how much higher a candidate's holdout macro-F1 must
     /// be than the champion's on the same rows to replace it; default 0.01.
     pub promotion_margin: f64,
@@ -124,6 +128,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// How to train: the environment's row limits over driftloop-model's defaults.
+    pub fn train_config(&self) -> driftloop_model::TrainConfig {
+        let defaults = driftloop_model::TrainConfig::default();
+        driftloop_model::TrainConfig {
+            max_train_rows: self.max_train_rows.unwrap_or(defaults.max_train_rows),
+            refit_max_rows: self.refit_max_rows.unwrap_or(defaults.refit_max_rows),
+            ..defaults
+        }
+    }
+
     /// The drift decision's settings: the environment's overrides over the defaults.
     pub fn drift_config(&self) -> driftloop_stats::DriftConfig {
         let defaults = driftloop_stats::DriftConfig::default();
@@ -258,6 +272,18 @@ impl Settings {
                 .ok(),
             None => Some(StoreUrl::parse(DEFAULT_STORE).expect("the default store parses")),
         };
+        let refit_max_rows = match lookup("DRIFTLOOP_REFIT_MAX_ROWS").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(raw) => match raw.trim().parse::<usize>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    problems.push(format!(
+                        "DRIFTLOOP_REFIT_MAX_ROWS: {raw:?} is not a whole number of rows (0: never)"
+                    ));
+                    None
+                }
+            },
+        };
         let mut number = |name: &str| -> Option<f64> {
             let raw = lookup(name).filter(|v| !v.trim().is_empty())?;
             match raw.trim().parse::<f64>() {
@@ -391,6 +417,7 @@ impl Settings {
                 performance_min_labels,
                 train_labels,
                 max_train_rows,
+                refit_max_rows,
                 promotion_margin,
                 mlflow_tracking_uri,
                 mlflow_experiment: nonempty("DRIFTLOOP_MLFLOW_EXPERIMENT").unwrap_or_else(|| "driftloop".to_string()),
@@ -535,14 +562,25 @@ mod tests {
             (settings.drift_window, settings.max_train_rows),
             (DriftWindow::SinceSnapshot, None)
         );
+        let defaults = driftloop_model::TrainConfig::default();
+        assert_eq!(settings.train_config().refit_max_rows, defaults.refit_max_rows);
+        assert_eq!(settings.train_config().max_train_rows, defaults.max_train_rows);
         let settings = settings_of(&[
             ("DRIFTLOOP_DRIFT_WINDOW", "last:500"),
             ("DRIFTLOOP_MAX_TRAIN_ROWS", "250000"),
+            ("DRIFTLOOP_REFIT_MAX_ROWS", "0"),
         ])
         .unwrap();
         assert_eq!(
             (settings.drift_window, settings.max_train_rows),
             (DriftWindow::Last(500), Some(250_000))
+        );
+        assert_eq!(
+            (
+                settings.train_config().max_train_rows,
+                settings.train_config().refit_max_rows
+            ),
+            (250_000, 0)
         );
         assert_eq!(
             DriftWindow::parse(" since-last-check ").unwrap().to_string(),
@@ -551,6 +589,7 @@ mod tests {
         let err = settings_of(&[
             ("DRIFTLOOP_DRIFT_WINDOW", "last:0"),
             ("DRIFTLOOP_MAX_TRAIN_ROWS", "1.5"),
+            ("DRIFTLOOP_REFIT_MAX_ROWS", "-3"),
         ])
         .unwrap_err()
         .to_string();
@@ -560,6 +599,10 @@ mod tests {
         );
         assert!(
             err.contains("DRIFTLOOP_MAX_TRAIN_ROWS: 1.5 is not a whole number"),
+            "{err}"
+        );
+        assert!(
+            err.contains("DRIFTLOOP_REFIT_MAX_ROWS: \"-3\" is not a whole number"),
             "{err}"
         );
     }

@@ -2,6 +2,12 @@
 //! the pure rule (`driftloop_model::promotion::decide`), then moves the `champion` alias
 //! by compare-and-set (deciding again when another training moved it meanwhile) or
 //! records the rejection, and notifies.
+//!
+//! Both are scored on rows neither learned from: the candidate's holdout rows (its
+//! compared model never saw them) outside the id range of the champion's snapshot (the
+//! champion may have learned from every row of it). When every holdout row lies inside
+//! that range (a retraining on the same rows, say), the whole holdout is used, which
+//! favours the champion.
 
 use driftloop_core::metrics::score;
 use driftloop_core::spec;
@@ -14,7 +20,42 @@ use crate::db::{AliasReason, Database, ModelStatus, ModelVersion};
 use crate::error::Result;
 use crate::notify::{Event, Notifier};
 use crate::objects::ObjectStore;
+use crate::snapshot::load_manifest;
 use crate::train_job::model_name;
+
+/// The candidate's holdout: its rows (feature values), their ids, the truth, and the
+/// class the candidate's compared model gave each.
+pub(crate) struct Holdout<'a> {
+    pub rows: Vec<&'a [f64]>,
+    pub ids: Vec<i64>,
+    pub truth: Vec<u8>,
+    pub predicted: Vec<u8>,
+}
+
+/// Which holdout rows the comparison with `champion` uses (see the module documentation),
+/// and whether they are only the rows outside the champion's snapshot.
+async fn compared_rows(store: &dyn ObjectStore, champion: &ModelVersion, holdout: &Holdout<'_>) -> (Vec<usize>, bool) {
+    let every_row = || (0..holdout.ids.len()).collect::<Vec<usize>>();
+    let manifest = match load_manifest(store, &champion.model.snapshot_uri).await {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            tracing::warn!(
+                champion = champion.version,
+                error = %e,
+                "the champion's snapshot manifest cannot be read: comparing on the whole holdout"
+            );
+            return (every_row(), false);
+        }
+    };
+    let unseen: Vec<usize> = (0..holdout.ids.len())
+        .filter(|&i| holdout.ids[i] < manifest.min_id || holdout.ids[i] > manifest.max_id)
+        .collect();
+    if unseen.is_empty() {
+        (every_row(), false)
+    } else {
+        (unseen, true)
+    }
+}
 
 /// Compares the candidate with the champion on the candidate's holdout and moves the
 /// alias or rejects the candidate. A champion that moved meanwhile is compared again.
@@ -26,8 +67,7 @@ pub(crate) async fn decide(
     candidate: &ModelVersion,
     candidate_macro_f1: f64,
     encoder: &Encoder,
-    holdout_rows: &[&[f64]],
-    holdout_truth: &[u8],
+    holdout: &Holdout<'_>,
     margin: f64,
 ) -> Result<Decision> {
     let name = model_name();
@@ -39,16 +79,25 @@ pub(crate) async fn decide(
             },
         });
     }
+    let n_classes = spec().classes.len();
     for _ in 0..3 {
         let champion = load_champion(db, store, name).await?;
+        let mut candidate_macro_f1 = candidate_macro_f1;
+        let mut compared = (holdout.truth.len(), "whole_holdout");
         let champion_score = match &champion {
             Some((champion, artifact)) => {
-                let x = encode_rows(encoder, holdout_rows.iter().copied())?;
-                let n_classes = spec().classes.len();
+                let (rows, unseen) = compared_rows(store, champion, holdout).await;
+                let truth: Vec<u8> = rows.iter().map(|&i| holdout.truth[i]).collect();
+                let x = encode_rows(encoder, rows.iter().map(|&i| holdout.rows[i]))?;
                 let predicted = artifact.model.predict(&x, n_classes)?;
+                let ours: Vec<u8> = rows.iter().map(|&i| holdout.predicted[i]).collect();
+                candidate_macro_f1 = score(&truth, &ours, n_classes).macro_f1;
+                if unseen {
+                    compared = (rows.len(), "rows_newer_than_champion");
+                }
                 Some(ChampionScore {
                     version: champion.version,
-                    macro_f1: score(holdout_truth, &predicted, n_classes).macro_f1,
+                    macro_f1: score(&truth, &predicted, n_classes).macro_f1,
                 })
             }
             None => None,
@@ -60,7 +109,7 @@ pub(crate) async fn decide(
             ..
         } = decision
         {
-            let recorded = json!({"decision": &decision, "holdout_rows": holdout_truth.len()});
+            let recorded = json!({"decision": &decision, "holdout_rows": compared.0, "compared_on": compared.1});
             db.reject_model(name, candidate.version, &recorded)?;
             notifier
                 .notify(&Event::CandidateRejected {
@@ -76,7 +125,7 @@ pub(crate) async fn decide(
         let previous = champion_score.map(|c| c.version);
         let recorded = match previous {
             None => json!({"decision": &decision, "candidate_macro_f1": candidate_macro_f1}),
-            Some(_) => json!({"decision": &decision, "holdout_rows": holdout_truth.len()}),
+            Some(_) => json!({"decision": &decision, "holdout_rows": compared.0, "compared_on": compared.1}),
         };
         match db.set_champion(
             name,

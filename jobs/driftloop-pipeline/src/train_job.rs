@@ -77,10 +77,13 @@ pub struct TrainOutcome {
     pub params: Value,
     pub cv_macro_f1: f64,
     pub holdout: Scores,
-    /// Rows the model was fitted on, and how many training rows there were when that was
-    /// a sample of them (`max_train_rows`).
+    /// Rows the compared model was fitted on, and how many training rows there were when
+    /// that was a sample of them (`max_train_rows`).
     pub training_rows: u64,
     pub sampled_from: Option<u64>,
+    /// Rows the served model was fitted on when it was refitted on every row
+    /// (`refit_max_rows`); `None`: the compared model is served.
+    pub served_rows: Option<u64>,
     /// The snapshot's rows in memory (their Polars frame's size, bytes): what a train job's
     /// peak memory is measured against.
     pub frame_bytes: u64,
@@ -132,6 +135,7 @@ pub async fn run_training(
         TrainSource::Snapshot(uri) => load_snapshot(store, uri).await?,
     };
     let data = frame_to_dataset(&frame)?;
+    let ids: Vec<i64> = frame.column("id")?.i64()?.into_no_null_iter().collect();
     let frame_bytes = frame.estimated_size() as u64;
     drop(frame);
     let encoder = Encoder::from_spec(spec()).impute_from(&data.values);
@@ -173,6 +177,7 @@ pub async fn run_training(
             holdout_rows: trained.holdout_rows.len() as u64,
             cv_rows: trained.cv_rows as u64,
             sampled_from: trained.sampled_from.map(|n| n as u64),
+            served_rows: trained.served_rows.map(|n| n as u64),
         },
         snapshot: snapshot.clone(),
         config: options.config.clone(),
@@ -209,12 +214,16 @@ pub async fn run_training(
         })
         .await;
 
-    let holdout_rows: Vec<&[f64]> = trained
-        .holdout_rows
-        .iter()
-        .map(|&r| &data.values[r * data.n_features..(r + 1) * data.n_features])
-        .collect();
-    let holdout_truth: Vec<u8> = trained.holdout_rows.iter().map(|&r| data.labels[r]).collect();
+    let holdout = crate::promote::Holdout {
+        rows: trained
+            .holdout_rows
+            .iter()
+            .map(|&r| &data.values[r * data.n_features..(r + 1) * data.n_features])
+            .collect(),
+        ids: trained.holdout_rows.iter().map(|&r| ids[r]).collect(),
+        truth: trained.holdout_rows.iter().map(|&r| data.labels[r]).collect(),
+        predicted: trained.holdout_predicted.clone(),
+    };
     let decision = crate::promote::decide(
         db,
         store,
@@ -222,8 +231,7 @@ pub async fn run_training(
         &version,
         trained.holdout.macro_f1,
         &encoder,
-        &holdout_rows,
-        &holdout_truth,
+        &holdout,
         options.promotion_margin,
     )
     .await?;
@@ -250,6 +258,7 @@ pub async fn run_training(
         holdout: trained.holdout,
         training_rows: trained.training_rows.len() as u64,
         sampled_from: trained.sampled_from.map(|n| n as u64),
+        served_rows: trained.served_rows.map(|n| n as u64),
         frame_bytes,
         decision,
         champion,

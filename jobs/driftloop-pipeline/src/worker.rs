@@ -87,12 +87,7 @@ impl Worker {
             drift_window: settings.drift_window,
             performance: performance_config(settings),
             labels: settings.train_labels,
-            train: TrainConfig {
-                max_train_rows: settings
-                    .max_train_rows
-                    .unwrap_or(driftloop_model::select::DEFAULT_MAX_TRAIN_ROWS),
-                ..TrainConfig::default()
-            },
+            train: settings.train_config(),
             promotion_margin: settings.promotion_margin,
         })
     }

@@ -42,12 +42,26 @@ pub(crate) fn decision_text(v: &ModelVersion) -> String {
     };
     let f = |name: &str| decision.get(name).and_then(Value::as_f64);
     let n = |name: &str| decision.get(name).and_then(Value::as_i64);
+    // Decisions recorded since the served model learns every row say which holdout rows
+    // were compared (see driftloop-pipeline's promote.rs).
+    let newer = v
+        .decision
+        .as_ref()
+        .and_then(|d| d.get("compared_on"))
+        .and_then(Value::as_str)
+        == Some("rows_newer_than_champion");
     let rows = v
         .decision
         .as_ref()
         .and_then(|d| d.get("holdout_rows"))
         .and_then(Value::as_u64)
-        .map(|r| format!(" on its {r} holdout rows"))
+        .map(|r| {
+            if newer {
+                format!(" on its {r} holdout rows newer than the champion")
+            } else {
+                format!(" on its {r} holdout rows")
+            }
+        })
         .unwrap_or_default();
     match decision.get("outcome").and_then(Value::as_str) {
         Some("first_champion") => "the first champion".to_string(),

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use driftloop_core::fixtures::{generate, Scenario};
+use driftloop_core::metrics::stratified_holdout;
 use driftloop_core::LabelSource;
 use driftloop_model::{Candidate, TrainConfig};
 use driftloop_pipeline::artifacts::{load_artifact, load_champion};
@@ -284,7 +286,12 @@ fn rejection_and_rollback(backend: Backend) {
         assert_eq!(second.champion, Some(first.version));
         let rejected = t.db.model_version(model_name(), second.version).unwrap().unwrap();
         assert_eq!(rejected.status, ModelStatus::Rejected);
-        assert_eq!(rejected.decision.unwrap()["decision"]["outcome"], "rejected");
+        let decision = rejected.decision.unwrap();
+        assert_eq!(decision["decision"]["outcome"], "rejected");
+        // The same rows again: every holdout row is inside the champion's snapshot, so the
+        // whole holdout (24 rows) is compared.
+        assert_eq!(decision["compared_on"], "whole_holdout");
+        assert_eq!(decision["holdout_rows"], 24);
         assert!(recorder.names().contains(&"candidate_rejected"));
 
         // A stale compare-and-set is refused; a manual promotion moves the alias.
@@ -328,7 +335,10 @@ fn rejection_and_rollback(backend: Backend) {
     });
 }
 
-driftloop_db::on_both_backends!(rejection_and_rollback);
+driftloop_db::on_both_backends!(
+    rejection_and_rollback,
+    a_candidate_is_compared_on_rows_the_champion_never_learned_from
+);
 
 /// A store whose writes under `models/` fail, as a store that is down would.
 struct FailingModels(Arc<dyn ObjectStore>);
@@ -573,4 +583,47 @@ async fn drift_measures_against_the_champions_training_snapshot() {
         .unwrap();
     assert_eq!(reference.manifest.uri, trained.snapshot.uri);
     assert_eq!(reference.manifest.rows, 120);
+}
+
+/// The first champion learns every row of its snapshot (the served model is refitted on
+/// all 120); a later candidate is compared with it only on the candidate's holdout rows
+/// the champion never learned from: those stored after its snapshot.
+fn a_candidate_is_compared_on_rows_the_champion_never_learned_from(backend: Backend) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let t = TestDb::new(backend, "unseen");
+        let s = TestStore::new(StoreBackend::Local, "unseen").await;
+        let store = s.store.as_ref();
+        import_original(&t);
+        let first = train_expert(&t, store, None).await.unwrap();
+        assert_eq!(first.decision, Decision::FirstChampion);
+        assert_eq!((first.training_rows, first.served_rows), (96, Some(120)));
+        let champion = load_champion(t.db.as_ref(), store, model_name())
+            .await
+            .unwrap()
+            .unwrap()
+            .1;
+        assert_eq!(champion.header.metrics.served_rows, Some(120));
+        assert_eq!(champion.header.metrics.holdout_rows, 24);
+
+        t.db.insert_rows(&generate(Scenario::Baseline, 200, 31)).unwrap();
+        let second = train_expert(&t, store, None).await.unwrap();
+        assert_eq!(second.snapshot.rows, 320);
+        // The candidate's holdout, drawn as training draws it, and its rows stored after
+        // the champion's snapshot (ids above 120).
+        let (frame, _) = load_snapshot(store, &second.snapshot.uri).await.unwrap();
+        let ids: Vec<i64> = frame.column("id").unwrap().i64().unwrap().into_no_null_iter().collect();
+        let labels = frame_to_dataset(&frame).unwrap().labels;
+        let (_, holdout) = stratified_holdout(&labels, 0.2, TrainConfig::default().seed);
+        let newer = holdout.iter().filter(|&&r| ids[r] > 120).count();
+        assert!(newer > 0 && newer < holdout.len(), "{newer} of {}", holdout.len());
+        let registered = t.db.model_version(model_name(), second.version).unwrap().unwrap();
+        let decision = registered.decision.unwrap();
+        assert_eq!(decision["compared_on"], "rows_newer_than_champion", "{decision}");
+        assert_eq!(decision["holdout_rows"], newer, "{decision}");
+        match second.decision {
+            Decision::Promoted { previous, .. } => assert_eq!(previous, first.version),
+            Decision::Rejected { champion, .. } => assert_eq!(champion, first.version),
+            other => panic!("a decision against the champion: {other:?}"),
+        }
+    });
 }

@@ -75,11 +75,9 @@ impl From<FamilyArg> for Family {
 }
 
 fn train_config(families: &[FamilyArg], seed: u64, settings: &Settings) -> TrainConfig {
-    let defaults = TrainConfig::default();
     let mut config = TrainConfig {
         seed,
-        max_train_rows: settings.max_train_rows.unwrap_or(defaults.max_train_rows),
-        ..defaults
+        ..settings.train_config()
     };
     if !families.is_empty() {
         let wanted: Vec<Family> = families.iter().map(|&f| f.into()).collect();
@@ -153,7 +151,10 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> Result<()> {
     }
 }
 
-async fn dry_run(input: &std::path::Path, config: TrainConfig, json_mode: bool) -> Result<()> {
+async fn dry_run(input: &std::path::Path, mut config: TrainConfig, json_mode: bool) -> Result<()> {
+    // Nothing is stored: the served model (the chosen candidate refitted on every row)
+    // would be thrown away, so it is not fitted.
+    config.refit_max_rows = 0;
     let started = Instant::now();
     let spinner = progress::spinner(&format!("reading {}", input.display()), json_mode);
     let frame = read_rows_file(input).with_context(|| format!("reading {}", input.display()));
