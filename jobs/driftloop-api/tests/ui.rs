@@ -203,6 +203,10 @@ async fn the_pages_tell_the_loops_story(backend: Backend) {
         "{:.3}",
         candidate.model.holdout_metrics["accuracy"].as_f64().unwrap()
     )));
+    assert!(detail.contains(&format!(
+        "log-loss <b id=\"holdout-log-loss\">{:.3}</b>",
+        candidate.model.holdout_metrics["log_loss"].as_f64().unwrap()
+    )));
     assert!(detail.contains(if candidate.status.as_str() == "rejected" {
         "did not beat v1"
     } else {

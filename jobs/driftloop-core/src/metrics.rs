@@ -1,8 +1,8 @@
 //! Classification metrics and stratified splits, for choosing and comparing models:
 //! confusion matrix, accuracy, per-class precision / recall / F1 and macro-F1 (an
 //! undefined ratio scores 0, and the macro mean covers the classes present in the truth or
-//! the predictions, as scikit-learn does by default), and deterministic stratified k-fold
-//! and holdout splits.
+//! the predictions, as scikit-learn does by default), the log-loss and Brier score of class
+//! probabilities, and deterministic stratified k-fold and holdout splits.
 
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +95,47 @@ fn shuffled_by_class(labels: &[u8], seed: u64) -> Vec<Vec<usize>> {
     by_class
 }
 
+/// How good class probabilities are, beyond the class they pick (lower is better).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProbabilityScores {
+    /// Mean of −ln p(true class), p clipped to [ε, 1 − ε] (ε = `f64::EPSILON`, as
+    /// scikit-learn's `log_loss` clips float64 probabilities).
+    pub log_loss: f64,
+    /// Mean over rows of Σ over classes of (p(class) − 1 if the class is true else 0)²:
+    /// the multiclass Brier score, from 0 (certain and right) to 2 (certain and wrong).
+    pub brier: f64,
+}
+
+/// The log-loss and Brier score of `probabilities` (one row of class probabilities per
+/// true class index in `truth`). No rows score 0.
+pub fn probability_scores(truth: &[u8], probabilities: &[Vec<f64>]) -> ProbabilityScores {
+    assert_eq!(truth.len(), probabilities.len(), "one row of probabilities per row");
+    if truth.is_empty() {
+        return ProbabilityScores {
+            log_loss: 0.0,
+            brier: 0.0,
+        };
+    }
+    let (mut log_loss, mut brier) = (0.0, 0.0);
+    for (&t, p) in truth.iter().zip(probabilities) {
+        let p_true = p.get(t as usize).copied().unwrap_or(0.0);
+        log_loss -= p_true.clamp(f64::EPSILON, 1.0 - f64::EPSILON).ln();
+        brier += p
+            .iter()
+            .enumerate()
+            .map(|(c, &q)| {
+                let target = if c == t as usize { 1.0 } else { 0.0 };
+                (q - target) * (q - target)
+            })
+            .sum::<f64>();
+    }
+    let n = truth.len() as f64;
+    ProbabilityScores {
+        log_loss: log_loss / n,
+        brier: brier / n,
+    }
+}
+
 /// Stratified k-fold: `k` disjoint sets of row indices covering every row once, each
 /// class spread over the folds as evenly as its count allows. The same labels and seed
 /// give the same folds.
@@ -136,6 +177,28 @@ pub fn stratified_holdout(labels: &[u8], holdout_share: f64, seed: u64) -> (Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_loss_and_brier_score_by_hand() {
+        let truth = [0, 1, 2];
+        let p = vec![vec![0.8, 0.1, 0.1], vec![0.5, 0.5, 0.0], vec![0.0, 0.0, 1.0]];
+        let scores = probability_scores(&truth, &p);
+        // −(ln 0.8 + ln 0.5 + ln(1 − ε)) / 3; (0.04 + 0.01 + 0.01) + (0.25 + 0.25) + 0.
+        let expected = -(0.8f64.ln() + 0.5f64.ln() + (1.0 - f64::EPSILON).ln()) / 3.0;
+        assert!((scores.log_loss - expected).abs() < 1e-15, "{scores:?}");
+        assert!((scores.brier - 0.56 / 3.0).abs() < 1e-15, "{scores:?}");
+        // Certain and wrong: −ln ε and the worst Brier score, 2.
+        let wrong = probability_scores(&[1], &[vec![1.0, 0.0]]);
+        assert!((wrong.log_loss + f64::EPSILON.ln()).abs() < 1e-12, "{wrong:?}");
+        assert_eq!(wrong.brier, 2.0);
+        assert_eq!(
+            probability_scores(&[], &[]),
+            ProbabilityScores {
+                log_loss: 0.0,
+                brier: 0.0
+            }
+        );
+    }
 
     #[test]
     fn scores_a_known_confusion() {

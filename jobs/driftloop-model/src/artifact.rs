@@ -8,7 +8,7 @@
 //! `created_at` is the snapshot's as-of time (its newest row), not the clock: the same
 //! snapshot and config give a byte-identical artifact.
 
-use driftloop_core::metrics::Scores;
+use driftloop_core::metrics::{ProbabilityScores, Scores};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -42,6 +42,10 @@ pub struct ArtifactMetrics {
     /// Every candidate's cross-validation, in grid order.
     pub candidates: Vec<CandidateScore>,
     pub holdout: Scores,
+    /// The log-loss and Brier score of the compared model's probabilities on the holdout
+    /// (absent in artifacts written before they were measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_probabilities: Option<ProbabilityScores>,
     pub training_rows: u64,
     pub holdout_rows: u64,
     pub cv_rows: u64,

@@ -9,12 +9,14 @@
 
 use std::time::Instant;
 
-use driftloop_core::metrics::{score, stratified_folds, stratified_holdout, Scores};
+use driftloop_core::metrics::{
+    probability_scores, score, stratified_folds, stratified_holdout, ProbabilityScores, Scores,
+};
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::encode::Encoder;
-use crate::family::{default_grid, Candidate, Fitted, Matrix};
+use crate::family::{argmax, default_grid, Candidate, Fitted, Matrix};
 use crate::parallel::parallel_map;
 use crate::ModelError;
 
@@ -143,6 +145,12 @@ pub struct CandidateScore {
     pub mean_macro_f1: f64,
     pub std_macro_f1: f64,
     pub mean_accuracy: f64,
+    /// Mean over the folds of the log-loss and Brier score of the candidate's class
+    /// probabilities (absent in artifacts written before they were measured).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mean_log_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mean_brier: Option<f64>,
     /// Why the candidate could not be fitted on some fold, if it could not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
@@ -168,6 +176,8 @@ pub struct Trained {
     pub cv: Vec<CandidateScore>,
     /// The compared model's scores on the holdout rows.
     pub holdout: Scores,
+    /// The log-loss and Brier score of the compared model's probabilities on them.
+    pub holdout_probabilities: ProbabilityScores,
     /// The compared model's class for each holdout row, in `holdout_rows` order.
     pub holdout_predicted: Vec<u8>,
     /// The rows the compared model was fitted on (a sample when there were more than
@@ -248,8 +258,11 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
 
     let started = Instant::now();
     let x_holdout = data.matrix(encoder, &holdout_rows)?;
-    let predicted = model.predict(&x_holdout, n_classes)?;
-    let holdout = score(&data.labels_of(&holdout_rows), &predicted, n_classes);
+    let probabilities = model.predict_proba(&x_holdout, n_classes)?;
+    let predicted: Vec<u8> = probabilities.iter().map(|p| argmax(p) as u8).collect();
+    let holdout_truth = data.labels_of(&holdout_rows);
+    let holdout = score(&holdout_truth, &predicted, n_classes);
+    let holdout_probabilities = probability_scores(&holdout_truth, &probabilities);
     drop(x_holdout);
     let holdout_s = started.elapsed().as_secs_f64();
 
@@ -283,6 +296,7 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
         chosen,
         cv,
         holdout,
+        holdout_probabilities,
         holdout_predicted: predicted,
         served_rows,
         cv_rows: cv_rows.len(),
@@ -376,10 +390,14 @@ fn cross_validate(
     let results = parallel_map(&tasks, config.threads, |&(c, f)| {
         let (x_fit, y_fit, x_check, y_check) = &splits[f];
         let model = Fitted::fit_columns(&config.candidates[c], x_fit, y_fit, config.seed, 1, &continuous)?;
-        let predicted = model.predict(x_check, n_classes)?;
-        Ok::<Scores, ModelError>(score(y_check, &predicted, n_classes))
+        let probabilities = model.predict_proba(x_check, n_classes)?;
+        let predicted: Vec<u8> = probabilities.iter().map(|p| argmax(p) as u8).collect();
+        Ok::<_, ModelError>((
+            score(y_check, &predicted, n_classes),
+            probability_scores(y_check, &probabilities),
+        ))
     });
-    let mut per_candidate: Vec<Vec<Result<Scores, ModelError>>> =
+    let mut per_candidate: Vec<Vec<Result<(Scores, ProbabilityScores), ModelError>>> =
         config.candidates.iter().map(|_| Vec::new()).collect();
     for ((c, _), result) in tasks.iter().zip(results) {
         per_candidate[*c].push(result);
@@ -390,9 +408,13 @@ fn cross_validate(
         .zip(per_candidate)
         .map(|(candidate, results)| {
             let error = results.iter().find_map(|r| r.as_ref().err().map(|e| e.to_string()));
-            let scores: Vec<Scores> = results.into_iter().filter_map(|r| r.ok()).collect();
+            let (scores, probabilities): (Vec<Scores>, Vec<ProbabilityScores>) =
+                results.into_iter().filter_map(|r| r.ok()).unzip();
             let fold_macro_f1: Vec<f64> = scores.iter().map(|s| s.macro_f1).collect();
             let n = fold_macro_f1.len().max(1) as f64;
+            let measured = |value: fn(&ProbabilityScores) -> f64| {
+                (!probabilities.is_empty()).then(|| probabilities.iter().map(value).sum::<f64>() / n)
+            };
             let mean = fold_macro_f1.iter().sum::<f64>() / n;
             let var = fold_macro_f1.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
             CandidateScore {
@@ -400,6 +422,8 @@ fn cross_validate(
                 mean_macro_f1: mean,
                 std_macro_f1: var.sqrt(),
                 mean_accuracy: scores.iter().map(|s| s.accuracy).sum::<f64>() / n,
+                mean_log_loss: measured(|p| p.log_loss),
+                mean_brier: measured(|p| p.brier),
                 fold_macro_f1,
                 error,
             }

@@ -70,6 +70,7 @@ fn artifact_bytes(data: &Dataset, config: &TrainConfig) -> Vec<u8> {
             cv,
             candidates: trained.cv.clone(),
             holdout: trained.holdout.clone(),
+            holdout_probabilities: Some(trained.holdout_probabilities),
             training_rows: trained.training_rows.len() as u64,
             holdout_rows: trained.holdout_rows.len() as u64,
             cv_rows: trained.cv_rows as u64,
@@ -456,4 +457,31 @@ fn up_to_refit_max_rows_the_served_model_learns_every_row_and_the_holdout_scores
     old.as_object_mut().unwrap().remove("refit_max_rows");
     let read: TrainConfig = serde_json::from_value(old).unwrap();
     assert_eq!(read.refit_max_rows, 0);
+}
+
+#[test]
+fn every_candidate_and_the_holdout_have_a_log_loss_and_a_brier_score() {
+    let data = dataset(400, 5);
+    let encoder = Encoder::from_spec(spec());
+    let config = TrainConfig {
+        refit_max_rows: 0,
+        ..small_config(2)
+    };
+    let trained = train(&data, &encoder, 4, &config).unwrap();
+    for candidate in &trained.cv {
+        let (log_loss, brier) = (candidate.mean_log_loss.unwrap(), candidate.mean_brier.unwrap());
+        assert!(log_loss > 0.0 && log_loss.is_finite(), "{candidate:?}");
+        assert!((0.0..=2.0).contains(&brier), "{candidate:?}");
+    }
+    // The holdout's are those of the compared model's probabilities (served here).
+    let x = data.matrix(&encoder, &trained.holdout_rows).unwrap();
+    let truth: Vec<u8> = trained.holdout_rows.iter().map(|&r| data.labels[r]).collect();
+    let expected = driftloop_core::metrics::probability_scores(&truth, &trained.model.predict_proba(&x, 4).unwrap());
+    assert_eq!(trained.holdout_probabilities, expected);
+    // Scores written before these were measured read as absent.
+    let mut old = serde_json::to_value(&trained.cv[0]).unwrap();
+    old.as_object_mut().unwrap().remove("mean_log_loss");
+    old.as_object_mut().unwrap().remove("mean_brier");
+    let read: select::CandidateScore = serde_json::from_value(old).unwrap();
+    assert_eq!((read.mean_log_loss, read.mean_brier), (None, None));
 }

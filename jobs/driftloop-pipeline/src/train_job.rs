@@ -6,7 +6,7 @@
 //!
 //! The decision is `driftloop_model::promotion::decide`, carried out by `promote.rs`.
 
-use driftloop_core::metrics::Scores;
+use driftloop_core::metrics::{ProbabilityScores, Scores};
 use driftloop_core::spec;
 use driftloop_model::artifact::{code_version, encode_artifact, ArtifactHeader, ArtifactMetrics, SnapshotRef};
 pub use driftloop_model::promotion::Decision;
@@ -77,6 +77,8 @@ pub struct TrainOutcome {
     pub params: Value,
     pub cv_macro_f1: f64,
     pub holdout: Scores,
+    /// The log-loss and Brier score of the compared model's probabilities on the holdout.
+    pub holdout_probabilities: ProbabilityScores,
     /// Rows the compared model was fitted on, and how many training rows there were when
     /// that was a sample of them (`max_train_rows`).
     pub training_rows: u64,
@@ -173,6 +175,7 @@ pub async fn run_training(
             cv: cv.clone(),
             candidates: trained.cv.clone(),
             holdout: trained.holdout.clone(),
+            holdout_probabilities: Some(trained.holdout_probabilities),
             training_rows: trained.training_rows.len() as u64,
             holdout_rows: trained.holdout_rows.len() as u64,
             cv_rows: trained.cv_rows as u64,
@@ -197,7 +200,7 @@ pub async fn run_training(
         family: header.family.to_string(),
         params: params.clone(),
         cv_metrics: serde_json::to_value(&cv).expect("scores serialize"),
-        holdout_metrics: serde_json::to_value(&trained.holdout).expect("scores serialize"),
+        holdout_metrics: holdout_metrics(&trained),
         train_job_id: job_ids.first().copied(),
     })?;
     notifier
@@ -256,6 +259,7 @@ pub async fn run_training(
         params,
         cv_macro_f1: cv.mean_macro_f1,
         holdout: trained.holdout,
+        holdout_probabilities: trained.holdout_probabilities,
         training_rows: trained.training_rows.len() as u64,
         sampled_from: trained.sampled_from.map(|n| n as u64),
         served_rows: trained.served_rows.map(|n| n as u64),
@@ -266,6 +270,17 @@ pub async fn run_training(
         wandb,
         timings: trained.timings,
     })
+}
+
+/// The registry's holdout metrics: the scores of the holdout's classes, with the
+/// log-loss and Brier score of its probabilities beside them.
+fn holdout_metrics(trained: &Trained) -> Value {
+    let mut metrics = serde_json::to_value(&trained.holdout).expect("scores serialize");
+    if let Value::Object(map) = &mut metrics {
+        map.insert("log_loss".into(), Value::from(trained.holdout_probabilities.log_loss));
+        map.insert("brier".into(), Value::from(trained.holdout_probabilities.brier));
+    }
+    metrics
 }
 
 /// How long a train job may run before another worker may take it over.

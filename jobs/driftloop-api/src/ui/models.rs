@@ -223,17 +223,41 @@ pub(crate) async fn detail(
         esc(&decision_text(&v))
     ));
     body.0.push_str("<h2>Holdout</h2>");
+    let probability = |name: &str| v.model.holdout_metrics.get(name).and_then(Value::as_f64);
+    // Versions trained before the probabilities were scored have no log-loss.
+    let probabilities = match (probability("log_loss"), probability("brier")) {
+        (Some(log_loss), Some(brier)) => format!(
+            "; its probabilities: log-loss <b id=\"holdout-log-loss\">{}</b>, Brier score <b>{}</b>",
+            score(Some(log_loss)),
+            score(Some(brier))
+        ),
+        _ => String::new(),
+    };
     body.0.push_str(&format!(
-        "<p>accuracy <b id=\"holdout-accuracy\">{}</b>, macro-F1 <b>{}</b></p>",
+        "<p>accuracy <b id=\"holdout-accuracy\">{}</b>, macro-F1 <b>{}</b>{probabilities}</p>",
         score(h.accuracy),
         score(h.macro_f1)
     ));
     body.push(class_tables(&v.model.holdout_metrics));
-    body.0.push_str("<h2>Cross-validation of the grid</h2>");
-    let candidates = v.model.cv_metrics.as_array().cloned().unwrap_or_default();
+    // The registry keeps the chosen candidate's cross-validation (an object); the whole
+    // grid's is in the artifact's header.
+    body.0.push_str("<h2>Cross-validation of the chosen candidate</h2>");
+    let candidates = match &v.model.cv_metrics {
+        Value::Array(all) => all.clone(),
+        Value::Object(_) => vec![v.model.cv_metrics.clone()],
+        _ => Vec::new(),
+    };
     body.push(table(
         "cv",
-        &["candidate", "mean macro-F1#", "± std#", "mean accuracy#", ""],
+        &[
+            "candidate",
+            "mean macro-F1#",
+            "± std#",
+            "mean accuracy#",
+            "mean log-loss#",
+            "mean Brier#",
+            "",
+        ],
         candidates.iter().map(|c| {
             let f = |name: &str| c.get(name).and_then(Value::as_f64);
             vec![
@@ -241,6 +265,8 @@ pub(crate) async fn detail(
                 text(&score(f("mean_macro_f1"))),
                 text(&score(f("std_macro_f1"))),
                 text(&score(f("mean_accuracy"))),
+                text(&score(f("mean_log_loss"))),
+                text(&score(f("mean_brier"))),
                 text(c.get("error").and_then(Value::as_str).unwrap_or("")),
             ]
         }),

@@ -191,6 +191,7 @@ async fn dry_run(input: &std::path::Path, mut config: TrainConfig, json_mode: bo
         "chosen": trained.chosen,
         "cv": trained.cv,
         "holdout": trained.holdout,
+        "holdout_probabilities": trained.holdout_probabilities,
         // The file's data rows (0-based, in file order) scored as the holdout, so another
         // tool can be scored on the very same rows.
         "holdout_rows": trained.holdout_rows,
