@@ -17,9 +17,10 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.naive_bayes import CategoricalNB
 from sklearn.pipeline import make_pipeline
@@ -58,6 +59,12 @@ GRIDS = {
         CategoricalNB(min_categories=CATEGORIES),
         {"alpha": [0.1, 0.5, 1.0]},
     ),
+    # Both: learning rate 0.1, at most 100 rounds, no L2, early stopping on a tenth of the
+    # rows from 10,000 rows on (scikit-learn's "auto"), at most 255/256 bins per column.
+    "gradient_boosting": (
+        HistGradientBoostingClassifier(learning_rate=0.1, max_iter=100, l2_regularization=0.0, random_state=42),
+        [{"max_leaf_nodes": [31], "min_samples_leaf": [20]}, {"max_leaf_nodes": [15], "min_samples_leaf": [5]}],
+    ),
 }
 
 
@@ -78,9 +85,10 @@ def encode(frame):
     return x, y.astype(int)
 
 
-def sklearn_train(x, y, family, holdout_rows, cv_max_rows=20_000):
+def sklearn_train(x, y, family, holdout_rows, calibration=None, cv_max_rows=20_000):
     """scikit-learn on driftloop's own stratified holdout split (the rows it held out), so
-    both are scored on the very same rows."""
+    both are scored on the very same rows; calibrated with CalibratedClassifierCV (5-fold,
+    ensemble=False) by the method driftloop chose, if it chose one."""
     estimator, grid = GRIDS[family]
     held = np.zeros(len(y), dtype=bool)
     held[holdout_rows] = True
@@ -95,9 +103,14 @@ def sklearn_train(x, y, family, holdout_rows, cv_max_rows=20_000):
     search.fit(x_cv, y_cv)
     best = estimator.set_params(**search.best_params_).fit(x_train, y_train)
     seconds = time.perf_counter() - started
-    predicted = best.predict(x_hold)
+    if calibration:
+        best = CalibratedClassifierCV(estimator.set_params(**search.best_params_), method=calibration,
+                                      cv=StratifiedKFold(5, shuffle=True, random_state=42),
+                                      ensemble=False).fit(x_train, y_train)
+    probabilities = best.predict_proba(x_hold)
+    predicted = probabilities.argmax(axis=1)
     return (seconds, accuracy_score(y_hold, predicted), f1_score(y_hold, predicted, average="macro"),
-            search.best_score_)
+            search.best_score_, log_loss(y_hold, probabilities, labels=list(range(len(CLASSES)))))
 
 
 def driftloop_train(binary, path, family):
@@ -105,7 +118,8 @@ def driftloop_train(binary, path, family):
                           "--json"], check=True, capture_output=True, text=True).stdout
     answer = json.loads(out)
     cv = next(c["mean_macro_f1"] for c in answer["cv"] if c["candidate"] == answer["chosen"])
-    return answer["train_seconds"], answer["holdout"]["accuracy"], answer["holdout"]["macro_f1"], cv, answer
+    return (answer["train_seconds"], answer["holdout"]["accuracy"], answer["holdout"]["macro_f1"], cv, answer,
+            answer["holdout_probabilities"]["log_loss"])
 
 
 def peak_rss_of_train_job(binary, csv, tmp):
@@ -128,6 +142,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--driftloop", required=True)
     parser.add_argument("--rows", type=int, default=20_000, help="rows of the synthetic dataset")
+    parser.add_argument("--boosting-rows", type=int, default=200_000,
+                        help="rows of a larger synthetic dataset for gradient boosting alone (0: none)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--summary", help="append the headline numbers to this JSON-lines file")
     args = parser.parse_args()
@@ -136,28 +152,38 @@ def main():
         subprocess.run([args.driftloop, "fixtures", "generate", "--rows", str(args.rows), "--seed", "7",
                         "--out", synthetic], check=True, capture_output=True)
         original = pd.read_csv(ORIGINAL, dtype=str, encoding="utf-8-sig").iloc[:, 1:]
-        datasets = [("original 120 rows", ORIGINAL, original),
-                    (f"synthetic {args.rows:,} rows", synthetic, pd.read_csv(synthetic, dtype=str))]
+        datasets = [("original 120 rows", ORIGINAL, original, list(GRIDS)),
+                    (f"synthetic {args.rows:,} rows", synthetic, pd.read_csv(synthetic, dtype=str), list(GRIDS))]
+        if args.boosting_rows:
+            large = os.path.join(tmp, f"baseline-{args.boosting_rows}.csv")
+            subprocess.run([args.driftloop, "fixtures", "generate", "--rows", str(args.boosting_rows), "--seed", "8",
+                            "--out", large], check=True, capture_output=True)
+            datasets.append((f"synthetic {args.boosting_rows:,} rows", large, pd.read_csv(large, dtype=str),
+                             ["gradient_boosting"]))
         print(f"\nTraining per family: driftloop vs scikit-learn, same procedure "
               f"(best of {args.repeat}; time = CV grid search + refit)\n")
         print("| dataset | family | driftloop s | sklearn s | speed-up | driftloop holdout acc / macro-F1 "
-              "| sklearn holdout acc / macro-F1 | CV macro-F1 driftloop / sklearn |")
-        print("|---|---|---:|---:|---:|---|---|---|")
-        for label, path, frame in datasets:
+              "| sklearn holdout acc / macro-F1 | CV macro-F1 driftloop / sklearn | calibration "
+              "| holdout log-loss driftloop / sklearn |")
+        print("|---|---|---:|---:|---:|---|---|---|---|---|")
+        for label, path, frame, families in datasets:
             x, y = encode(frame)
-            for family in GRIDS:
+            for family in families:
                 ours = [driftloop_train(args.driftloop, path, family) for _ in range(args.repeat)]
                 assert ours[0][4]["rows"] == len(y), "driftloop read every row of the file"
-                theirs = [sklearn_train(x, y, family, ours[0][4]["holdout_rows"]) for _ in range(args.repeat)]
+                if path == synthetic:
+                    frame_bytes = ours[0][4]["frame_bytes"]
+                chosen = (ours[0][4].get("calibration") or {}).get("method")
+                theirs = [sklearn_train(x, y, family, ours[0][4]["holdout_rows"], chosen) for _ in range(args.repeat)]
                 t_ours, t_theirs = min(r[0] for r in ours), min(r[0] for r in theirs)
                 print(f"| {label} | {family} | {t_ours:.3f} | {t_theirs:.3f} | {t_theirs / t_ours:.1f}x | "
                       f"{ours[0][1]:.3f} / {ours[0][2]:.3f} | {theirs[0][1]:.3f} / {theirs[0][2]:.3f} | "
-                      f"{ours[0][3]:.3f} / {theirs[0][3]:.3f} |")
+                      f"{ours[0][3]:.3f} / {theirs[0][3]:.3f} | {chosen or 'none'} | "
+                      f"{ours[0][5]:.3f} / {theirs[0][4]:.3f} |")
                 record(args.summary, f"training {family}, {label}",
                        f"CV grid + refit s (best); holdout macro-F1 {ours[0][2]:.3f} vs {theirs[0][2]:.3f}", t_ours,
                        "scikit-learn GridSearchCV", t_theirs, higher_is_better=False, unit="s")
         rss, seconds = peak_rss_of_train_job(args.driftloop, synthetic, tmp)
-        frame_bytes = ours[0][4]["frame_bytes"]
         print(f"\nWhole train job on {args.rows:,} rows (SQLite read, Parquet snapshot, every family's grid, "
               f"register): {seconds:.1f} s, peak RSS {rss / 2**20:.0f} MiB; the rows in memory (Polars frame): "
               f"{frame_bytes / 2**20:.1f} MiB ({rss / frame_bytes:.0f}x)")

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::encode::Encoder;
 use crate::family::{Candidate, Family, Fitted};
-use crate::select::{CandidateScore, TrainConfig};
+use crate::select::{CalibrationChoice, CandidateScore, TrainConfig};
 use crate::ModelError;
 
 pub const FORMAT: &str = "driftloop-model";
@@ -46,6 +46,9 @@ pub struct ArtifactMetrics {
     /// (absent in artifacts written before they were measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout_probabilities: Option<ProbabilityScores>,
+    /// How the probability calibration was chosen, when the family is offered one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationChoice>,
     pub training_rows: u64,
     pub holdout_rows: u64,
     pub cv_rows: u64,

@@ -176,8 +176,23 @@ impl Binned {
         self.bins.len()
     }
 
-    fn n_bins(&self, feature: usize) -> usize {
+    pub(crate) fn n_bins(&self, feature: usize) -> usize {
         self.lower[feature].len()
+    }
+
+    /// Every training row's bin in column `feature`.
+    pub(crate) fn column_bins(&self, feature: usize) -> &[u8] {
+        &self.bins[feature]
+    }
+
+    /// The threshold of a split of column `feature` after bin `last_left`: the midpoint
+    /// between the largest value of that bin and the smallest of the next bin holding
+    /// any. Panics when no later bin holds a value.
+    pub(crate) fn threshold_after(&self, feature: usize, last_left: usize) -> f64 {
+        let next_bin = (last_left + 1..self.n_bins(feature))
+            .find(|&b| self.lower[feature][b].is_finite())
+            .expect("a split has rows on its right");
+        (self.upper[feature][last_left] + self.lower[feature][next_bin]) / 2.0
     }
 }
 
@@ -340,10 +355,7 @@ pub fn grow(keyed: &Keyed<'_>, weights: &[u32], growth: Growth, rng: &mut SplitM
                 rows.swap(i, j);
             }
         }
-        let next_bin = (last_left + 1..data.n_bins(feature))
-            .find(|&b| data.lower[feature][b].is_finite())
-            .expect("a split has rows on its right");
-        let threshold = (data.upper[feature][last_left] + data.lower[feature][next_bin]) / 2.0;
+        let threshold = data.threshold_after(feature, last_left);
         let left_counts = best_left.clone();
         let right_counts: Vec<u64> = counts.iter().zip(&left_counts).map(|(t, l)| t - l).collect();
         let left_node = nodes.len();

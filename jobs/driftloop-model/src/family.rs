@@ -16,6 +16,9 @@
 //!   value above every value seen in training for its column gets the probability of a
 //!   value seen 0 times (smartcore's `predict` would drop the whole row's likelihood).
 //!   Continuous columns are cut into decile bins first ([`CutNaiveBayes`]).
+//! - **gradient boosting**: histogram gradient-boosted regression trees on the log-loss
+//!   ([`crate::boost`]), one tree per class and round on the CART learner's bins; the
+//!   probabilities are the softmax of the summed raw scores.
 //!
 //! Artifacts of format 1 hold smartcore's trees (smartcore has no `predict_proba` for its
 //! forest and keeps the trees private; a smartcore leaf keeps only its majority class):
@@ -45,14 +48,16 @@ pub enum Family {
     RandomForest,
     DecisionTree,
     NaiveBayes,
+    GradientBoosting,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [
+    pub const ALL: [Family; 5] = [
         Family::LogisticRegression,
         Family::RandomForest,
         Family::DecisionTree,
         Family::NaiveBayes,
+        Family::GradientBoosting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +66,7 @@ impl Family {
             Family::RandomForest => "random_forest",
             Family::DecisionTree => "decision_tree",
             Family::NaiveBayes => "naive_bayes",
+            Family::GradientBoosting => "gradient_boosting",
         }
     }
 
@@ -96,6 +102,15 @@ pub enum Candidate {
         /// Lidstone smoothing: a count of `alpha` added to every value of every column.
         alpha: f64,
     },
+    GradientBoosting {
+        learning_rate: f64,
+        /// Rounds at most (fewer when early stopping ends them; see [`crate::boost`]).
+        max_iter: u16,
+        max_leaf_nodes: u16,
+        min_samples_leaf: usize,
+        /// L2 penalty on the leaf values.
+        l2: f64,
+    },
 }
 
 impl Candidate {
@@ -105,6 +120,7 @@ impl Candidate {
             Candidate::RandomForest { .. } => Family::RandomForest,
             Candidate::DecisionTree { .. } => Family::DecisionTree,
             Candidate::NaiveBayes { .. } => Family::NaiveBayes,
+            Candidate::GradientBoosting { .. } => Family::GradientBoosting,
         }
     }
 
@@ -152,6 +168,17 @@ pub fn default_grid() -> Vec<Candidate> {
     for alpha in [0.1, 0.5, 1.0] {
         grid.push(Candidate::NaiveBayes { alpha });
     }
+    // scikit-learn's HistGradientBoostingClassifier defaults, and smaller trees with smaller
+    // leaves for small data.
+    for (max_leaf_nodes, min_samples_leaf) in [(31, 20), (15, 5)] {
+        grid.push(Candidate::GradientBoosting {
+            learning_rate: 0.1,
+            max_iter: 100,
+            max_leaf_nodes,
+            min_samples_leaf,
+            l2: 0.0,
+        });
+    }
     grid
 }
 
@@ -180,6 +207,13 @@ pub enum Fitted {
     /// Naive Bayes with continuous columns cut into bins (added last: the serialized
     /// variants before it keep their tags).
     CutNaiveBayes(CutNaiveBayes),
+    /// Gradient-boosted trees (after the others, for the same reason).
+    GradientBoosting(crate::boost::Boosted),
+    /// A model whose probabilities are calibrated ([`crate::calibrate`]).
+    Calibrated {
+        model: Box<Fitted>,
+        calibration: crate::calibrate::Calibration,
+    },
 }
 
 impl Fitted {
@@ -267,6 +301,24 @@ impl Fitted {
                 Ok(Fitted::DecisionTree(tree))
             }
             Candidate::NaiveBayes { alpha } => crate::naive_bayes::fit_any(x, &labels, alpha, continuous),
+            Candidate::GradientBoosting {
+                learning_rate,
+                max_iter,
+                max_leaf_nodes,
+                min_samples_leaf,
+                l2,
+            } => {
+                let params = crate::boost::BoostParams {
+                    learning_rate,
+                    max_iter: max_iter as usize,
+                    max_leaf_nodes: max_leaf_nodes as usize,
+                    max_depth: None,
+                    min_samples_leaf,
+                    l2,
+                };
+                let boosted = crate::boost::fit_boosted(&row_major(x), p, &labels, n_classes, params, seed, threads)?;
+                Ok(Fitted::GradientBoosting(boosted))
+            }
         }
     }
 
@@ -276,6 +328,8 @@ impl Fitted {
             Fitted::RandomForest(_) | Fitted::SmartcoreRandomForest(_) => Family::RandomForest,
             Fitted::DecisionTree(_) | Fitted::SmartcoreDecisionTree { .. } => Family::DecisionTree,
             Fitted::NaiveBayes(_) | Fitted::CutNaiveBayes(_) => Family::NaiveBayes,
+            Fitted::GradientBoosting(_) => Family::GradientBoosting,
+            Fitted::Calibrated { model, .. } => model.family(),
         }
     }
 
@@ -309,6 +363,11 @@ impl Fitted {
             }
             Fitted::NaiveBayes(model) => model.probabilities(x, n_classes, &mut out)?,
             Fitted::CutNaiveBayes(model) => model.probabilities(x, n_classes, &mut out)?,
+            Fitted::GradientBoosting(model) => model.probabilities(&row_major(x), p, &mut out)?,
+            Fitted::Calibrated { model, calibration } => {
+                out = model.predict_proba(x, n_classes)?;
+                calibration.apply(&mut out);
+            }
             Fitted::SmartcoreRandomForest(forest) => forest.probabilities(x, n_classes, &mut out)?,
             Fitted::SmartcoreDecisionTree { tree } => format1::tree_probabilities(tree, x, n_classes, &mut out)?,
         }

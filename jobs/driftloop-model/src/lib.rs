@@ -3,6 +3,8 @@
 //! selection with a holdout score, and the artifact format.
 
 pub mod artifact;
+pub mod boost;
+pub mod calibrate;
 pub mod cart;
 pub mod encode;
 pub mod family;

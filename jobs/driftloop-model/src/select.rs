@@ -4,8 +4,15 @@
 //! scores the promotion rule uses, as it never saw those rows. When there are at most
 //! [`TrainConfig::refit_max_rows`] rows, the chosen candidate is then fitted once more on
 //! every row, holdout included, and that *served* model is the one the artifact keeps: on
-//! small data the holdout is a fifth of what there is to learn from. Every split and fit
-//! is seeded, and the work is spread over threads without changing any result.
+//! small data the holdout is a fifth of what there is to learn from.
+//!
+//! Calibration (with [`TrainConfig::calibrate`], for forests, trees and naive Bayes, whose
+//! probabilities are shares of rows or counts): a sigmoid and an isotonic map are fitted on
+//! the chosen candidate's out-of-fold probabilities from the cross-validation, and the
+//! compared model's holdout log-loss decides among none, sigmoid and isotonic (a map is
+//! taken only when it lowers it). The holdout scores are then those of the calibrated
+//! probabilities, and the served model carries the map. Every split and fit is seeded, and
+//! the work is spread over threads without changing any result.
 
 use std::time::Instant;
 
@@ -15,8 +22,9 @@ use driftloop_core::metrics::{
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
+use crate::calibrate::{Calibration, Method};
 use crate::encode::Encoder;
-use crate::family::{argmax, default_grid, Candidate, Fitted, Matrix};
+use crate::family::{argmax, default_grid, Candidate, Family, Fitted, Matrix};
 use crate::parallel::parallel_map;
 use crate::ModelError;
 
@@ -46,6 +54,11 @@ pub struct TrainConfig {
     /// made.
     #[serde(default)]
     pub refit_max_rows: usize,
+    /// Whether forests, trees and naive Bayes may get a probability calibration (see the
+    /// module documentation). Artifacts written before the setting existed read as false,
+    /// as they were made.
+    #[serde(default)]
+    pub calibrate: bool,
     pub candidates: Vec<Candidate>,
     /// Threads to use; the result does not depend on it.
     #[serde(skip, default = "default_threads")]
@@ -75,6 +88,7 @@ impl Default for TrainConfig {
             cv_max_rows: 20_000,
             max_train_rows: DEFAULT_MAX_TRAIN_ROWS,
             refit_max_rows: DEFAULT_REFIT_MAX_ROWS,
+            calibrate: true,
             candidates: default_grid(),
             threads: default_threads(),
         }
@@ -156,6 +170,23 @@ pub struct CandidateScore {
     pub error: Option<String>,
 }
 
+/// How the calibration was chosen: the holdout log-loss of the compared model's
+/// probabilities as they are and through each map tried (isotonic only from
+/// [`ISOTONIC_MIN_ROWS`] cross-validation rows on), and the map taken (`None`: none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationChoice {
+    pub method: Option<Method>,
+    pub uncalibrated_log_loss: f64,
+    pub sigmoid_log_loss: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isotonic_log_loss: Option<f64>,
+}
+
+/// The families whose probabilities calibration is offered for.
+pub fn calibrated_family(family: Family) -> bool {
+    matches!(family, Family::RandomForest | Family::DecisionTree | Family::NaiveBayes)
+}
+
 /// Wall-clock time of the phases (not part of any artifact: it differs run to run).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Timings {
@@ -178,6 +209,8 @@ pub struct Trained {
     pub holdout: Scores,
     /// The log-loss and Brier score of the compared model's probabilities on them.
     pub holdout_probabilities: ProbabilityScores,
+    /// The calibration considered for the chosen candidate, if its family has one.
+    pub calibration: Option<CalibrationChoice>,
     /// The compared model's class for each holdout row, in `holdout_rows` order.
     pub holdout_predicted: Vec<u8>,
     /// The rows the compared model was fitted on (a sample when there were more than
@@ -227,7 +260,7 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
 
     let folds = stratified_folds(&data.labels_of(&cv_rows), config.folds, config.seed ^ 0xf01d);
     let started = Instant::now();
-    let cv = cross_validate(data, encoder, n_classes, &cv_rows, &folds, config)?;
+    let (cv, out_of_fold) = cross_validate(data, encoder, n_classes, &cv_rows, &folds, config)?;
     let cross_validation_s = started.elapsed().as_secs_f64();
     let best = cv
         .iter()
@@ -258,9 +291,29 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
 
     let started = Instant::now();
     let x_holdout = data.matrix(encoder, &holdout_rows)?;
-    let probabilities = model.predict_proba(&x_holdout, n_classes)?;
-    let predicted: Vec<u8> = probabilities.iter().map(|p| argmax(p) as u8).collect();
+    let mut probabilities = model.predict_proba(&x_holdout, n_classes)?;
     let holdout_truth = data.labels_of(&holdout_rows);
+    let chosen_index = cv
+        .iter()
+        .position(|c| c.candidate == chosen)
+        .expect("the chosen candidate");
+    let (calibration, calibration_choice) = if config.calibrate && calibrated_family(chosen.family()) {
+        let cv_truth = data.labels_of(&cv_rows);
+        let choice = choose_calibration(
+            &out_of_fold[chosen_index],
+            &cv_truth,
+            &probabilities,
+            &holdout_truth,
+            n_classes,
+        )?;
+        if let Some(calibration) = &choice.0 {
+            calibration.apply(&mut probabilities);
+        }
+        (choice.0, Some(choice.1))
+    } else {
+        (None, None)
+    };
+    let predicted: Vec<u8> = probabilities.iter().map(|p| argmax(p) as u8).collect();
     let holdout = score(&holdout_truth, &predicted, n_classes);
     let holdout_probabilities = probability_scores(&holdout_truth, &probabilities);
     drop(x_holdout);
@@ -289,6 +342,13 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
     } else {
         (model, None)
     };
+    let model = match calibration {
+        Some(calibration) => Fitted::Calibrated {
+            model: Box::new(model),
+            calibration,
+        },
+        None => model,
+    };
     let serve_refit_s = started.elapsed().as_secs_f64();
 
     Ok(Trained {
@@ -297,6 +357,7 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
         cv,
         holdout,
         holdout_probabilities,
+        calibration: calibration_choice,
         holdout_predicted: predicted,
         served_rows,
         cv_rows: cv_rows.len(),
@@ -357,6 +418,10 @@ fn validate(data: &Dataset, n_classes: usize, config: &TrainConfig) -> Result<()
     Ok(())
 }
 
+/// One candidate's class probabilities of every cross-validation row, each from the fold
+/// that held the row out.
+type OutOfFold = Vec<Vec<f64>>;
+
 fn cross_validate(
     data: &Dataset,
     encoder: &Encoder,
@@ -364,7 +429,7 @@ fn cross_validate(
     cv_rows: &[usize],
     folds: &[Vec<usize>],
     config: &TrainConfig,
-) -> Result<Vec<CandidateScore>, ModelError> {
+) -> Result<(Vec<CandidateScore>, Vec<OutOfFold>), ModelError> {
     // Per fold, its training and validation matrices, built once for all candidates.
     let mut splits = Vec::with_capacity(folds.len());
     for fold in folds {
@@ -395,14 +460,27 @@ fn cross_validate(
         Ok::<_, ModelError>((
             score(y_check, &predicted, n_classes),
             probability_scores(y_check, &probabilities),
+            probabilities,
         ))
     });
     let mut per_candidate: Vec<Vec<Result<(Scores, ProbabilityScores), ModelError>>> =
         config.candidates.iter().map(|_| Vec::new()).collect();
-    for ((c, _), result) in tasks.iter().zip(results) {
-        per_candidate[*c].push(result);
+    // Each candidate's probabilities of every cross-validation row, from the fold that
+    // held it out.
+    let mut out_of_fold: Vec<OutOfFold> = config
+        .candidates
+        .iter()
+        .map(|_| vec![Vec::new(); cv_rows.len()])
+        .collect();
+    for ((c, f), result) in tasks.iter().zip(results) {
+        per_candidate[*c].push(result.map(|(scores, measured, probabilities)| {
+            for (&i, p) in folds[*f].iter().zip(probabilities) {
+                out_of_fold[*c][i] = p;
+            }
+            (scores, measured)
+        }));
     }
-    Ok(config
+    let scores = config
         .candidates
         .iter()
         .zip(per_candidate)
@@ -428,5 +506,48 @@ fn cross_validate(
                 error,
             }
         })
-        .collect())
+        .collect();
+    Ok((scores, out_of_fold))
+}
+
+/// Isotonic maps are fitted from this many out-of-fold rows on: on fewer, a step function
+/// learns the rows' noise and gives probabilities of exactly 0 that a later row proves
+/// wrong (scikit-learn's user guide gives the same warning, below about a thousand).
+pub const ISOTONIC_MIN_ROWS: usize = 1_000;
+
+/// Fits the maps on the out-of-fold probabilities and keeps the one that lowers the
+/// holdout log-loss most, if one does.
+fn choose_calibration(
+    out_of_fold: &[Vec<f64>],
+    cv_truth: &[u8],
+    holdout: &[Vec<f64>],
+    holdout_truth: &[u8],
+    n_classes: usize,
+) -> Result<(Option<Calibration>, CalibrationChoice), ModelError> {
+    let uncalibrated = probability_scores(holdout_truth, holdout).log_loss;
+    let mut best: (Option<Calibration>, f64) = (None, uncalibrated);
+    let mut losses = [f64::NAN; 2];
+    for (slot, method) in Method::ALL.into_iter().enumerate() {
+        if method == Method::Isotonic && out_of_fold.len() < ISOTONIC_MIN_ROWS {
+            continue;
+        }
+        let calibration = Calibration::fit(method, out_of_fold, cv_truth, n_classes)?;
+        let mut calibrated = holdout.to_vec();
+        calibration.apply(&mut calibrated);
+        let loss = probability_scores(holdout_truth, &calibrated).log_loss;
+        losses[slot] = loss;
+        if loss < best.1 {
+            best = (Some(calibration), loss);
+        }
+    }
+    let method = best.0.as_ref().map(|c| c.method);
+    Ok((
+        best.0,
+        CalibrationChoice {
+            method,
+            uncalibrated_log_loss: uncalibrated,
+            sigmoid_log_loss: losses[0],
+            isotonic_log_loss: (!losses[1].is_nan()).then_some(losses[1]),
+        },
+    ))
 }

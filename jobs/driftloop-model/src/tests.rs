@@ -71,6 +71,7 @@ fn artifact_bytes(data: &Dataset, config: &TrainConfig) -> Vec<u8> {
             candidates: trained.cv.clone(),
             holdout: trained.holdout.clone(),
             holdout_probabilities: Some(trained.holdout_probabilities),
+            calibration: trained.calibration.clone(),
             training_rows: trained.training_rows.len() as u64,
             holdout_rows: trained.holdout_rows.len() as u64,
             cv_rows: trained.cv_rows as u64,
@@ -389,11 +390,13 @@ fn up_to_refit_max_rows_the_served_model_learns_every_row_and_the_holdout_scores
     let data = dataset(300, 11);
     let encoder = Encoder::from_spec(spec());
     let all: Vec<usize> = (0..data.n_rows()).collect();
+    // Without calibration, so that the served model is the tree itself.
     let config = TrainConfig {
         candidates: vec![Candidate::DecisionTree {
             max_depth: None,
             min_samples_leaf: 1,
         }],
+        calibrate: false,
         ..small_config(2)
     };
     assert!(config.refit_max_rows >= 300, "the default refits 300 rows");
@@ -484,4 +487,113 @@ fn every_candidate_and_the_holdout_have_a_log_loss_and_a_brier_score() {
     old.as_object_mut().unwrap().remove("mean_brier");
     let read: select::CandidateScore = serde_json::from_value(old).unwrap();
     assert_eq!((read.mean_log_loss, read.mean_brier), (None, None));
+}
+
+#[test]
+fn a_gradient_boosting_artifact_is_byte_identical_whatever_the_threads_and_scores_after_loading() {
+    let data = dataset(600, 21);
+    let config = TrainConfig {
+        candidates: vec![Candidate::GradientBoosting {
+            learning_rate: 0.1,
+            max_iter: 30,
+            max_leaf_nodes: 15,
+            min_samples_leaf: 5,
+            l2: 0.0,
+        }],
+        ..small_config(3)
+    };
+    let bytes = artifact_bytes(&data, &config);
+    assert_eq!(
+        bytes,
+        artifact_bytes(
+            &data,
+            &TrainConfig {
+                threads: 1,
+                ..config.clone()
+            }
+        )
+    );
+    let artifact = decode_artifact(&bytes).unwrap();
+    assert_eq!(artifact.header.family, Family::GradientBoosting);
+    let encoder = Encoder::from_spec(spec());
+    let trained = train(&data, &encoder, 4, &config).unwrap();
+    let all: Vec<usize> = (0..data.n_rows()).collect();
+    let x = data.matrix(&encoder, &all).unwrap();
+    let loaded = artifact.model.predict_proba(&x, 4).unwrap();
+    assert_eq!(loaded, trained.model.predict_proba(&x, 4).unwrap());
+    assert!(loaded.iter().all(|p| (p.iter().sum::<f64>() - 1.0).abs() < 1e-12));
+    let mut counts = [0usize; 4];
+    for &l in &data.labels {
+        counts[l as usize] += 1;
+    }
+    let majority = *counts.iter().max().unwrap() as f64 / data.n_rows() as f64;
+    assert!(trained.holdout.accuracy > majority + 0.2, "{:?}", trained.holdout);
+}
+
+#[test]
+fn calibration_lowers_the_log_loss_of_an_over_confident_tree_and_is_served_with_it() {
+    // data-fixtures/covariate-shift-1000.csv (it regenerates byte for byte from these).
+    let rows = generate(Scenario::CovariateShift, 1000, 43);
+    let data = Dataset {
+        n_features: spec().n_features(),
+        values: rows.iter().flat_map(|r| r.features.clone()).collect(),
+        labels: rows.iter().map(|r| r.label).collect(),
+    };
+    let encoder = Encoder::from_spec(spec());
+    // A full tree: its leaves hold a row or a few, so its probabilities are mostly 0 or 1.
+    let config = TrainConfig {
+        candidates: vec![Candidate::DecisionTree {
+            max_depth: None,
+            min_samples_leaf: 1,
+        }],
+        ..small_config(2)
+    };
+    assert!(config.calibrate, "on by default");
+    let calibrated = train(&data, &encoder, 4, &config).unwrap();
+    let plain = train(
+        &data,
+        &encoder,
+        4,
+        &TrainConfig {
+            calibrate: false,
+            ..config.clone()
+        },
+    )
+    .unwrap();
+    let choice = calibrated.calibration.clone().unwrap();
+    assert!(choice.method.is_some(), "{choice:?}");
+    assert_eq!(choice.uncalibrated_log_loss, plain.holdout_probabilities.log_loss);
+    // 800 cross-validation rows: fewer than isotonic needs, so the sigmoid was tried alone.
+    assert!(calibrated.cv_rows < select::ISOTONIC_MIN_ROWS, "{}", calibrated.cv_rows);
+    assert_eq!(choice.isotonic_log_loss, None);
+    let best = choice.sigmoid_log_loss;
+    assert_eq!(calibrated.holdout_probabilities.log_loss, best);
+    assert!(
+        best < choice.uncalibrated_log_loss / 2.0,
+        "calibration at least halves the over-confident tree's log-loss: {choice:?}"
+    );
+    assert_eq!(plain.calibration, None);
+    // The served model carries the map: its probabilities are the calibrated ones.
+    let Fitted::Calibrated { model, calibration } = &calibrated.model else {
+        panic!("a calibrated model")
+    };
+    assert_eq!(Some(calibration.method), choice.method);
+    let all: Vec<usize> = (0..data.n_rows()).collect();
+    let x = data.matrix(&encoder, &all).unwrap();
+    let mut expected = model.predict_proba(&x, 4).unwrap();
+    calibration.apply(&mut expected);
+    let served = calibrated.model.predict_proba(&x, 4).unwrap();
+    assert_eq!(served, expected);
+    assert!(served.iter().all(|p| (p.iter().sum::<f64>() - 1.0).abs() < 1e-12));
+    assert_eq!(calibrated.model.family(), Family::DecisionTree);
+    // From 1,000 cross-validation rows on, the isotonic map is tried too.
+    let more = dataset(1_500, 43);
+    let tried = train(&more, &encoder, 4, &config).unwrap().calibration.unwrap();
+    assert!(tried.isotonic_log_loss.is_some(), "{tried:?}");
+    // A logistic regression's probabilities are its own: no calibration is offered.
+    let logistic = TrainConfig {
+        candidates: vec![Candidate::LogisticRegression { alpha: 0.1 }],
+        ..config
+    };
+    assert_eq!(train(&data, &encoder, 4, &logistic).unwrap().calibration, None);
 }

@@ -79,6 +79,8 @@ pub struct TrainOutcome {
     pub holdout: Scores,
     /// The log-loss and Brier score of the compared model's probabilities on the holdout.
     pub holdout_probabilities: ProbabilityScores,
+    /// How the probability calibration was chosen, when the family is offered one.
+    pub calibration: Option<driftloop_model::select::CalibrationChoice>,
     /// Rows the compared model was fitted on, and how many training rows there were when
     /// that was a sample of them (`max_train_rows`).
     pub training_rows: u64,
@@ -176,6 +178,7 @@ pub async fn run_training(
             candidates: trained.cv.clone(),
             holdout: trained.holdout.clone(),
             holdout_probabilities: Some(trained.holdout_probabilities),
+            calibration: trained.calibration.clone(),
             training_rows: trained.training_rows.len() as u64,
             holdout_rows: trained.holdout_rows.len() as u64,
             cv_rows: trained.cv_rows as u64,
@@ -260,6 +263,7 @@ pub async fn run_training(
         cv_macro_f1: cv.mean_macro_f1,
         holdout: trained.holdout,
         holdout_probabilities: trained.holdout_probabilities,
+        calibration: trained.calibration.clone(),
         training_rows: trained.training_rows.len() as u64,
         sampled_from: trained.sampled_from.map(|n| n as u64),
         served_rows: trained.served_rows.map(|n| n as u64),
@@ -279,6 +283,12 @@ fn holdout_metrics(trained: &Trained) -> Value {
     if let Value::Object(map) = &mut metrics {
         map.insert("log_loss".into(), Value::from(trained.holdout_probabilities.log_loss));
         map.insert("brier".into(), Value::from(trained.holdout_probabilities.brier));
+        if let Some(choice) = &trained.calibration {
+            map.insert(
+                "calibration".into(),
+                serde_json::to_value(choice).expect("a choice serializes"),
+            );
+        }
     }
     metrics
 }

@@ -61,6 +61,7 @@ pub(crate) enum FamilyArg {
     RandomForest,
     DecisionTree,
     NaiveBayes,
+    GradientBoosting,
 }
 
 impl From<FamilyArg> for Family {
@@ -70,6 +71,7 @@ impl From<FamilyArg> for Family {
             FamilyArg::RandomForest => Family::RandomForest,
             FamilyArg::DecisionTree => Family::DecisionTree,
             FamilyArg::NaiveBayes => Family::NaiveBayes,
+            FamilyArg::GradientBoosting => Family::GradientBoosting,
         }
     }
 }
@@ -192,6 +194,7 @@ async fn dry_run(input: &std::path::Path, mut config: TrainConfig, json_mode: bo
         "cv": trained.cv,
         "holdout": trained.holdout,
         "holdout_probabilities": trained.holdout_probabilities,
+        "calibration": trained.calibration,
         // The file's data rows (0-based, in file order) scored as the holdout, so another
         // tool can be scored on the very same rows.
         "holdout_rows": trained.holdout_rows,
