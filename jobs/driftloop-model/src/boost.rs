@@ -176,25 +176,30 @@ pub fn fit_boosted(
         .iter()
         .map(|&c| (c.max(1) as f64 / fit_y.len() as f64).ln())
         .collect();
-    let mut raw: Vec<Vec<f64>> = vec![init.clone(); fit_y.len()];
+    // Raw scores and probabilities, row after row, `n_classes` each.
+    let m = fit_y.len();
+    let mut raw: Vec<f64> = init.iter().copied().cycle().take(m * n_classes).collect();
+    let mut probabilities = vec![0.0; m * n_classes];
     let mut check_raw: Vec<Vec<f64>> = vec![init.clone(); check_y.len()];
     let mut rounds = Vec::new();
     let mut losses: Vec<f64> = Vec::new();
     let classes: Vec<usize> = (0..n_classes).collect();
     for _ in 0..params.max_iter {
-        let probabilities: Vec<Vec<f64>> = raw.iter().map(|r| softmax(r)).collect();
+        for (scores, p) in raw.chunks_exact(n_classes).zip(probabilities.chunks_exact_mut(n_classes)) {
+            softmax_into(scores, p);
+        }
         let grown = parallel_map(&classes, threads, |&k| {
-            let gradients: Vec<f64> = probabilities
-                .iter()
-                .zip(&fit_y)
-                .map(|(p, &c)| p[k] - if c as usize == k { 1.0 } else { 0.0 })
-                .collect();
-            let hessians: Vec<f64> = probabilities.iter().map(|p| (p[k] * (1.0 - p[k])).max(1e-16)).collect();
+            let mut gradients = Vec::with_capacity(m);
+            let mut hessians = Vec::with_capacity(m);
+            for (p, &c) in probabilities.chunks_exact(n_classes).zip(&fit_y) {
+                gradients.push(p[k] - if c as usize == k { 1.0 } else { 0.0 });
+                hessians.push((p[k] * (1.0 - p[k])).max(1e-16));
+            }
             grow(&data, &gradients, &hessians, params)
         });
         for (k, (tree, row_values)) in grown.into_iter().enumerate() {
-            for (r, v) in raw.iter_mut().zip(row_values) {
-                r[k] += v;
+            for (scores, v) in raw.chunks_exact_mut(n_classes).zip(row_values) {
+                scores[k] += v;
             }
             for (r, row) in check_raw.iter_mut().zip(check_values.chunks_exact(n_features.max(1))) {
                 r[k] += tree.value(row);
@@ -211,10 +216,7 @@ pub fn fit_boosted(
             losses.push(loss);
             if losses.len() > PATIENCE {
                 let reference = losses[losses.len() - PATIENCE - 1];
-                if losses[losses.len() - PATIENCE..]
-                    .iter()
-                    .all(|&l| l > reference - TOLERANCE)
-                {
+                if losses[losses.len() - PATIENCE..].iter().all(|&l| l > reference - TOLERANCE) {
                     break;
                 }
             }
@@ -226,6 +228,19 @@ pub fn fit_boosted(
         init,
         rounds,
     })
+}
+
+/// The softmax of `scores` into `out`, computed as [`softmax`] does.
+fn softmax_into(scores: &[f64], out: &mut [f64]) {
+    let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let mut total = 0.0;
+    for (o, &s) in out.iter_mut().zip(scores) {
+        *o = (s - max).exp();
+        total += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= total;
+    }
 }
 
 /// Per bin of one column: sum of gradients, of hessians, and rows.
@@ -278,14 +293,20 @@ impl Ord for ByGain {
 }
 
 fn histogram(data: &Binned, gradients: &[f64], hessians: &[f64], rows: &[u32]) -> Vec<Vec<Cell>> {
+    // The node's gradients and hessians side by side in its row order, read once for all
+    // columns.
+    let ordered: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|&r| (gradients[r as usize], hessians[r as usize]))
+        .collect();
     (0..data.n_features())
         .map(|f| {
             let bins = data.column_bins(f);
             let mut cells = vec![Cell::default(); data.n_bins(f)];
-            for &r in rows {
+            for (&r, &(g, h)) in rows.iter().zip(&ordered) {
                 let cell = &mut cells[bins[r as usize] as usize];
-                cell.g += gradients[r as usize];
-                cell.h += hessians[r as usize];
+                cell.g += g;
+                cell.h += h;
                 cell.n += 1;
             }
             cells
