@@ -185,7 +185,10 @@ pub fn fit_boosted(
     let mut losses: Vec<f64> = Vec::new();
     let classes: Vec<usize> = (0..n_classes).collect();
     for _ in 0..params.max_iter {
-        for (scores, p) in raw.chunks_exact(n_classes).zip(probabilities.chunks_exact_mut(n_classes)) {
+        for (scores, p) in raw
+            .chunks_exact(n_classes)
+            .zip(probabilities.chunks_exact_mut(n_classes))
+        {
             softmax_into(scores, p);
         }
         let grown = parallel_map(&classes, threads, |&k| {
@@ -216,7 +219,10 @@ pub fn fit_boosted(
             losses.push(loss);
             if losses.len() > PATIENCE {
                 let reference = losses[losses.len() - PATIENCE - 1];
-                if losses[losses.len() - PATIENCE..].iter().all(|&l| l > reference - TOLERANCE) {
+                if losses[losses.len() - PATIENCE..]
+                    .iter()
+                    .all(|&l| l > reference - TOLERANCE)
+                {
                     break;
                 }
             }
