@@ -200,6 +200,7 @@ pub fn fit_boosted(
             }
             grow(&data, &gradients, &hessians, params)
         });
+        let mut round = Vec::with_capacity(n_classes);
         for (k, (tree, row_values)) in grown.into_iter().enumerate() {
             for (scores, v) in raw.chunks_exact_mut(n_classes).zip(row_values) {
                 scores[k] += v;
@@ -207,8 +208,9 @@ pub fn fit_boosted(
             for (r, row) in check_raw.iter_mut().zip(check_values.chunks_exact(n_features.max(1))) {
                 r[k] += tree.value(row);
             }
-            rounds.push(tree);
+            round.push(tree);
         }
+        rounds.push(round);
         if !check_y.is_empty() {
             let loss = check_raw
                 .iter()
@@ -228,7 +230,6 @@ pub fn fit_boosted(
             }
         }
     }
-    let rounds: Vec<Vec<RegTree>> = rounds.chunks(n_classes).map(|r| r.to_vec()).collect();
     Ok(Boosted {
         n_features,
         init,
