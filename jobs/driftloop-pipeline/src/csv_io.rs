@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use driftloop_core::header::{header_target, HeaderTarget};
-use driftloop_core::{spec, FeatureRow, LabelSource, Profile, RowCounter};
+use driftloop_core::{spec, CellError, FeatureRow, LabelSource, Profile, RowCounter};
 
 use crate::error::{CsvProblem, Error, Result};
 
@@ -93,22 +93,32 @@ impl FeatureCsv {
         &self,
         reader: &mut csv::Reader<R>,
         problems: &mut Vec<CsvProblem>,
-        mut f: impl FnMut(u64, csv::StringRecord, &mut Vec<CsvProblem>),
+        mut f: impl FnMut(u64, &csv::StringRecord, &mut Vec<CsvProblem>),
     ) {
         let mut any = false;
-        for record in reader.records() {
-            any = true;
-            let record = match record {
-                Ok(record) => record,
+        // One record, read into again and again: no allocation per row.
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => any = true,
+                Ok(false) => break,
                 Err(e) => {
+                    any = true;
+                    let fatal = !matches!(
+                        e.kind(),
+                        csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
+                    );
                     problems.push(CsvProblem {
                         line: e.position().map_or(0, line_of),
                         column: String::new(),
                         message: e.to_string(),
                     });
+                    if fatal {
+                        break;
+                    }
                     continue;
                 }
-            };
+            }
             let line = record.position().map_or(0, line_of);
             if record.len() != self.headers.len() {
                 problems.push(CsvProblem {
@@ -118,7 +128,7 @@ impl FeatureCsv {
                 });
                 continue;
             }
-            f(line, record, problems);
+            f(line, &record, problems);
         }
         if !any && problems.is_empty() {
             problems.push(CsvProblem {
@@ -135,12 +145,13 @@ impl FeatureCsv {
         record: &csv::StringRecord,
         line: u64,
         problems: &mut Vec<CsvProblem>,
+        cells: &mut CellCache,
     ) -> Option<Vec<f64>> {
         let s = spec();
         let mut codes = Vec::with_capacity(s.n_features());
         for (col_idx, at) in self.features.iter().enumerate() {
             let at = at.expect("every feature column was located");
-            match s.parse_feature(col_idx, &record[at]) {
+            match cells.feature(col_idx, &record[at]) {
                 Ok(code) => codes.push(code),
                 Err(e) => problems.push(self.cell_problem(line, at, e.to_string())),
             }
@@ -154,6 +165,64 @@ impl FeatureCsv {
             column: self.headers[at].to_string(),
             message,
         }
+    }
+}
+
+/// The cells of a file's counted columns parsed once per distinct text: a column of
+/// levels or scores holds a handful of texts in millions of rows, and a text parses the
+/// same way each time. Continuous columns are parsed cell by cell.
+pub(crate) struct CellCache {
+    /// Per feature column, then the label: each text seen with its value, up to
+    /// [`CellCache::TEXTS`] texts (`None`: a column not cached).
+    seen: Vec<Option<Vec<Parsed>>>,
+}
+
+/// A cell's text and the value it parses to.
+type Parsed = (Box<str>, f64);
+
+impl CellCache {
+    const TEXTS: usize = 64;
+
+    pub(crate) fn new() -> Self {
+        let s = spec();
+        let seen = s
+            .features
+            .iter()
+            .map(|column| (!matches!(column.kind, driftloop_core::ColumnKind::Number { .. })).then(Vec::new))
+            .chain([Some(Vec::new())])
+            .collect();
+        CellCache { seen }
+    }
+
+    fn cached(
+        &mut self,
+        at: usize,
+        raw: &str,
+        parse: impl FnOnce(&str) -> Result<f64, CellError>,
+    ) -> Result<f64, CellError> {
+        let Some(seen) = self.seen[at].as_mut() else {
+            return parse(raw);
+        };
+        if let Some((_, value)) = seen.iter().find(|(text, _)| &**text == raw) {
+            return Ok(*value);
+        }
+        let value = parse(raw)?;
+        if seen.len() < Self::TEXTS {
+            seen.push((raw.into(), value));
+        }
+        Ok(value)
+    }
+
+    /// [`driftloop_core::DatasetSpec::parse_feature`] of column `col_idx`.
+    pub(crate) fn feature(&mut self, col_idx: usize, raw: &str) -> Result<f64, CellError> {
+        self.cached(col_idx, raw, |raw| spec().parse_feature(col_idx, raw))
+    }
+
+    /// [`driftloop_core::DatasetSpec::parse_class`].
+    pub(crate) fn class(&mut self, raw: &str) -> Result<u8, CellError> {
+        let at = self.seen.len() - 1;
+        self.cached(at, raw, |raw| spec().parse_class(raw).map(f64::from))
+            .map(|class| class as u8)
     }
 }
 
@@ -192,10 +261,11 @@ pub fn for_each_feature_row(
         return Err(problems);
     }
     let (label_at, source_at) = (csv.label.expect("checked above"), csv.label_source);
+    let mut cells = CellCache::new();
     csv.for_each_record(&mut reader, &mut problems, |line, record, problems| {
-        let features = csv.features_of(&record, line, problems);
-        let label = s
-            .parse_class(&record[label_at])
+        let features = csv.features_of(record, line, problems, &mut cells);
+        let label = cells
+            .class(&record[label_at])
             .map_err(|e| problems.push(csv.cell_problem(line, label_at, e.to_string())))
             .ok();
         let source = match source_at {

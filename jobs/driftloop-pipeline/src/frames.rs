@@ -90,15 +90,18 @@ pub fn profile_rows_file(path: &std::path::Path, which: &'static str) -> Result<
     }
     drop(parquet_with_spec_columns(path)?);
     // A column at a time, as many at once as there are cores: memory holds a few columns,
-    // not the file's every row.
+    // not the file's every row. A dictionary-encoded text column is counted from its
+    // dictionary indices as stored; any other column is read through Polars.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let stored = crate::parquet_texts::ParquetTexts::open(path);
     let read_column = |name: &str| {
         let file = std::fs::File::open(path).map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
         ParquetReader::new(file)
             .with_columns(Some(vec![name.to_string()]))
             .finish()
     };
-    driftloop_stats::profile_columns(which, threads, read_column)
+    let count_stored = |name: &str| stored.as_ref().and_then(|file| file.count(name));
+    driftloop_stats::profile_columns(which, threads, read_column, count_stored)
         .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))
 }
 

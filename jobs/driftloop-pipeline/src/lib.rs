@@ -18,6 +18,8 @@ pub mod mlflow;
 pub mod notify;
 pub mod objects;
 #[cfg(feature = "frames")]
+pub mod parquet_texts;
+#[cfg(feature = "frames")]
 pub mod performance_job;
 pub mod predict;
 #[cfg(feature = "frames")]

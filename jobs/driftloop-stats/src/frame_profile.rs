@@ -254,22 +254,75 @@ enum Part {
     Label(Vec<u64>),
 }
 
+/// A column of text as a file stores it, counted without reading it into a frame: each
+/// distinct text with the number of rows holding it, and the missing values (a Parquet
+/// column chunk's dictionary and the counts of its indices, for example).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredTexts {
+    pub rows: u64,
+    pub missing: u64,
+    /// Each text with its count; a text may appear more than once (one per dictionary),
+    /// and a text counted 0 times is ignored, even outside the levels.
+    pub texts: Vec<(Vec<u8>, u64)>,
+}
+
+impl StoredTexts {
+    /// The count of each of `levels`' values and of missing values, as [`count_all`]
+    /// gives them for a text column; a text outside the levels held by a row is an error
+    /// naming it, as there.
+    fn level_counts(&self, which: &'static str, levels: &Levels) -> Result<(Vec<u64>, u64)> {
+        let mut counts = vec![0u64; levels.values.len()];
+        for (text, n) in self.texts.iter().filter(|(_, n)| *n > 0) {
+            match levels.values.iter().position(|v| v.as_bytes() == text.as_slice()) {
+                Some(at) => counts[at] += n,
+                None => {
+                    return Err(Error::Config(format!(
+                        "{which} frame: column {:?} holds {:?}, which is not one of its levels ({})",
+                        levels.name,
+                        String::from_utf8_lossy(text),
+                        levels.values.join(", ")
+                    )))
+                }
+            }
+        }
+        Ok((counts, self.missing))
+    }
+}
+
 /// The profile of rows whose spec columns are read one at a time: `read(name)` gives a
 /// frame holding that column (of any type [`profile`] takes) for every row. Counting a
 /// column at a time holds one column per thread in memory, not the whole frame: what a
 /// large file's drift check needs. `threads` columns are read and counted at once.
-pub fn profile_columns<F>(which: &'static str, threads: usize, read: F) -> Result<Profile>
+///
+/// `stored(name)` may count a column of text as it is stored instead ([`StoredTexts`]);
+/// where it gives `None` (a continuous column, numbers, an encoding it does not read) the
+/// column is read with `read`. The profile is the same either way.
+pub fn profile_columns<F, S>(which: &'static str, threads: usize, read: F, stored: S) -> Result<Profile>
 where
     F: Fn(&str) -> PolarsResult<DataFrame> + Sync,
+    S: Fn(&str) -> Option<StoredTexts> + Sync,
 {
     let (features, label) = spec_levels();
     let s = spec();
     let count_one = |i: usize| -> Result<(Part, u64)> {
         let Some(column) = s.features.get(i) else {
+            if let Some(texts) = stored(label.name) {
+                let (counts, _) = texts.level_counts(which, &label)?;
+                return Ok((Part::Label(counts), texts.rows));
+            }
             let frame = read(label.name)?;
             let (counts, _) = count_all(&frame, which, &[&label])?.pop().expect("one column counted");
             return Ok((Part::Label(counts), frame.height() as u64));
         };
+        if let (Some(levels), Some(texts)) = (&features[i], stored(&column.name)) {
+            let (counts, missing) = texts.level_counts(which, levels)?;
+            let part = ColumnProfile::Counted {
+                name: column.name.clone(),
+                counts,
+                missing: if column.nullable { missing } else { 0 },
+            };
+            return Ok((Part::Feature(part), texts.rows));
+        }
         let frame = read(&column.name)?;
         let counted = match &features[i] {
             Some(levels) => Some(count_all(&frame, which, &[levels])?.pop().expect("one column counted")),

@@ -167,7 +167,7 @@ struct Levels {
 #[cfg(feature = "frames")]
 mod frame_profile;
 #[cfg(feature = "frames")]
-pub use frame_profile::{profile, profile_columns};
+pub use frame_profile::{profile, profile_columns, StoredTexts};
 
 /// The category of missing values in a nullable column.
 pub const MISSING_CATEGORY: &str = "missing";

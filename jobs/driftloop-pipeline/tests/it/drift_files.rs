@@ -8,6 +8,7 @@ use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::{spec, LabelSource};
 use driftloop_pipeline::csv_io::{read_feature_csv, write_feature_rows};
 use driftloop_pipeline::frames::{profile_rows_file, read_rows_file, rows_frame};
+use driftloop_pipeline::parquet_texts::ParquetTexts;
 use driftloop_stats::profile;
 use polars::prelude::*;
 
@@ -56,6 +57,36 @@ fn a_file_is_profiled_as_its_typed_rows_whatever_its_column_types() {
                 expected,
                 "{name} as Parquet with {layout} columns"
             );
+        }
+    }
+}
+
+/// The files pandas (pyarrow) writes (`data-fixtures/drift/pandas_parquet.py`): text
+/// columns with v1 pages and zstd; categoricals with v2 pages, snappy and four row groups.
+/// Their text columns are counted from their dictionaries, the integer categoricals
+/// through Polars, and the profile is the CSV's.
+#[test]
+fn pandas_parquet_files_are_counted_from_their_dictionaries() {
+    let csv = fixtures().join("covariate-shift-1000.csv");
+    let expected = profile_rows_file(&csv, "current").unwrap();
+    let s = spec();
+    let texts: Vec<&str> = s
+        .features
+        .iter()
+        .filter(|c| c.kind.levels().is_some())
+        .map(|c| c.name.as_str())
+        .chain([s.label.as_str()])
+        .collect();
+    assert_eq!(texts.len(), 15, "14 feature columns of levels and the label");
+    for name in ["categories-as-strings.parquet", "categories-as-categoricals.parquet"] {
+        let path = fixtures().join("drift").join(name);
+        assert_eq!(profile_rows_file(&path, "current").unwrap(), expected, "{name}");
+        let file = ParquetTexts::open(&path).unwrap();
+        for column in &texts {
+            let counted = file
+                .count(column)
+                .unwrap_or_else(|| panic!("{name}: {column} is not counted from its dictionary"));
+            assert_eq!((counted.rows, counted.missing), (1_000, 0), "{name}: {column}");
         }
     }
 }
