@@ -100,6 +100,10 @@ pub struct Settings {
     /// candidate refitted on every row, holdout included (0: never); default
     /// driftloop-model's `DEFAULT_REFIT_MAX_ROWS`.
     pub refit_max_rows: Option<usize>,
+    /// `DRIFTLOOP_CALIBRATE`: `false` keeps every candidate's probabilities as its model
+    /// gives them; `true` (driftloop-model's default) offers forests, trees and naive
+    /// Bayes a sigmoid or isotonic calibration, chosen by holdout log-loss.
+    pub calibrate: Option<bool>,
     /// `DRIFTLOOP_PROMOTION_MARGIN`: how much higher a candidate's holdout macro-F1 must
     /// be than the champion's on the same rows to replace it; default 0.01.
     pub promotion_margin: f64,
@@ -134,6 +138,7 @@ impl Settings {
         driftloop_model::TrainConfig {
             max_train_rows: self.max_train_rows.unwrap_or(defaults.max_train_rows),
             refit_max_rows: self.refit_max_rows.unwrap_or(defaults.refit_max_rows),
+            calibrate: self.calibrate.unwrap_or(defaults.calibrate),
             ..defaults
         }
     }
@@ -284,6 +289,17 @@ impl Settings {
                 }
             },
         };
+        let calibrate = match lookup("DRIFTLOOP_CALIBRATE").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => {
+                    problems.push(format!("DRIFTLOOP_CALIBRATE: {raw:?} is neither true nor false"));
+                    None
+                }
+            },
+        };
         let mut number = |name: &str| -> Option<f64> {
             let raw = lookup(name).filter(|v| !v.trim().is_empty())?;
             match raw.trim().parse::<f64>() {
@@ -418,6 +434,7 @@ impl Settings {
                 train_labels,
                 max_train_rows,
                 refit_max_rows,
+                calibrate,
                 promotion_margin,
                 mlflow_tracking_uri,
                 mlflow_experiment: nonempty("DRIFTLOOP_MLFLOW_EXPERIMENT").unwrap_or_else(|| "driftloop".to_string()),
@@ -565,12 +582,15 @@ mod tests {
         let defaults = driftloop_model::TrainConfig::default();
         assert_eq!(settings.train_config().refit_max_rows, defaults.refit_max_rows);
         assert_eq!(settings.train_config().max_train_rows, defaults.max_train_rows);
+        assert!(settings.train_config().calibrate && defaults.calibrate);
         let settings = settings_of(&[
             ("DRIFTLOOP_DRIFT_WINDOW", "last:500"),
             ("DRIFTLOOP_MAX_TRAIN_ROWS", "250000"),
             ("DRIFTLOOP_REFIT_MAX_ROWS", "0"),
+            ("DRIFTLOOP_CALIBRATE", "False"),
         ])
         .unwrap();
+        assert!(!settings.train_config().calibrate);
         assert_eq!(
             (settings.drift_window, settings.max_train_rows),
             (DriftWindow::Last(500), Some(250_000))
@@ -590,9 +610,14 @@ mod tests {
             ("DRIFTLOOP_DRIFT_WINDOW", "last:0"),
             ("DRIFTLOOP_MAX_TRAIN_ROWS", "1.5"),
             ("DRIFTLOOP_REFIT_MAX_ROWS", "-3"),
+            ("DRIFTLOOP_CALIBRATE", "no"),
         ])
         .unwrap_err()
         .to_string();
+        assert!(
+            err.contains("DRIFTLOOP_CALIBRATE: \"no\" is neither true nor false"),
+            "{err}"
+        );
         assert!(
             err.contains("DRIFTLOOP_DRIFT_WINDOW: \"last:0\" is not a drift window"),
             "{err}"

@@ -1,11 +1,11 @@
-//! A Parquet file's text columns counted as they are stored: for a column chunk whose
-//! pages are dictionary-encoded (what pandas/pyarrow, Polars and most writers leave for a
-//! column of few distinct texts), the dictionary's texts are read once and the rows'
-//! dictionary indices counted straight from their run-length/bit-packed encoding, no text
-//! and no categorical built per row. This is what makes `drift --reference --current` on
+//! A Parquet file's text and whole-number columns counted as they are stored: for a
+//! column chunk whose pages are dictionary-encoded (what pandas/pyarrow, Polars and most
+//! writers leave for a column of few distinct values), the dictionary's values are read
+//! once and the rows' dictionary indices counted straight from their run-length/bit-packed
+//! encoding, no text and no categorical built per row. This is what makes `drift --reference --current` on
 //! Parquet files cost about what decompressing them costs.
 //!
-//! Anything else (plain-encoded pages, numbers, nested columns, a malformed page) gives
+//! Anything else (plain-encoded pages, floats, nested columns, a malformed page) gives
 //! `None`, and the caller reads that column through Polars, which counts the same values
 //! and names any error.
 
@@ -20,7 +20,9 @@ use polars_parquet::parquet::encoding::Encoding;
 use polars_parquet::parquet::metadata::{ColumnChunkMetadata, FileMetadata};
 use polars_parquet::parquet::page::{split_buffer, DataPage, Page};
 use polars_parquet::parquet::read::{decompress, get_page_iterator, read_metadata};
-use polars_parquet::parquet::schema::types::{PhysicalType, PrimitiveConvertedType, PrimitiveLogicalType};
+use polars_parquet::parquet::schema::types::{
+    IntegerType, PhysicalType, PrimitiveConvertedType, PrimitiveLogicalType, PrimitiveType,
+};
 
 /// The largest page accepted, compressed or not: a page of a spec column is far smaller.
 const MAX_PAGE_BYTES: usize = 1 << 30;
@@ -61,21 +63,11 @@ impl ParquetTexts {
 
     fn count_chunk(&self, chunk: &ColumnChunkMetadata, counted: &mut StoredTexts) -> Option<()> {
         let descriptor = &chunk.descriptor().descriptor;
-        let primitive = &descriptor.primitive_type;
-        let is_text = matches!(
-            primitive.logical_type,
-            Some(PrimitiveLogicalType::String | PrimitiveLogicalType::Enum)
-        ) || matches!(
-            primitive.converted_type,
-            Some(PrimitiveConvertedType::Utf8 | PrimitiveConvertedType::Enum)
-        );
-        if primitive.physical_type != PhysicalType::ByteArray
-            || !is_text
-            || descriptor.max_rep_level != 0
-            || descriptor.max_def_level > 1
-        {
+        let values = Values::of(&descriptor.primitive_type)?;
+        if descriptor.max_rep_level != 0 || descriptor.max_def_level > 1 {
             return None;
         }
+        counted.numeric = values != Values::Text;
         let pages = get_page_iterator(chunk, Cursor::new(self.bytes.clone()), Vec::new(), MAX_PAGE_BYTES).ok()?;
         let mut scratch = Vec::new();
         let mut context = DecompressionContext::Unset;
@@ -88,7 +80,7 @@ impl ParquetTexts {
                     if texts.is_some() {
                         return None;
                     }
-                    let entries = plain_texts(&dict.buffer, dict.num_values)?;
+                    let entries = values.dictionary(&dict.buffer, dict.num_values)?;
                     counts = vec![0; entries.len()];
                     texts = Some(entries);
                 }
@@ -104,17 +96,77 @@ impl ParquetTexts {
     }
 }
 
-/// The texts of a dictionary page (PLAIN byte arrays: a 4-byte little-endian length, then
-/// the bytes), `None` if the page holds anything else.
-fn plain_texts(mut buffer: &[u8], num_values: usize) -> Option<Vec<Vec<u8>>> {
-    let mut texts = Vec::with_capacity(num_values);
-    for _ in 0..num_values {
-        let (length, rest) = buffer.split_first_chunk::<4>()?;
-        let (text, rest) = rest.split_at_checked(u32::from_le_bytes(*length) as usize)?;
-        texts.push(text.to_vec());
-        buffer = rest;
+/// What a column chunk's dictionary holds: text, or whole numbers (compared with a
+/// column's levels by their decimal text, as Polars' reader compares an integer column
+/// with a score's value or casts it to text for a column of named levels).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Values {
+    Text,
+    Int32,
+    Int64,
+}
+
+impl Values {
+    /// `None` for any other type: floats, dates, decimals, unsigned 32 and 64-bit
+    /// integers (their stored bits read signed would name other numbers), binary.
+    fn of(primitive: &PrimitiveType) -> Option<Values> {
+        use PrimitiveConvertedType as C;
+        use PrimitiveLogicalType as L;
+        let whole = |bits: usize| match (&primitive.logical_type, &primitive.converted_type) {
+            (None, None) => true,
+            (Some(L::Integer(integer)), _) => whole_number(*integer, bits),
+            (None, Some(C::Int8 | C::Int16 | C::Int32 | C::Int64 | C::Uint8 | C::Uint16)) => true,
+            _ => false,
+        };
+        match primitive.physical_type {
+            PhysicalType::ByteArray => {
+                let text = matches!(primitive.logical_type, Some(L::String | L::Enum))
+                    || matches!(primitive.converted_type, Some(C::Utf8 | C::Enum));
+                text.then_some(Values::Text)
+            }
+            PhysicalType::Int32 if whole(32) => Some(Values::Int32),
+            PhysicalType::Int64 if whole(64) => Some(Values::Int64),
+            _ => None,
+        }
     }
-    buffer.is_empty().then_some(texts)
+
+    /// A dictionary page's entries (PLAIN: a byte array as a 4-byte little-endian length
+    /// and its bytes, a number as its little-endian bytes), numbers as decimal text;
+    /// `None` if the page holds anything else.
+    fn dictionary(self, mut buffer: &[u8], num_values: usize) -> Option<Vec<Vec<u8>>> {
+        let mut entries = Vec::with_capacity(num_values);
+        for _ in 0..num_values {
+            let (entry, rest) = match self {
+                Values::Text => {
+                    let (length, rest) = buffer.split_first_chunk::<4>()?;
+                    let (text, rest) = rest.split_at_checked(u32::from_le_bytes(*length) as usize)?;
+                    (text.to_vec(), rest)
+                }
+                Values::Int32 => {
+                    let (number, rest) = buffer.split_first_chunk::<4>()?;
+                    (i32::from_le_bytes(*number).to_string().into_bytes(), rest)
+                }
+                Values::Int64 => {
+                    let (number, rest) = buffer.split_first_chunk::<8>()?;
+                    (i64::from_le_bytes(*number).to_string().into_bytes(), rest)
+                }
+            };
+            entries.push(entry);
+            buffer = rest;
+        }
+        buffer.is_empty().then_some(entries)
+    }
+}
+
+/// Whether an integer logical type stored in `bits`-bit words reads as signed numbers
+/// of the same value: every signed width, unsigned ones narrower than the word.
+fn whole_number(integer: IntegerType, bits: usize) -> bool {
+    match integer {
+        IntegerType::Int8 | IntegerType::Int16 | IntegerType::Int32 | IntegerType::Int64 => true,
+        IntegerType::UInt8 | IntegerType::UInt16 => true,
+        IntegerType::UInt32 => bits == 64,
+        IntegerType::UInt64 => false,
+    }
 }
 
 /// Adds a dictionary-encoded data page's indices to `counts` (one per dictionary text);
@@ -186,7 +238,12 @@ mod tests {
                 _ => Some("a"),
             })
             .collect();
-        let mut frame = df!("t" => texts, "n" => (0..10_000i64).collect::<Vec<_>>()).unwrap();
+        let mut frame = df!(
+            "t" => texts,
+            "x" => (0..10_000).map(|i| i as f64 / 3.0).collect::<Vec<_>>(),
+            "k" => (0..10_000i64).map(|i| i % 5 - 1).collect::<Vec<_>>()
+        )
+        .unwrap();
         frame.apply("t", |c| c.cast(text_type).unwrap()).unwrap();
         let path = dir.join(format!("{text_type}.parquet"));
         ParquetWriter::new(std::fs::File::create(&path).unwrap())
@@ -230,9 +287,44 @@ mod tests {
             assert_eq!(counted.rows, 10_000, "{text_type}");
             assert_eq!(counted.missing, 1_429, "{text_type}");
             assert_eq!(totals(&counted), expected, "{text_type}");
-            // Numbers and absent columns are left to the Polars reader.
-            assert_eq!(file.count("n"), None);
+            assert!(!counted.numeric);
+            // Floats and absent columns are left to the Polars reader.
+            assert_eq!(file.count("x"), None);
             assert_eq!(file.count("absent"), None);
+        }
+    }
+
+    #[test]
+    fn a_dictionary_of_whole_numbers_is_counted_as_their_decimal_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let k: Vec<i64> = (0..10_000).map(|i| i % 5 - 1).collect();
+        for dtype in [DataType::Int64, DataType::Int32, DataType::Int8, DataType::UInt8] {
+            let mut frame = df!("k" => k.clone()).unwrap();
+            if dtype == DataType::UInt8 {
+                frame.apply("k", |c| (c + 1).cast(&dtype).unwrap()).unwrap();
+            } else {
+                frame.apply("k", |c| c.cast(&dtype).unwrap()).unwrap();
+            }
+            let path = dir.path().join(format!("{dtype}.parquet"));
+            // Polars writes a column of few distinct values with a dictionary.
+            ParquetWriter::new(std::fs::File::create(&path).unwrap())
+                .finish(&mut frame)
+                .unwrap();
+            let counted = ParquetTexts::open(&path)
+                .unwrap()
+                .count("k")
+                .unwrap_or_else(|| panic!("{dtype}: not counted as stored"));
+            let texts: Vec<&str> = if dtype == DataType::UInt8 {
+                vec!["0", "1", "2", "3", "4"]
+            } else {
+                vec!["-1", "0", "1", "2", "3"]
+            };
+            let expected: Vec<(String, u64)> = texts.into_iter().map(|t| (t.to_string(), 2_000)).collect();
+            assert_eq!(totals(&counted), expected, "{dtype}");
+            assert!(
+                counted.numeric && counted.missing == 0 && counted.rows == 10_000,
+                "{dtype}"
+            );
         }
     }
 

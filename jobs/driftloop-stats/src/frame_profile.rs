@@ -264,6 +264,9 @@ pub struct StoredTexts {
     /// Each text with its count; a text may appear more than once (one per dictionary),
     /// and a text counted 0 times is ignored, even outside the levels.
     pub texts: Vec<(Vec<u8>, u64)>,
+    /// Whether the texts are whole numbers' decimal text (an integer column): an error
+    /// names such a value as a number, not quoted.
+    pub numeric: bool,
 }
 
 impl StoredTexts {
@@ -276,12 +279,17 @@ impl StoredTexts {
             match levels.values.iter().position(|v| v.as_bytes() == text.as_slice()) {
                 Some(at) => counts[at] += n,
                 None => {
+                    let text = String::from_utf8_lossy(text);
+                    let found = if self.numeric {
+                        text.to_string()
+                    } else {
+                        format!("{text:?}")
+                    };
                     return Err(Error::Config(format!(
-                        "{which} frame: column {:?} holds {:?}, which is not one of its levels ({})",
+                        "{which} frame: column {:?} holds {found}, which is not one of its levels ({})",
                         levels.name,
-                        String::from_utf8_lossy(text),
                         levels.values.join(", ")
-                    )))
+                    )));
                 }
             }
         }

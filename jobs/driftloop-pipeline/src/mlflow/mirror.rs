@@ -86,6 +86,9 @@ impl MlflowClient {
                 params.push(json!({"key": key, "value": value}));
             }
         }
+        if let Some(method) = calibration_method(v) {
+            params.push(json!({"key": "calibration", "value": method}));
+        }
         let metrics: Vec<Value> = version_metrics(v)
             .into_iter()
             .map(|(key, value)| json!({"key": key, "value": value, "timestamp": now, "step": 0}))
@@ -210,7 +213,22 @@ fn metric_key(raw: &str) -> String {
         .collect()
 }
 
-/// The numbers of a version worth charting: CV and holdout summary, per-class F1.
+/// The probability calibration a version's family was offered and the one it took
+/// (`sigmoid`, `isotonic` or `none`); `None` when it was not offered one (logistic
+/// regression, gradient boosting, `DRIFTLOOP_CALIBRATE=false`, versions trained before).
+pub fn calibration_method(v: &ModelVersion) -> Option<String> {
+    let choice = v.model.holdout_metrics["calibration"].as_object()?;
+    Some(
+        choice
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("none")
+            .to_string(),
+    )
+}
+
+/// The numbers of a version worth charting: CV and holdout summary (with the holdout
+/// probabilities' log-loss and Brier score), per-class F1.
 pub fn version_metrics(v: &ModelVersion) -> Vec<(String, f64)> {
     let mut metrics = Vec::new();
     for (key, field) in [
@@ -222,7 +240,12 @@ pub fn version_metrics(v: &ModelVersion) -> Vec<(String, f64)> {
             metrics.push((key.to_string(), value));
         }
     }
-    for (key, field) in [("holdout_accuracy", "accuracy"), ("holdout_macro_f1", "macro_f1")] {
+    for (key, field) in [
+        ("holdout_accuracy", "accuracy"),
+        ("holdout_macro_f1", "macro_f1"),
+        ("holdout_log_loss", "log_loss"),
+        ("holdout_brier", "brier"),
+    ] {
         if let Some(value) = v.model.holdout_metrics[field].as_f64() {
             metrics.push((key.to_string(), value));
         }

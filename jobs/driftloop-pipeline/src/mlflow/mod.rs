@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-pub use mirror::{sync, version_metrics, SyncReport};
+pub use mirror::{calibration_method, sync, version_metrics, SyncReport};
 
 /// A client of one MLflow tracking server and experiment.
 pub struct MlflowClient {

@@ -365,10 +365,15 @@ pub fn run_of_version(
         ("holdout_macro_f1", &m.holdout_metrics["macro_f1"]),
         ("holdout_per_class", &m.holdout_metrics["per_class"]),
         ("holdout_confusion", &m.holdout_metrics["confusion"]),
+        ("holdout_log_loss", &m.holdout_metrics["log_loss"]),
+        ("holdout_brier", &m.holdout_metrics["brier"]),
     ] {
         if !value.is_null() {
             summary.insert(key.into(), value.clone());
         }
+    }
+    if let Some(method) = crate::mlflow::calibration_method(version) {
+        summary.insert("calibration".into(), Value::from(method));
     }
     summary.insert("status".into(), Value::from(status));
     if let Some(decision) = &version.decision {

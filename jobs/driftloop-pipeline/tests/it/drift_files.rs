@@ -62,9 +62,9 @@ fn a_file_is_profiled_as_its_typed_rows_whatever_its_column_types() {
 }
 
 /// The files pandas (pyarrow) writes (`data-fixtures/drift/pandas_parquet.py`): text
-/// columns with v1 pages and zstd; categoricals with v2 pages, snappy and four row groups.
-/// Their text columns are counted from their dictionaries, the integer categoricals
-/// through Polars, and the profile is the CSV's.
+/// columns with v1 pages and zstd; categoricals (of text, and of integers for the scores)
+/// with v2 pages, snappy and four row groups. Every column is counted from its
+/// dictionaries, and the profile is the CSV's.
 #[test]
 fn pandas_parquet_files_are_counted_from_their_dictionaries() {
     let csv = fixtures().join("covariate-shift-1000.csv");
@@ -73,11 +73,10 @@ fn pandas_parquet_files_are_counted_from_their_dictionaries() {
     let texts: Vec<&str> = s
         .features
         .iter()
-        .filter(|c| c.kind.levels().is_some())
         .map(|c| c.name.as_str())
         .chain([s.label.as_str()])
         .collect();
-    assert_eq!(texts.len(), 15, "14 feature columns of levels and the label");
+    assert_eq!(texts.len(), 18, "17 feature columns and the label");
     for name in ["categories-as-strings.parquet", "categories-as-categoricals.parquet"] {
         let path = fixtures().join("drift").join(name);
         assert_eq!(profile_rows_file(&path, "current").unwrap(), expected, "{name}");
@@ -132,6 +131,27 @@ fn a_value_outside_the_levels_in_a_text_file_is_an_error_naming_it() {
     );
     let levels = spec().features[0].kind.levels().unwrap().join(", ");
     assert!(err.contains(&levels), "the error lists the levels: {err}");
+
+    // A score outside its range in a column of integers is named as a number.
+    let mut frame = typed.clone();
+    let mut scores: Vec<i64> = frame
+        .column("optimism")
+        .unwrap()
+        .cast(&DataType::Int64)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    scores[7] = 11;
+    frame.with_column(Column::new("optimism".into(), scores)).unwrap();
+    let path = dir.path().join("score.parquet");
+    write_as(&frame, &path, Some(&DataType::String), &DataType::Int64);
+    let err = profile_rows_file(&path, "current").unwrap_err().to_string();
+    assert!(
+        err.contains("column \"optimism\" holds 11, which is not one of its levels"),
+        "{err}"
+    );
 
     // A file without one of the spec's columns says which.
     let mut frame = typed.clone();

@@ -209,6 +209,20 @@ async fn end_to_end_on_mariadb_s3_and_mlflow() {
     let holdout = find("metrics", "holdout_macro_f1").unwrap().parse::<f64>().unwrap();
     assert!((holdout - v.model.holdout_metrics["macro_f1"].as_f64().unwrap()).abs() < 1e-9);
     assert!(find("metrics", "cv_macro_f1_mean").is_some());
+    let log_loss = find("metrics", "holdout_log_loss").unwrap().parse::<f64>().unwrap();
+    assert!((log_loss - v.model.holdout_metrics["log_loss"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(find("metrics", "holdout_brier").is_some());
+    // The calibration taken is a parameter of the run, when the family was offered one.
+    assert_eq!(
+        find("params", "calibration"),
+        driftloop_pipeline::mlflow::calibration_method(&v)
+    );
+    assert_eq!(
+        v.model.holdout_metrics["calibration"].is_object(),
+        driftloop_model::select::calibrated_family(driftloop_model::Family::parse(&v.model.family).unwrap()),
+        "{}",
+        v.model.holdout_metrics
+    );
     let mlflow_version = v.mlflow_version.clone().unwrap();
     let registered = client.model_version(model_name(), &mlflow_version).await.unwrap();
     assert_eq!(registered["model_version"]["source"], json!(v.model.artifact_uri));

@@ -562,6 +562,10 @@ fn a_run_driftloop_sends_reads_back_like_one_wandbs_sdk_makes() {
         "the summary the SDK streamed"
     );
     assert!(our_summary["holdout_confusion"].is_array() && our_summary["decision"].is_object());
+    assert!(
+        our_summary["holdout_log_loss"].as_f64().unwrap() > 0.0 && our_summary["holdout_brier"].as_f64().is_some(),
+        "the holdout probabilities' scores: {our_summary}"
+    );
     for field in ["state", "tags", "displayName"] {
         assert_eq!(theirs[field], ours[field], "{field}");
     }
