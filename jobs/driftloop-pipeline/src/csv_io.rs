@@ -5,8 +5,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use driftloop_core::header::{header_target, HeaderTarget};
-use driftloop_core::{spec, CellError, FeatureRow, LabelSource, Profile, RowCounter};
+use driftloop_core::{spec, CellError, FeatureRow, LabelSource};
 
+pub use crate::csv_count::profile_feature_csv;
 use crate::error::{CsvProblem, Error, Result};
 
 /// The header of a CSV of feature rows and where the spec's columns are in it. Headers
@@ -297,24 +298,6 @@ pub fn read_feature_csv(path: &Path, default_source: LabelSource) -> Result<Vec<
         path: path.to_path_buf(),
         problems,
     })
-}
-
-/// The [`Profile`] of a CSV file of feature rows, counted as the rows are read (the rows
-/// are not kept); every cell is checked as by [`read_feature_csv`].
-pub fn profile_feature_csv(path: &Path) -> Result<Profile> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut counter = RowCounter::new(spec());
-    for_each_feature_row(std::io::BufReader::new(file), LabelSource::Expert, |row| {
-        counter.add(&row.features, row.label)
-    })
-    .map_err(|problems| Error::InvalidCsv {
-        path: path.to_path_buf(),
-        problems,
-    })?;
-    Ok(counter.finish())
 }
 
 /// Writes rows with the public column names: the features, then the label.

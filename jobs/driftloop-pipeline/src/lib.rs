@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod config;
+pub mod csv_count;
 pub mod csv_io;
 #[cfg(feature = "frames")]
 mod drain;
