@@ -48,15 +48,20 @@ fn count_plain(mut input: impl Read) -> std::io::Result<Option<Profile>> {
     let mut eof = false;
     let mut lines = Lines::default();
     loop {
-        // Every whole line in the buffer; then the rest moves to the front and more is read.
-        while let Some(at) = memchr::memchr(b'\n', &buffer[start..end]) {
-            if !lines.take(&buffer[start..start + at]) {
+        // Every whole line in the buffer, checked as UTF-8 at once; then the rest moves to
+        // the front and more is read.
+        if let Some(last) = memchr::memrchr(b'\n', &buffer[start..end]) {
+            let Ok(block) = std::str::from_utf8(&buffer[start..start + last]) else {
+                return Ok(None);
+            };
+            if !block.split('\n').all(|line| lines.take(line)) {
                 return Ok(None);
             }
-            start += at + 1;
+            start += last + 1;
         }
         if eof {
-            if start < end && !lines.take(&buffer[start..end]) {
+            let rest = std::str::from_utf8(&buffer[start..end]);
+            if !rest.is_ok_and(|rest| rest.is_empty() || lines.take(rest)) {
                 return Ok(None);
             }
             return Ok(lines.finish());
@@ -91,9 +96,9 @@ struct Layout {
 
 impl Lines {
     /// Counts one line (without its `\n`); `false` when it needs the full reader.
-    fn take(&mut self, line: &[u8]) -> bool {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() || memchr::memchr2(b'"', b'\r', line).is_some() {
+    fn take(&mut self, line: &str) -> bool {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
             return false;
         }
         match &mut self.layout {
@@ -114,9 +119,12 @@ impl Lines {
 impl Layout {
     /// The layout a header gives, when it names every spec column once, the label, and no
     /// label source (whose cells the full reader checks).
-    fn of_header(line: &[u8]) -> Option<Layout> {
+    fn of_header(line: &str) -> Option<Layout> {
+        if line.contains(['"', '\r']) {
+            return None;
+        }
         let mut problems = Vec::new();
-        let (csv, _) = FeatureCsv::open(line, true, &mut problems)?;
+        let (csv, _) = FeatureCsv::open(line.as_bytes(), true, &mut problems)?;
         if !problems.is_empty() || csv.label_source.is_some() {
             return None;
         }
@@ -133,29 +141,34 @@ impl Layout {
         })
     }
 
-    fn count(&mut self, line: &[u8]) -> bool {
+    fn count(&mut self, line: &str) -> bool {
         self.fields.clear();
         let mut from = 0;
-        for comma in memchr::memchr_iter(b',', line) {
-            self.fields.push((from, comma));
-            from = comma + 1;
+        // Commas end fields; a quote or a carriage return needs the full reader.
+        for at in memchr::memchr3_iter(b',', b'"', b'\r', line.as_bytes()) {
+            if line.as_bytes()[at] != b',' {
+                return false;
+            }
+            self.fields.push((from, at));
+            from = at + 1;
         }
         self.fields.push((from, line.len()));
         if self.fields.len() != self.csv.headers.len() {
             return false;
         }
+        // Fields end at ASCII commas, so each is whole UTF-8.
         let text = |at: usize| {
             let (from, to) = self.fields[at];
-            std::str::from_utf8(&line[from..to]).ok()
+            &line[from..to]
         };
         for (col_idx, at) in self.csv.features.iter().enumerate() {
             let at = at.expect("every feature column was located");
-            match text(at).map(|raw| self.cells.feature(col_idx, raw)) {
-                Some(Ok(value)) => self.features[col_idx] = value,
-                _ => return false,
+            match self.cells.feature(col_idx, text(at)) {
+                Ok(value) => self.features[col_idx] = value,
+                Err(_) => return false,
             }
         }
-        let Some(Ok(label)) = text(self.label_at).map(|raw| self.cells.class(raw)) else {
+        let Ok(label) = self.cells.class(text(self.label_at)) else {
             return false;
         };
         self.counter.add(&self.features, label);

@@ -204,7 +204,15 @@ impl CellCache {
         let Some(seen) = self.seen[at].as_mut() else {
             return parse(raw);
         };
-        if let Some((_, value)) = seen.iter().find(|(text, _)| &**text == raw) {
+        // Length and first byte first: most texts of a column differ there. The bytes
+        // are then compared in a loop: a call to compare a few bytes costs more.
+        let first = raw.as_bytes().first();
+        let found = seen.iter().find(|(text, _)| {
+            text.len() == raw.len()
+                && text.as_bytes().first() == first
+                && text.bytes().zip(raw.bytes()).all(|(a, b)| a == b)
+        });
+        if let Some((_, value)) = found {
             return Ok(*value);
         }
         let value = parse(raw)?;
