@@ -12,7 +12,8 @@ use std::path::Path;
 
 use driftloop_core::{spec, LabelSource, Profile, RowCounter};
 
-use crate::csv_io::{for_each_feature_row, CellCache, FeatureCsv};
+use crate::csv_cells::CellCache;
+use crate::csv_io::{for_each_feature_row, FeatureCsv};
 use crate::error::{Error, Result};
 
 /// The block read at a time; a longer line grows it.

@@ -90,8 +90,9 @@ pub fn profile_rows_file(path: &std::path::Path, which: &'static str) -> Result<
     }
     drop(parquet_with_spec_columns(path)?);
     // A column at a time, as many at once as there are cores: memory holds a few columns,
-    // not the file's every row. A dictionary-encoded text column is counted from its
-    // dictionary indices as stored; any other column is read through Polars.
+    // not the file's every row. A dictionary-encoded column of text or whole numbers is
+    // counted from its dictionary indices as stored; any other column is read through
+    // Polars.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let stored = crate::parquet_texts::ParquetTexts::open(path);
     let read_column = |name: &str| {

@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod config;
+mod csv_cells;
 pub mod csv_count;
 pub mod csv_io;
 #[cfg(feature = "frames")]

@@ -115,7 +115,7 @@ pub fn score_csv(
     }
     let mut records = Vec::new();
     let mut codes: Vec<Vec<f64>> = Vec::new();
-    let mut cells = crate::csv_io::CellCache::new();
+    let mut cells = crate::csv_cells::CellCache::new();
     csv.for_each_record(&mut reader, &mut problems, |line, record, problems| {
         if let Some(row) = csv.features_of(record, line, problems, &mut cells) {
             codes.push(row);

@@ -158,10 +158,14 @@ fn outside_levels(frame: &DataFrame, which: &'static str, levels: &Levels) -> Er
             text
         }
     });
+    not_a_level(which, levels, found.unwrap_or_else(|| "a value".to_string()))
+}
+
+/// The error for column `levels.name` holding `found` (a number, or quoted text).
+fn not_a_level(which: &'static str, levels: &Levels, found: String) -> Error {
     Error::Config(format!(
-        "{which} frame: column {:?} holds {}, which is not one of its levels ({})",
+        "{which} frame: column {:?} holds {found}, which is not one of its levels ({})",
         levels.name,
-        found.unwrap_or_else(|| "a value".to_string()),
         levels.values.join(", ")
     ))
 }
@@ -285,11 +289,7 @@ impl StoredTexts {
                     } else {
                         format!("{text:?}")
                     };
-                    return Err(Error::Config(format!(
-                        "{which} frame: column {:?} holds {found}, which is not one of its levels ({})",
-                        levels.name,
-                        levels.values.join(", ")
-                    )));
+                    return Err(not_a_level(which, levels, found));
                 }
             }
         }
