@@ -16,6 +16,10 @@
 //! improved by more than 1e-7 for 10 rounds. The K trees of a round are grown in parallel;
 //! nothing depends on the number of threads. The probabilities are the softmax of the
 //! summed raw scores.
+//!
+//! Class weights (scikit-learn's `class_weight`) multiply each row's gradients and
+//! hessians, weigh the priors the scores start from and the held-out log-loss;
+//! `min_samples_leaf` still counts rows.
 
 use std::collections::BinaryHeap;
 
@@ -136,16 +140,23 @@ impl Boosted {
 }
 
 /// Fits a booster on `n × n_features` values (row-major) with class indices `y` below
-/// `n_classes`.
+/// `n_classes`, class c weighing `class_weights[c]` (all 1: no class weight).
+#[allow(clippy::too_many_arguments)]
 pub fn fit_boosted(
     values: &[f64],
     n_features: usize,
     y: &[u8],
     n_classes: usize,
     params: BoostParams,
+    class_weights: &[f64],
     seed: u64,
     threads: usize,
 ) -> Result<Boosted, ModelError> {
+    if class_weights.len() != n_classes || !class_weights.iter().all(|w| *w > 0.0 && w.is_finite()) {
+        return Err(ModelError::Config(format!(
+            "gradient boosting: class weights {class_weights:?} for {n_classes} classes"
+        )));
+    }
     if params.learning_rate <= 0.0 || params.max_leaf_nodes < 2 || params.max_iter == 0 || params.l2 < 0.0 {
         return Err(ModelError::Config(format!(
             "gradient boosting: invalid parameters {params:?}"
@@ -168,13 +179,16 @@ pub fn fit_boosted(
     let check_y: Vec<u8> = check_rows.iter().map(|&r| y[r]).collect();
     let data = Binned::new(&fit_values, fit_y.len(), n_features)?;
 
-    let mut counts = vec![0usize; n_classes];
+    // Each class's weight summed over the rows (a class without rows as if it had one).
+    let mut counts = vec![0.0f64; n_classes];
     for &c in &fit_y {
-        counts[c as usize] += 1;
+        counts[c as usize] += class_weights[c as usize];
     }
+    let total: f64 = counts.iter().sum();
     let init: Vec<f64> = counts
         .iter()
-        .map(|&c| (c.max(1) as f64 / fit_y.len() as f64).ln())
+        .zip(class_weights)
+        .map(|(&c, &w)| (if c == 0.0 { w } else { c } / total).ln())
         .collect();
     // Raw scores and probabilities, row after row, `n_classes` each.
     let m = fit_y.len();
@@ -195,8 +209,9 @@ pub fn fit_boosted(
             let mut gradients = Vec::with_capacity(m);
             let mut hessians = Vec::with_capacity(m);
             for (p, &c) in probabilities.chunks_exact(n_classes).zip(&fit_y) {
-                gradients.push(p[k] - if c as usize == k { 1.0 } else { 0.0 });
-                hessians.push((p[k] * (1.0 - p[k])).max(1e-16));
+                let weight = class_weights[c as usize];
+                gradients.push(weight * (p[k] - if c as usize == k { 1.0 } else { 0.0 }));
+                hessians.push((weight * (p[k] * (1.0 - p[k]))).max(1e-16));
             }
             grow(&data, &gradients, &hessians, params)
         });
@@ -215,9 +230,9 @@ pub fn fit_boosted(
             let loss = check_raw
                 .iter()
                 .zip(&check_y)
-                .map(|(r, &c)| -softmax(r)[c as usize].max(f64::EPSILON).ln())
+                .map(|(r, &c)| class_weights[c as usize] * -softmax(r)[c as usize].max(f64::EPSILON).ln())
                 .sum::<f64>()
-                / check_y.len() as f64;
+                / check_y.iter().map(|&c| class_weights[c as usize]).sum::<f64>();
             losses.push(loss);
             if losses.len() > PATIENCE {
                 let reference = losses[losses.len() - PATIENCE - 1];
@@ -531,7 +546,7 @@ mod tests {
     #[test]
     fn boosting_learns_an_interaction_and_the_leaf_limit_holds() {
         let (values, y) = rows(600);
-        let model = fit_boosted(&values, 3, &y, 3, params(), 1, 2).unwrap();
+        let model = fit_boosted(&values, 3, &y, 3, params(), &[1.0; 3], 1, 2).unwrap();
         assert_eq!(model.rounds.len(), 50, "no early stopping below 10,000 rows");
         assert!(model.rounds.iter().all(|round| round.len() == 3));
         for tree in model.rounds.iter().flatten() {
@@ -544,8 +559,8 @@ mod tests {
     #[test]
     fn the_same_rows_give_the_same_booster_whatever_the_threads() {
         let (values, y) = rows(400);
-        let one = fit_boosted(&values, 3, &y, 3, params(), 7, 1).unwrap();
-        let four = fit_boosted(&values, 3, &y, 3, params(), 7, 4).unwrap();
+        let one = fit_boosted(&values, 3, &y, 3, params(), &[1.0; 3], 7, 1).unwrap();
+        let four = fit_boosted(&values, 3, &y, 3, params(), &[1.0; 3], 7, 4).unwrap();
         assert_eq!(one, four);
     }
 
@@ -562,6 +577,7 @@ mod tests {
                 max_iter: 300,
                 ..params()
             },
+            &[1.0; 3],
             3,
             2,
         )
@@ -582,6 +598,7 @@ mod tests {
                 learning_rate: 0.0,
                 ..params()
             },
+            &[1.0; 3],
             1,
             1,
         )

@@ -39,6 +39,60 @@ pub struct Growth {
     pub features_per_split: Option<usize>,
 }
 
+/// Whole-number weights of the rows by class, for growing trees on class weights: a row
+/// of class c counts `per_class[c]` times (times its bootstrap draws in a forest), and a
+/// leaf must weigh `min_samples_leaf` rows of the lightest class. The weights are the
+/// class weights relative to the lightest present class's, times 16 and rounded (so
+/// within 1/32 of it), or less where rows × heaviest weight would overflow the counts.
+/// Empty (the default): every row counts once, as without class weights.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowWeights {
+    per_class: Vec<u32>,
+    /// The lightest present class's weight.
+    unit: u32,
+}
+
+impl RowWeights {
+    /// Steps of a class weight relative to the lightest.
+    const STEPS: f64 = 16.0;
+
+    /// The weights of rows of classes `y` given each class's weight (index: class).
+    pub fn of_classes(weights: &[f64], y: &[u8]) -> RowWeights {
+        let mut present = vec![false; weights.len()];
+        for &c in y {
+            if let Some(p) = present.get_mut(c as usize) {
+                *p = true;
+            }
+        }
+        let present_weights = weights.iter().zip(&present).filter(|(_, &p)| p).map(|(&w, _)| w);
+        let lightest = present_weights.clone().fold(f64::INFINITY, f64::min);
+        let heaviest = present_weights.fold(0.0, f64::max);
+        if !(lightest > 0.0 && lightest.is_finite()) || heaviest == lightest {
+            return RowWeights::default();
+        }
+        let ceiling = (u32::MAX as usize / y.len().max(1)) as f64;
+        let scale = Self::STEPS.min(ceiling * lightest / heaviest);
+        let per_class: Vec<u32> = weights
+            .iter()
+            .map(|&w| ((w / lightest * scale).round()).clamp(1.0, ceiling) as u32)
+            .collect();
+        let unit = (scale.round() as u32).max(1);
+        RowWeights { per_class, unit }
+    }
+
+    fn of(&self, class: u8) -> u32 {
+        self.per_class.get(class as usize).copied().unwrap_or(1)
+    }
+
+    /// `growth` with its leaf size in weight.
+    fn growth(&self, growth: Growth) -> Growth {
+        Growth {
+            min_samples_leaf: growth.min_samples_leaf.max(1) * self.unit.max(1) as usize,
+            ..growth
+        }
+    }
+}
+
 /// A node: a split on one column, or a leaf.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Node {
@@ -427,18 +481,26 @@ fn gini_proxy(left: &[u64], left_n: u64, total: &[u64], n: u64) -> f64 {
     l / left_n as f64 + r / right_n
 }
 
-/// Grows a tree on all rows of `values` (`n × p`, row-major).
+/// Grows a tree on all rows of `values` (`n × p`, row-major), each weighing as
+/// `weights` says.
 pub fn fit_tree(
     values: &[f64],
     n_features: usize,
     y: &[u8],
     n_classes: usize,
     growth: Growth,
+    weights: &RowWeights,
     seed: u64,
 ) -> Result<Tree, ModelError> {
     let data = Binned::new(values, y.len(), n_features)?;
     let keyed = Keyed::new(&data, y, n_classes);
-    Ok(grow(&keyed, &vec![1; y.len()], growth, &mut SplitMix64::new(seed)))
+    let row_weights: Vec<u32> = y.iter().map(|&c| weights.of(c)).collect();
+    Ok(grow(
+        &keyed,
+        &row_weights,
+        weights.growth(growth),
+        &mut SplitMix64::new(seed),
+    ))
 }
 
 /// Grows `n_trees` trees, each on its own bootstrap sample and trying √p columns at each
@@ -453,25 +515,29 @@ pub fn fit_forest(
     n_trees: usize,
     max_depth: Option<u16>,
     min_samples_leaf: usize,
+    weights: &RowWeights,
     seed: u64,
     threads: usize,
 ) -> Result<Vec<Tree>, ModelError> {
     let n = y.len();
     let data = Binned::new(values, n, n_features)?;
-    let growth = Growth {
+    let growth = weights.growth(Growth {
         max_depth,
         min_samples_leaf,
         features_per_split: Some(((n_features as f64).sqrt().floor() as usize).max(1)),
-    };
+    });
     let keyed = Keyed::new(&data, y, n_classes);
+    // A bootstrap draw adds its row's class weight.
+    let class_weights: Vec<u32> = y.iter().map(|&c| weights.of(c)).collect();
     let indices: Vec<usize> = (0..n_trees).collect();
     Ok(parallel_map(&indices, threads, |&t| {
         let mut rng = SplitMix64::new(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut weights = vec![0u32; n];
+        let mut row_weights = vec![0u32; n];
         for _ in 0..n {
-            weights[(rng.next_u64() % n as u64) as usize] += 1;
+            let r = (rng.next_u64() % n as u64) as usize;
+            row_weights[r] += class_weights[r];
         }
-        grow(&keyed, &weights, growth, &mut rng)
+        grow(&keyed, &row_weights, growth, &mut rng)
     }))
 }
 
@@ -492,7 +558,7 @@ mod tests {
         // Column 0 separates the classes between 2 and 5; column 1 is noise.
         let values = [1.0, 7.0, 2.0, 3.0, 2.0, 7.0, 5.0, 3.0, 6.0, 7.0, 5.0, 3.0];
         let y = [0, 0, 0, 1, 1, 1];
-        let tree = fit_tree(&values, 2, &y, 2, growth(None, 1), 0).unwrap();
+        let tree = fit_tree(&values, 2, &y, 2, growth(None, 1), &RowWeights::default(), 0).unwrap();
         assert_eq!(
             tree.nodes[0],
             Node::Split {
@@ -513,15 +579,15 @@ mod tests {
         // One column, values 0..40, classes alternating in runs: a full tree needs depth > 2.
         let values: Vec<f64> = (0..40).map(|v| v as f64).collect();
         let y: Vec<u8> = (0..40).map(|v| ((v / 5) % 3) as u8).collect();
-        let full = fit_tree(&values, 1, &y, 3, growth(None, 1), 0).unwrap();
+        let full = fit_tree(&values, 1, &y, 3, growth(None, 1), &RowWeights::default(), 0).unwrap();
         assert!(full.depth() > 2);
         for r in 0..40 {
             let shares = full.leaf_shares(&values[r..r + 1]);
             assert_eq!(shares[y[r] as usize], 1.0, "a full tree fits its rows");
         }
-        let shallow = fit_tree(&values, 1, &y, 3, growth(Some(2), 1), 0).unwrap();
+        let shallow = fit_tree(&values, 1, &y, 3, growth(Some(2), 1), &RowWeights::default(), 0).unwrap();
         assert!(shallow.depth() <= 2 && shallow.n_leaves() <= 4);
-        let leafy = fit_tree(&values, 1, &y, 3, growth(None, 7), 0).unwrap();
+        let leafy = fit_tree(&values, 1, &y, 3, growth(None, 7), &RowWeights::default(), 0).unwrap();
         // Every leaf holds at least 7 rows: count the rows reaching each leaf.
         let mut reached = std::collections::HashMap::new();
         for r in 0..40 {
@@ -539,9 +605,27 @@ mod tests {
 
     #[test]
     fn a_constant_or_pure_node_is_a_leaf() {
-        let tree = fit_tree(&[1.0, 1.0, 1.0, 1.0], 1, &[0, 1, 0, 1], 2, growth(None, 1), 0).unwrap();
+        let tree = fit_tree(
+            &[1.0, 1.0, 1.0, 1.0],
+            1,
+            &[0, 1, 0, 1],
+            2,
+            growth(None, 1),
+            &RowWeights::default(),
+            0,
+        )
+        .unwrap();
         assert_eq!(tree.nodes, vec![Node::Leaf { shares: vec![0.5, 0.5] }]);
-        let tree = fit_tree(&[1.0, 2.0, 3.0], 1, &[1, 1, 1], 3, growth(None, 1), 0).unwrap();
+        let tree = fit_tree(
+            &[1.0, 2.0, 3.0],
+            1,
+            &[1, 1, 1],
+            3,
+            growth(None, 1),
+            &RowWeights::default(),
+            0,
+        )
+        .unwrap();
         assert_eq!(
             tree.nodes,
             vec![Node::Leaf {
@@ -557,7 +641,7 @@ mod tests {
         let y: Vec<u8> = values.iter().map(|&v| u8::from(v > 1_234.0)).collect();
         let data = Binned::new(&values, n, 1).unwrap();
         assert_eq!(data.n_bins(0), MAX_BINS);
-        let tree = fit_tree(&values, 1, &y, 2, growth(None, 1), 0).unwrap();
+        let tree = fit_tree(&values, 1, &y, 2, growth(None, 1), &RowWeights::default(), 0).unwrap();
         let right = values
             .iter()
             .zip(&y)
@@ -569,7 +653,16 @@ mod tests {
 
     #[test]
     fn a_non_finite_value_is_refused() {
-        let error = fit_tree(&[1.0, f64::NAN], 1, &[0, 1], 2, growth(None, 1), 0).unwrap_err();
+        let error = fit_tree(
+            &[1.0, f64::NAN],
+            1,
+            &[0, 1],
+            2,
+            growth(None, 1),
+            &RowWeights::default(),
+            0,
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("row 1 column 0"), "{error}");
     }
 
@@ -579,10 +672,35 @@ mod tests {
         let y: Vec<u8> = (0..200)
             .map(|r| (values[r * 3] as u8 + values[r * 3 + 1] as u8) % 3)
             .collect();
-        let one = fit_forest(&values, 3, &y, 3, 12, None, 1, 9, 1).unwrap();
-        let three = fit_forest(&values, 3, &y, 3, 12, None, 1, 9, 3).unwrap();
+        let one = fit_forest(&values, 3, &y, 3, 12, None, 1, &RowWeights::default(), 9, 1).unwrap();
+        let three = fit_forest(&values, 3, &y, 3, 12, None, 1, &RowWeights::default(), 9, 3).unwrap();
         assert_eq!(one, three);
         assert_ne!(one[0], one[1], "each tree has its own sample");
-        assert_ne!(one, fit_forest(&values, 3, &y, 3, 12, None, 1, 10, 1).unwrap());
+        assert_ne!(
+            one,
+            fit_forest(&values, 3, &y, 3, 12, None, 1, &RowWeights::default(), 10, 1).unwrap()
+        );
+    }
+
+    #[test]
+    fn class_weights_become_whole_numbers_that_cannot_overflow_the_counts() {
+        let y = [0, 0, 0, 1, 2];
+        // Relative to the lightest present class, times 16; an absent class's weight is
+        // scaled too but never met.
+        let weights = RowWeights::of_classes(&[0.5, 1.5, 0.81, 7.0], &y);
+        assert_eq!(weights.per_class, vec![16, 48, 26, 224]);
+        assert_eq!(weights.growth(growth(None, 3)).min_samples_leaf, 48);
+        // Equal weights, or none: every row counts once.
+        assert_eq!(RowWeights::of_classes(&[2.0, 2.0, 2.0], &y), RowWeights::default());
+        assert_eq!(RowWeights::default().growth(growth(None, 3)).min_samples_leaf, 3);
+        // Rows × heaviest weight stays within u32: the steps shrink, every weight stays ≥ 1.
+        let many = vec![0u8; 100_000];
+        let mut y = many.clone();
+        y.push(1);
+        let weights = RowWeights::of_classes(&[1.0, 100_000.0], &y);
+        let heaviest = *weights.per_class.iter().max().unwrap() as u64;
+        assert!(heaviest * y.len() as u64 <= u32::MAX as u64, "{weights:?}");
+        assert_eq!(weights.per_class[0], 1);
+        assert!(heaviest > 40_000, "{weights:?}");
     }
 }

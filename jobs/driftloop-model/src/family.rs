@@ -81,22 +81,45 @@ impl std::fmt::Display for Family {
     }
 }
 
-/// One family with its hyper-parameters: a point of the search grid.
+/// How the rows of each class weigh in a fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeight {
+    /// Each class weighs as much as every other: a row of class c counts
+    /// n / (k · n_c), k the classes present (scikit-learn's `class_weight="balanced"`).
+    Balanced,
+}
+
+/// The families a class weight applies to: the ones whose fit sums over rows (naive
+/// Bayes's counts are its model, as in scikit-learn, which gives it no class weight).
+pub fn weighted_family(family: Family) -> bool {
+    !matches!(family, Family::NaiveBayes)
+}
+
+/// One family with its hyper-parameters: a point of the search grid. `class_weight`
+/// (absent: every row counts once) is left out of the JSON when absent, so that
+/// candidates written before it existed read and write as they were.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "snake_case")]
 pub enum Candidate {
     LogisticRegression {
         /// L2 penalty.
         alpha: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class_weight: Option<ClassWeight>,
     },
     RandomForest {
         n_trees: u16,
         max_depth: Option<u16>,
         min_samples_leaf: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class_weight: Option<ClassWeight>,
     },
     DecisionTree {
         max_depth: Option<u16>,
         min_samples_leaf: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class_weight: Option<ClassWeight>,
     },
     NaiveBayes {
         /// Lidstone smoothing: a count of `alpha` added to every value of every column.
@@ -110,6 +133,8 @@ pub enum Candidate {
         min_samples_leaf: usize,
         /// L2 penalty on the leaf values.
         l2: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class_weight: Option<ClassWeight>,
     },
 }
 
@@ -122,6 +147,30 @@ impl Candidate {
             Candidate::NaiveBayes { .. } => Family::NaiveBayes,
             Candidate::GradientBoosting { .. } => Family::GradientBoosting,
         }
+    }
+
+    /// The class weight, if any (naive Bayes has none).
+    pub fn class_weight(&self) -> Option<ClassWeight> {
+        match self {
+            Candidate::LogisticRegression { class_weight, .. }
+            | Candidate::RandomForest { class_weight, .. }
+            | Candidate::DecisionTree { class_weight, .. }
+            | Candidate::GradientBoosting { class_weight, .. } => *class_weight,
+            Candidate::NaiveBayes { .. } => None,
+        }
+    }
+
+    /// The same candidate with `weight` (`None` for naive Bayes, which takes none).
+    pub fn with_class_weight(&self, weight: ClassWeight) -> Option<Candidate> {
+        let mut twin = self.clone();
+        match &mut twin {
+            Candidate::LogisticRegression { class_weight, .. }
+            | Candidate::RandomForest { class_weight, .. }
+            | Candidate::DecisionTree { class_weight, .. }
+            | Candidate::GradientBoosting { class_weight, .. } => *class_weight = Some(weight),
+            Candidate::NaiveBayes { .. } => return None,
+        }
+        Some(twin)
     }
 
     /// The hyper-parameters alone, as a JSON object (for registries and trackers).
@@ -140,7 +189,11 @@ impl Candidate {
         let params: Vec<String> = self
             .params()
             .into_iter()
-            .map(|(k, v)| format!("{k}={}", if v.is_null() { "none".to_string() } else { v.to_string() }))
+            .map(|(k, v)| match v {
+                serde_json::Value::Null => format!("{k}=none"),
+                serde_json::Value::String(text) => format!("{k}={text}"),
+                other => format!("{k}={other}"),
+            })
             .collect();
         format!("{}({})", self.family(), params.join(", "))
     }
@@ -150,19 +203,24 @@ impl Candidate {
 pub fn default_grid() -> Vec<Candidate> {
     let mut grid = Vec::new();
     for alpha in [0.01, 0.1, 1.0] {
-        grid.push(Candidate::LogisticRegression { alpha });
+        grid.push(Candidate::LogisticRegression {
+            alpha,
+            class_weight: None,
+        });
     }
     for (max_depth, min_samples_leaf) in [(None, 1), (None, 3), (Some(8), 1)] {
         grid.push(Candidate::RandomForest {
             n_trees: 100,
             max_depth,
             min_samples_leaf,
+            class_weight: None,
         });
     }
     for (max_depth, min_samples_leaf) in [(Some(4), 1), (Some(8), 1), (None, 3)] {
         grid.push(Candidate::DecisionTree {
             max_depth,
             min_samples_leaf,
+            class_weight: None,
         });
     }
     for alpha in [0.1, 0.5, 1.0] {
@@ -177,6 +235,7 @@ pub fn default_grid() -> Vec<Candidate> {
             max_leaf_nodes,
             min_samples_leaf,
             l2: 0.0,
+            class_weight: None,
         });
     }
     grid
@@ -252,15 +311,21 @@ impl Fitted {
             )));
         }
         let n_classes = *classes.last().expect("two classes") as usize + 1;
+        // Each class's weight (index: class), all 1 without a class weight.
+        let weights = match candidate.class_weight() {
+            None => vec![1.0; n_classes],
+            Some(ClassWeight::Balanced) => balanced_weights(&labels, n_classes),
+        };
         match *candidate {
-            Candidate::LogisticRegression { alpha } => {
+            Candidate::LogisticRegression { alpha, .. } => {
                 let (means, scales) = logistic::standardization(x);
                 let z = logistic::standardize(x, &means, &scales);
                 let positions: Vec<usize> = y
                     .iter()
                     .map(|c| classes.binary_search(c).expect("a class of the rows"))
                     .collect();
-                let fitted = logistic::fit(&z, &positions, p, classes.len(), alpha)?;
+                let class_weights: Vec<f64> = classes.iter().map(|&c| weights[c as usize]).collect();
+                let fitted = logistic::fit(&z, &positions, p, classes.len(), alpha, &class_weights)?;
                 Ok(Fitted::LogisticRegression(Logistic {
                     means,
                     scales,
@@ -273,6 +338,7 @@ impl Fitted {
                 n_trees,
                 max_depth,
                 min_samples_leaf,
+                ..
             } => {
                 let values = row_major(x);
                 let trees = cart::fit_forest(
@@ -283,6 +349,7 @@ impl Fitted {
                     n_trees as usize,
                     max_depth,
                     min_samples_leaf,
+                    &cart::RowWeights::of_classes(&weights, &labels),
                     seed,
                     threads,
                 )?;
@@ -291,13 +358,15 @@ impl Fitted {
             Candidate::DecisionTree {
                 max_depth,
                 min_samples_leaf,
+                ..
             } => {
                 let growth = cart::Growth {
                     max_depth,
                     min_samples_leaf,
                     features_per_split: None,
                 };
-                let tree = cart::fit_tree(&row_major(x), p, &labels, n_classes, growth, seed)?;
+                let row_weights = cart::RowWeights::of_classes(&weights, &labels);
+                let tree = cart::fit_tree(&row_major(x), p, &labels, n_classes, growth, &row_weights, seed)?;
                 Ok(Fitted::DecisionTree(tree))
             }
             Candidate::NaiveBayes { alpha } => crate::naive_bayes::fit_any(x, &labels, alpha, continuous),
@@ -307,6 +376,7 @@ impl Fitted {
                 max_leaf_nodes,
                 min_samples_leaf,
                 l2,
+                ..
             } => {
                 let params = crate::boost::BoostParams {
                     learning_rate,
@@ -316,7 +386,8 @@ impl Fitted {
                     min_samples_leaf,
                     l2,
                 };
-                let boosted = crate::boost::fit_boosted(&row_major(x), p, &labels, n_classes, params, seed, threads)?;
+                let boosted =
+                    crate::boost::fit_boosted(&row_major(x), p, &labels, n_classes, params, &weights, seed, threads)?;
                 Ok(Fitted::GradientBoosting(boosted))
             }
         }
@@ -382,6 +453,26 @@ impl Fitted {
             .map(|p| argmax(p) as u8)
             .collect())
     }
+}
+
+/// scikit-learn's balanced class weights: n / (k · n_c) for each class c present (k of
+/// them), 1 for a class absent from `labels` (which no row carries).
+pub fn balanced_weights(labels: &[u8], n_classes: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; n_classes];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    let present = counts.iter().filter(|&&c| c > 0).count().max(1);
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                1.0
+            } else {
+                labels.len() as f64 / (present * c) as f64
+            }
+        })
+        .collect()
 }
 
 /// Where `class` goes in a row of `n_classes` probabilities.

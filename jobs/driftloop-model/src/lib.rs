@@ -17,7 +17,7 @@ pub mod select;
 
 pub use artifact::{decode_artifact, encode_artifact, Artifact, ArtifactHeader};
 pub use encode::Encoder;
-pub use family::{default_grid, Candidate, Family, Fitted};
+pub use family::{default_grid, Candidate, ClassWeight, Family, Fitted};
 pub use select::{encode_rows, train, Dataset, TrainConfig, Trained};
 
 /// What can go wrong with a model.
@@ -39,3 +39,5 @@ pub enum ModelError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_balanced;

@@ -9,6 +9,10 @@
 //! ([`TOLERANCE`]) means the same on 100 rows as on 100,000 (smartcore's fixed 1e-8 on the
 //! summed loss runs its L-BFGS to the 1,000-iteration limit on large data). The minimizer
 //! is the same: dividing by n changes neither it nor the classes predicted.
+//!
+//! With class weights, a row's log-loss and gradient count its class's weight times
+//! (scikit-learn's `class_weight`); balanced weights sum to n over the rows, so the
+//! division by n keeps its meaning.
 
 use std::cell::RefCell;
 
@@ -37,10 +41,12 @@ pub struct Weights {
     pub iterations: usize,
 }
 
-/// The objective on `x` (`n × p`, row-major) and class indices `y` (below `k`).
+/// The objective on `x` (`n × p`, row-major) and class indices `y` (below `k`), each
+/// row weighing its class's `class_weights[y]`.
 pub struct Objective<'a> {
     x: &'a [f64],
     y: &'a [usize],
+    class_weights: &'a [f64],
     n: usize,
     p: usize,
     k: usize,
@@ -50,10 +56,18 @@ pub struct Objective<'a> {
 }
 
 impl<'a> Objective<'a> {
-    pub fn new(x: &'a [f64], y: &'a [usize], p: usize, k: usize, alpha: f64) -> Objective<'a> {
+    pub fn new(
+        x: &'a [f64],
+        y: &'a [usize],
+        class_weights: &'a [f64],
+        p: usize,
+        k: usize,
+        alpha: f64,
+    ) -> Objective<'a> {
         Objective {
             x,
             y,
+            class_weights,
             n: y.len(),
             p,
             k,
@@ -130,12 +144,14 @@ impl Objective<'_> {
                 *logit = (*logit - max).exp();
                 total += *logit;
             }
-            loss -= (logits[yi] / total).ln();
+            // (A weight of 1 changes no bit of what follows.)
+            let weight = self.class_weights[yi];
+            loss -= weight * (logits[yi] / total).ln();
             let mut residual = [0.0; K];
             for c in 0..K {
-                residual[c] = logits[c] / total;
+                residual[c] = weight * (logits[c] / total);
             }
-            residual[yi] -= 1.0;
+            residual[yi] -= weight;
             for (&v, gj) in row.iter().zip(grad_by_feature.iter_mut()) {
                 for c in 0..K {
                     gj[c] += v * residual[c];
@@ -173,9 +189,10 @@ impl Objective<'_> {
                 *logit = (*logit - max).exp();
                 total += *logit;
             }
-            loss -= (logits[yi] / total).ln();
+            let weight = self.class_weights[yi];
+            loss -= weight * (logits[yi] / total).ln();
             for (c, e) in logits.iter().enumerate() {
-                let residual = e / total - if c == yi { 1.0 } else { 0.0 };
+                let residual = weight * (e / total) - if c == yi { weight } else { 0.0 };
                 let gc = &mut gradient[c * stride..(c + 1) * stride];
                 for (g, a) in gc[..p].iter_mut().zip(row) {
                     *g += residual * a;
@@ -187,12 +204,20 @@ impl Objective<'_> {
     }
 }
 
-/// Fits the weights on standardized rows `x` (`n × p`) with class indices `y` below `k`.
-pub fn fit(x: &[f64], y: &[usize], p: usize, k: usize, alpha: f64) -> Result<Weights, ModelError> {
-    if x.len() != y.len() * p || y.iter().any(|&c| c >= k) {
+/// Fits the weights on standardized rows `x` (`n × p`) with class indices `y` below `k`,
+/// class i weighing `class_weights[i]`.
+pub fn fit(
+    x: &[f64],
+    y: &[usize],
+    p: usize,
+    k: usize,
+    alpha: f64,
+    class_weights: &[f64],
+) -> Result<Weights, ModelError> {
+    if x.len() != y.len() * p || y.iter().any(|&c| c >= k) || class_weights.len() != k {
         return Err(ModelError::Input("rows, classes and shape do not match".into()));
     }
-    let objective = Objective::new(x, y, p, k, alpha);
+    let objective = Objective::new(x, y, class_weights, p, k, alpha);
     let f = |w: &Vec<f64>| objective.evaluate(w).0;
     let df = |g: &mut Vec<f64>, w: &Vec<f64>| g.copy_from_slice(&objective.evaluate(w).1);
     let optimizer = LBFGS {
@@ -229,8 +254,14 @@ mod tests {
     fn the_gradient_is_the_derivative_of_the_value() {
         let x = [0.5, -1.0, 1.5, 2.0, -0.3, 0.1, 0.0, 1.0];
         let y = [0, 2, 1, 2];
-        let objective = Objective::new(&x, &y, 2, 3, 0.7);
-        let w: Vec<f64> = (0..9).map(|i| (i as f64 * 0.37).sin()).collect();
+        for class_weights in [[1.0, 1.0, 1.0], [0.5, 2.5, 1.25]] {
+            let objective = Objective::new(&x, &y, &class_weights, 2, 3, 0.7);
+            check_gradient(&objective, 9);
+        }
+    }
+
+    fn check_gradient(objective: &Objective<'_>, size: usize) {
+        let w: Vec<f64> = (0..size).map(|i| (i as f64 * 0.37).sin()).collect();
         let (_, gradient) = objective.evaluate(&w);
         for i in 0..w.len() {
             let h = 1e-6;
@@ -253,7 +284,8 @@ mod tests {
         for k in 2..=9 {
             let y: Vec<usize> = (0..20).map(|r| r % k).collect();
             let w: Vec<f64> = (0..k * 4).map(|i| (i as f64 * 0.91).cos()).collect();
-            let objective = Objective::new(&x, &y, 3, k, 0.5);
+            let weights: Vec<f64> = (0..k).map(|c| 1.0 + c as f64 / 3.0).collect();
+            let objective = Objective::new(&x, &y, &weights, 3, k, 0.5);
             let (general_loss, general_gradient) = objective.sums_any_k(&w);
             let (loss, gradient) = objective.evaluate(&w);
             assert!((loss - (general_loss / 20.0 + 0.5 * 0.5 / 20.0 * squares(&w, 3, k))).abs() < 1e-12);
@@ -275,13 +307,13 @@ mod tests {
     fn the_fit_stops_at_the_tolerance() {
         let x: Vec<f64> = (0..400).map(|i| ((i * 37 % 101) as f64 / 50.0) - 1.0).collect();
         let y: Vec<usize> = (0..200).map(|r| usize::from(x[2 * r] + x[2 * r + 1] > 0.1)).collect();
-        let fitted = fit(&x, &y, 2, 2, 1.0).unwrap();
+        let fitted = fit(&x, &y, 2, 2, 1.0, &[1.0, 1.0]).unwrap();
         let mut w = Vec::new();
         for c in 0..2 {
             w.extend(&fitted.weights[c]);
             w.push(fitted.intercepts[c]);
         }
-        let (_, gradient) = Objective::new(&x, &y, 2, 2, 1.0).evaluate(&w);
+        let (_, gradient) = Objective::new(&x, &y, &[1.0, 1.0], 2, 2, 1.0).evaluate(&w);
         assert!(gradient.iter().all(|g| g.abs() <= TOLERANCE), "{gradient:?}");
         assert!(fitted.iterations < MAX_ITERATIONS);
     }

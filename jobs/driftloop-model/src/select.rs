@@ -6,6 +6,12 @@
 //! every row, holdout included, and that *served* model is the one the artifact keeps: on
 //! small data the holdout is a fifth of what there is to learn from.
 //!
+//! Class weights (with [`TrainConfig::balance_classes`]): when the cross-validation rows'
+//! classes are imbalanced (the largest at least [`IMBALANCE_RATIO`] times the smallest),
+//! the best candidate of each family that takes a class weight is cross-validated once
+//! more, on the same folds, with balanced class weights; the twin is chosen only if its
+//! macro-F1 is higher (ties go to the grid's own candidates).
+//!
 //! Calibration (with [`TrainConfig::calibrate`], for forests, trees and naive Bayes, whose
 //! probabilities are shares of rows or counts): a sigmoid and an isotonic map are fitted on
 //! the chosen candidate's out-of-fold probabilities from the cross-validation, and the
@@ -24,7 +30,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::calibrate::{Calibration, Method};
 use crate::encode::Encoder;
-use crate::family::{argmax, default_grid, Candidate, Family, Fitted, Matrix};
+use crate::family::{argmax, default_grid, weighted_family, Candidate, ClassWeight, Family, Fitted, Matrix};
 use crate::parallel::parallel_map;
 use crate::ModelError;
 
@@ -59,6 +65,11 @@ pub struct TrainConfig {
     /// as they were made.
     #[serde(default)]
     pub calibrate: bool,
+    /// Whether imbalanced classes get each weighted family's best candidate tried with
+    /// balanced class weights too (see the module documentation). Artifacts written
+    /// before the setting existed read as false, as they were made.
+    #[serde(default)]
+    pub balance_classes: bool,
     pub candidates: Vec<Candidate>,
     /// Threads to use; the result does not depend on it.
     #[serde(skip, default = "default_threads")]
@@ -89,6 +100,7 @@ impl Default for TrainConfig {
             max_train_rows: DEFAULT_MAX_TRAIN_ROWS,
             refit_max_rows: DEFAULT_REFIT_MAX_ROWS,
             calibrate: true,
+            balance_classes: true,
             candidates: default_grid(),
             threads: default_threads(),
         }
@@ -258,9 +270,20 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
         training_rows.clone()
     };
 
-    let folds = stratified_folds(&data.labels_of(&cv_rows), config.folds, config.seed ^ 0xf01d);
+    let cv_labels = data.labels_of(&cv_rows);
+    let folds = stratified_folds(&cv_labels, config.folds, config.seed ^ 0xf01d);
     let started = Instant::now();
-    let (cv, out_of_fold) = cross_validate(data, encoder, n_classes, &cv_rows, &folds, config)?;
+    let (mut cv, mut out_of_fold) =
+        cross_validate(data, encoder, n_classes, &cv_rows, &folds, &config.candidates, config)?;
+    if config.balance_classes && imbalanced(&cv_labels, n_classes) {
+        let twins = balanced_twins(&cv);
+        if !twins.is_empty() {
+            let (twin_cv, twin_out_of_fold) =
+                cross_validate(data, encoder, n_classes, &cv_rows, &folds, &twins, config)?;
+            cv.extend(twin_cv);
+            out_of_fold.extend(twin_out_of_fold);
+        }
+    }
     let cross_validation_s = started.elapsed().as_secs_f64();
     let best = cv
         .iter()
@@ -377,6 +400,42 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
     })
 }
 
+/// Classes are imbalanced when the largest has at least this many times the rows of the
+/// smallest (among the classes present).
+pub const IMBALANCE_RATIO: f64 = 1.5;
+
+/// Whether `labels`' classes are imbalanced ([`IMBALANCE_RATIO`]).
+pub fn imbalanced(labels: &[u8], n_classes: usize) -> bool {
+    let mut counts = vec![0usize; n_classes];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    let present = counts.iter().copied().filter(|&c| c > 0);
+    let (smallest, largest) = present.fold((usize::MAX, 0), |(s, l), c| (s.min(c), l.max(c)));
+    largest > 0 && largest as f64 >= IMBALANCE_RATIO * smallest as f64
+}
+
+/// The balanced twin of the best cross-validated candidate (first on a tie) of each
+/// family that takes a class weight, unless the grid holds it already.
+fn balanced_twins(cv: &[CandidateScore]) -> Vec<Candidate> {
+    Family::ALL
+        .into_iter()
+        .filter(|&family| weighted_family(family))
+        .filter_map(|family| {
+            let best = cv
+                .iter()
+                .filter(|c| c.error.is_none() && c.candidate.family() == family)
+                .filter(|c| c.candidate.class_weight().is_none())
+                .fold(None::<&CandidateScore>, |best, c| match best {
+                    Some(b) if b.mean_macro_f1 >= c.mean_macro_f1 => Some(b),
+                    _ => Some(c),
+                })?;
+            let twin = best.candidate.with_class_weight(ClassWeight::Balanced)?;
+            (!cv.iter().any(|c| c.candidate == twin)).then_some(twin)
+        })
+        .collect()
+}
+
 fn validate(data: &Dataset, n_classes: usize, config: &TrainConfig) -> Result<(), ModelError> {
     if config.candidates.is_empty() {
         return Err(ModelError::Config("no candidate to train".into()));
@@ -428,6 +487,7 @@ fn cross_validate(
     n_classes: usize,
     cv_rows: &[usize],
     folds: &[Vec<usize>],
+    candidates: &[Candidate],
     config: &TrainConfig,
 ) -> Result<(Vec<CandidateScore>, Vec<OutOfFold>), ModelError> {
     // Per fold, its training and validation matrices, built once for all candidates.
@@ -449,12 +509,12 @@ fn cross_validate(
         splits.push((x_fit, y_fit, x_check, y_check));
     }
     let continuous = encoder.continuous();
-    let tasks: Vec<(usize, usize)> = (0..config.candidates.len())
+    let tasks: Vec<(usize, usize)> = (0..candidates.len())
         .flat_map(|c| (0..splits.len()).map(move |f| (c, f)))
         .collect();
     let results = parallel_map(&tasks, config.threads, |&(c, f)| {
         let (x_fit, y_fit, x_check, y_check) = &splits[f];
-        let model = Fitted::fit_columns(&config.candidates[c], x_fit, y_fit, config.seed, 1, &continuous)?;
+        let model = Fitted::fit_columns(&candidates[c], x_fit, y_fit, config.seed, 1, &continuous)?;
         let probabilities = model.predict_proba(x_check, n_classes)?;
         let predicted: Vec<u8> = probabilities.iter().map(|p| argmax(p) as u8).collect();
         Ok::<_, ModelError>((
@@ -464,14 +524,10 @@ fn cross_validate(
         ))
     });
     let mut per_candidate: Vec<Vec<Result<(Scores, ProbabilityScores), ModelError>>> =
-        config.candidates.iter().map(|_| Vec::new()).collect();
+        candidates.iter().map(|_| Vec::new()).collect();
     // Each candidate's probabilities of every cross-validation row, from the fold that
     // held it out.
-    let mut out_of_fold: Vec<OutOfFold> = config
-        .candidates
-        .iter()
-        .map(|_| vec![Vec::new(); cv_rows.len()])
-        .collect();
+    let mut out_of_fold: Vec<OutOfFold> = candidates.iter().map(|_| vec![Vec::new(); cv_rows.len()]).collect();
     for ((c, f), result) in tasks.iter().zip(results) {
         per_candidate[*c].push(result.map(|(scores, measured, probabilities)| {
             for (&i, p) in folds[*f].iter().zip(probabilities) {
@@ -480,8 +536,7 @@ fn cross_validate(
             (scores, measured)
         }));
     }
-    let scores = config
-        .candidates
+    let scores = candidates
         .iter()
         .zip(per_candidate)
         .map(|(candidate, results)| {

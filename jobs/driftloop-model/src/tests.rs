@@ -29,15 +29,20 @@ fn fitting_rows(n: usize, seed: u64) -> (Dataset, Matrix, Vec<i32>) {
 fn small_config(threads: usize) -> TrainConfig {
     TrainConfig {
         candidates: vec![
-            Candidate::LogisticRegression { alpha: 0.1 },
+            Candidate::LogisticRegression {
+                alpha: 0.1,
+                class_weight: None,
+            },
             Candidate::RandomForest {
                 n_trees: 30,
                 max_depth: None,
                 min_samples_leaf: 1,
+                class_weight: None,
             },
             Candidate::DecisionTree {
                 max_depth: Some(6),
                 min_samples_leaf: 1,
+                class_weight: None,
             },
             Candidate::NaiveBayes { alpha: 1.0 },
         ],
@@ -154,6 +159,7 @@ fn forest_probabilities_are_the_mean_of_its_trees_leaf_shares() {
         n_trees: 20,
         max_depth: None,
         min_samples_leaf: 1,
+        class_weight: None,
     };
     let fitted = Fitted::fit(&candidate, &x, &y, 42, 2).unwrap();
     let Fitted::RandomForest(ref forest) = fitted else {
@@ -180,7 +186,17 @@ fn forest_probabilities_are_the_mean_of_its_trees_leaf_shares() {
 #[test]
 fn logistic_regression_reaches_the_minimum_smartcore_finds_for_the_same_objective() {
     let (data, x, y) = fitting_rows(400, 5);
-    let fitted = Fitted::fit(&Candidate::LogisticRegression { alpha: 0.1 }, &x, &y, 42, 1).unwrap();
+    let fitted = Fitted::fit(
+        &Candidate::LogisticRegression {
+            alpha: 0.1,
+            class_weight: None,
+        },
+        &x,
+        &y,
+        42,
+        1,
+    )
+    .unwrap();
     let Fitted::LogisticRegression(ref model) = fitted else {
         panic!("a logistic regression")
     };
@@ -208,7 +224,7 @@ fn logistic_regression_reaches_the_minimum_smartcore_finds_for_the_same_objectiv
         *smartcore_model.intercept().get((k, 0))
     });
     let positions: Vec<usize> = data.labels.iter().map(|&l| l as usize).collect();
-    let objective = crate::logistic::Objective::new(&z, &positions, 17, 4, 0.1);
+    let objective = crate::logistic::Objective::new(&z, &positions, &[1.0; 4], 17, 4, 0.1);
     let (at_ours, _) = objective.evaluate(&ours);
     let (at_theirs, _) = objective.evaluate(&theirs);
     // Within a millionth of the minimum per row (the tolerance stops it that close).
@@ -395,6 +411,7 @@ fn up_to_refit_max_rows_the_served_model_learns_every_row_and_the_holdout_scores
         candidates: vec![Candidate::DecisionTree {
             max_depth: None,
             min_samples_leaf: 1,
+            class_weight: None,
         }],
         calibrate: false,
         ..small_config(2)
@@ -499,6 +516,7 @@ fn a_gradient_boosting_artifact_is_byte_identical_whatever_the_threads_and_score
             max_leaf_nodes: 15,
             min_samples_leaf: 5,
             l2: 0.0,
+            class_weight: None,
         }],
         ..small_config(3)
     };
@@ -545,6 +563,7 @@ fn calibration_lowers_the_log_loss_of_an_over_confident_tree_and_is_served_with_
         candidates: vec![Candidate::DecisionTree {
             max_depth: None,
             min_samples_leaf: 1,
+            class_weight: None,
         }],
         ..small_config(2)
     };
@@ -592,7 +611,10 @@ fn calibration_lowers_the_log_loss_of_an_over_confident_tree_and_is_served_with_
     assert!(tried.isotonic_log_loss.is_some(), "{tried:?}");
     // A logistic regression's probabilities are its own: no calibration is offered.
     let logistic = TrainConfig {
-        candidates: vec![Candidate::LogisticRegression { alpha: 0.1 }],
+        candidates: vec![Candidate::LogisticRegression {
+            alpha: 0.1,
+            class_weight: None,
+        }],
         ..config
     };
     assert_eq!(train(&data, &encoder, 4, &logistic).unwrap().calibration, None);

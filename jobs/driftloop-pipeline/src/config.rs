@@ -104,6 +104,9 @@ pub struct Settings {
     /// gives them; `true` (driftloop-model's default) offers forests, trees and naive
     /// Bayes a sigmoid or isotonic calibration, chosen by holdout log-loss.
     pub calibrate: Option<bool>,
+    /// `DRIFTLOOP_BALANCE_CLASSES`: `false` never tries balanced class weights; `true`
+    /// (driftloop-model's default) tries them when the classes are imbalanced.
+    pub balance_classes: Option<bool>,
     /// `DRIFTLOOP_PROMOTION_MARGIN`: how much higher a candidate's holdout macro-F1 must
     /// be than the champion's on the same rows to replace it; default 0.01.
     pub promotion_margin: f64,
@@ -139,6 +142,7 @@ impl Settings {
             max_train_rows: self.max_train_rows.unwrap_or(defaults.max_train_rows),
             refit_max_rows: self.refit_max_rows.unwrap_or(defaults.refit_max_rows),
             calibrate: self.calibrate.unwrap_or(defaults.calibrate),
+            balance_classes: self.balance_classes.unwrap_or(defaults.balance_classes),
             ..defaults
         }
     }
@@ -289,17 +293,19 @@ impl Settings {
                 }
             },
         };
-        let calibrate = match lookup("DRIFTLOOP_CALIBRATE").filter(|v| !v.trim().is_empty()) {
-            None => None,
-            Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
+        let mut flag = |name: &str| -> Option<bool> {
+            let raw = lookup(name).filter(|v| !v.trim().is_empty())?;
+            match raw.trim().to_ascii_lowercase().as_str() {
                 "true" => Some(true),
                 "false" => Some(false),
                 _ => {
-                    problems.push(format!("DRIFTLOOP_CALIBRATE: {raw:?} is neither true nor false"));
+                    problems.push(format!("{name}: {raw:?} is neither true nor false"));
                     None
                 }
-            },
+            }
         };
+        let calibrate = flag("DRIFTLOOP_CALIBRATE");
+        let balance_classes = flag("DRIFTLOOP_BALANCE_CLASSES");
         let mut number = |name: &str| -> Option<f64> {
             let raw = lookup(name).filter(|v| !v.trim().is_empty())?;
             match raw.trim().parse::<f64>() {
@@ -435,6 +441,7 @@ impl Settings {
                 max_train_rows,
                 refit_max_rows,
                 calibrate,
+                balance_classes,
                 promotion_margin,
                 mlflow_tracking_uri,
                 mlflow_experiment: nonempty("DRIFTLOOP_MLFLOW_EXPERIMENT").unwrap_or_else(|| "driftloop".to_string()),
@@ -583,14 +590,17 @@ mod tests {
         assert_eq!(settings.train_config().refit_max_rows, defaults.refit_max_rows);
         assert_eq!(settings.train_config().max_train_rows, defaults.max_train_rows);
         assert!(settings.train_config().calibrate && defaults.calibrate);
+        assert!(settings.train_config().balance_classes && defaults.balance_classes);
         let settings = settings_of(&[
             ("DRIFTLOOP_DRIFT_WINDOW", "last:500"),
             ("DRIFTLOOP_MAX_TRAIN_ROWS", "250000"),
             ("DRIFTLOOP_REFIT_MAX_ROWS", "0"),
             ("DRIFTLOOP_CALIBRATE", "False"),
+            ("DRIFTLOOP_BALANCE_CLASSES", "false"),
         ])
         .unwrap();
         assert!(!settings.train_config().calibrate);
+        assert!(!settings.train_config().balance_classes);
         assert_eq!(
             (settings.drift_window, settings.max_train_rows),
             (DriftWindow::Last(500), Some(250_000))
@@ -611,11 +621,16 @@ mod tests {
             ("DRIFTLOOP_MAX_TRAIN_ROWS", "1.5"),
             ("DRIFTLOOP_REFIT_MAX_ROWS", "-3"),
             ("DRIFTLOOP_CALIBRATE", "no"),
+            ("DRIFTLOOP_BALANCE_CLASSES", "1"),
         ])
         .unwrap_err()
         .to_string();
         assert!(
             err.contains("DRIFTLOOP_CALIBRATE: \"no\" is neither true nor false"),
+            "{err}"
+        );
+        assert!(
+            err.contains("DRIFTLOOP_BALANCE_CLASSES: \"1\" is neither true nor false"),
             "{err}"
         );
         assert!(

@@ -59,6 +59,7 @@ fn stump() -> TrainConfig {
         candidates: vec![Candidate::DecisionTree {
             max_depth: Some(1),
             min_samples_leaf: 1,
+            class_weight: None,
         }],
         ..TrainConfig::default()
     }
