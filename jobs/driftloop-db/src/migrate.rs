@@ -47,6 +47,7 @@ static MYSQL_FILES: &[MigrationFile] = migration_files!("mysql":
     7 "0007_wandb_status.sql",
     9 "0009_bulk_counting.sql",
     10 "0010_dashboard.sql",
+    11 "0011_job_claims.sql",
 );
 
 /// SQLite, the embedded default.
@@ -59,6 +60,7 @@ static SQLITE_FILES: &[MigrationFile] = migration_files!("sqlite":
     7 "0007_wandb_status.sql",
     9 "0009_bulk_counting.sql",
     10 "0010_dashboard.sql",
+    11 "0011_job_claims.sql",
 );
 
 /// Migrations that name the dataset's label column or classes: files with `__LABEL__` and

@@ -75,31 +75,44 @@ fn enqueue(
     })
 }
 
-/// Claims up to `limit` jobs, oldest first: one locking select of the candidates, one
-/// update of those handed out. A job whose lease expired `MAX_ATTEMPTS` times is marked
+/// Claims up to `limit` jobs, oldest first: two locking selects of the candidates (expired
+/// leases, pending jobs), one update of those handed out. A job whose lease expired `MAX_ATTEMPTS` times is marked
 /// failed instead of being handed out again, and the next candidates are tried.
 fn claim_batch(tx: &mut dyn SqlTx, kinds: &[JobKind], lease: Duration, limit: usize) -> Result<Vec<ClaimedJob>> {
     let dialect = tx.dialect();
     let now = dialect.now();
-    let find = format!(
+    // Two reads, each one index range in id order (`sql/*/0011_job_claims.sql`): the
+    // running jobs whose lease expired, and the pending ones. (One query with `OR` is
+    // answered by walking the primary key from the oldest job, finished ones included.)
+    let kinds_in = placeholders(kinds.len());
+    let lock = dialect.for_update_skip_locked();
+    let expired = format!(
         "SELECT {JOB_COLUMNS} FROM jobs
-         WHERE kind IN ({})
-           AND (status = 'pending' OR (status = 'running' AND lease_until < {now}))
-         ORDER BY id LIMIT ?{}",
-        placeholders(kinds.len()),
-        dialect.for_update_skip_locked()
+         WHERE status = 'running' AND kind IN ({kinds_in}) AND lease_until < {now}
+         ORDER BY id LIMIT ?{lock}"
+    );
+    let pending = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs
+         WHERE status = 'pending' AND kind IN ({kinds_in})
+         ORDER BY id LIMIT ?{lock}"
     );
     let mut values: Vec<SqlValue> = kinds.iter().map(|k| k.as_str().into()).collect();
     values.push(SqlValue::Int(limit as i64));
     let jobs = loop {
-        let found = tx.query(&find, values.clone())?;
+        // The oldest `limit` of both (the others read stay locked until the commit, and
+        // are left as they were).
+        let mut found: Vec<Job> = Vec::new();
+        for find in [&expired, &pending] {
+            for row in tx.query(find, values.clone())? {
+                found.push(job_from_row(&row)?);
+            }
+        }
         if found.is_empty() {
             return Ok(Vec::new());
         }
+        found.sort_by_key(|job| job.id);
+        found.truncate(limit);
         let (exhausted, jobs): (Vec<Job>, Vec<Job>) = found
-            .iter()
-            .map(|row| job_from_row(row))
-            .collect::<Result<Vec<Job>>>()?
             .into_iter()
             .partition(|job| job.status == JobStatus::Running && job.attempts >= MAX_ATTEMPTS);
         for job in &exhausted {

@@ -32,15 +32,20 @@ pub(crate) struct Drained<T> {
 pub(crate) const CLAIM_BATCH: usize = 1000;
 
 /// Claims every pending job of `kind` (in batches of [`CLAIM_BATCH`], one transaction
-/// each), oldest first.
-pub(crate) fn claim_pending(db: &dyn Database, kind: JobKind, lease: Duration) -> Result<Vec<ClaimedJob>> {
-    let mut claimed = Vec::new();
+/// each), oldest first, handing each to `each` as it comes, so that a burst of jobs is
+/// never held whole as claimed (their payloads are most of a claimed job's memory).
+pub(crate) fn claim_pending(
+    db: &dyn Database,
+    kind: JobKind,
+    lease: Duration,
+    mut each: impl FnMut(ClaimedJob),
+) -> Result<()> {
     loop {
         let batch = db.claim_many(&[kind], lease, CLAIM_BATCH)?;
         let done = batch.len() < CLAIM_BATCH;
-        claimed.extend(batch);
+        batch.into_iter().for_each(&mut each);
         if done {
-            return Ok(claimed);
+            return Ok(());
         }
     }
 }

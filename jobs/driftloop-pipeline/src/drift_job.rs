@@ -322,17 +322,21 @@ impl JobRunner for DriftRunner<'_> {
     type Outcome = DriftJobOutcome;
 
     /// Every pending drift job, grouped by the window it asks for (a job whose window
-    /// does not parse stands alone and fails).
+    /// does not parse stands alone and fails). A group's check reads its first job's
+    /// payload only, so the others' are dropped as they are claimed: a burst of a hundred
+    /// thousand jobs holds their ids, not their payloads.
     fn group(&mut self, db: &dyn Database, first: ClaimedJob) -> Result<Vec<Vec<ClaimedJob>>> {
         let key = |job: &ClaimedJob| window_of(job, self.window).map_err(|_| job.id);
-        let mut groups: Vec<Vec<ClaimedJob>> = vec![vec![first]];
-        for next in claim_pending(db, JobKind::Drift, DRIFT_LEASE)? {
-            match groups.iter_mut().find(|g| key(&g[0]) == key(&next)) {
-                Some(group) => group.push(next),
-                None => groups.push(vec![next]),
+        let mut groups: Vec<(std::result::Result<DriftWindow, i64>, Vec<ClaimedJob>)> =
+            vec![(key(&first), vec![first])];
+        claim_pending(db, JobKind::Drift, DRIFT_LEASE, |next| {
+            let window = key(&next);
+            match groups.iter_mut().find(|(w, _)| *w == window) {
+                Some((_, group)) => group.push(ClaimedJob { payload: None, ..next }),
+                None => groups.push((window, vec![next])),
             }
-        }
-        Ok(groups)
+        })?;
+        Ok(groups.into_iter().map(|(_, group)| group).collect())
     }
 
     async fn run(&mut self, jobs: &[ClaimedJob]) -> Result<DriftJobOutcome> {

@@ -290,10 +290,13 @@ impl JobRunner for PerformanceRunner<'_> {
     type Outcome = PerformanceOutcome;
 
     /// A burst of pending checks (labels arriving faster than the worker) is one check:
-    /// the others are taken along and finished with it.
+    /// the others are taken along and finished with it (their payloads dropped: the
+    /// check reads the first job's).
     fn group(&mut self, db: &dyn Database, first: ClaimedJob) -> Result<Vec<Vec<ClaimedJob>>> {
         let mut held = vec![first];
-        held.extend(claim_pending(db, JobKind::Performance, PERFORMANCE_LEASE)?);
+        claim_pending(db, JobKind::Performance, PERFORMANCE_LEASE, |job| {
+            held.push(ClaimedJob { payload: None, ..job })
+        })?;
         Ok(vec![held])
     }
 

@@ -20,6 +20,7 @@ on_both_backends!(
     concurrent_workers_never_share_a_job,
     batches_are_claimed_and_finished_at_once,
     concurrent_batch_claims_never_share_a_job,
+    expired_and_pending_jobs_are_claimed_together_oldest_first,
 );
 
 const LEASE: Duration = Duration::from_secs(300);
@@ -234,6 +235,38 @@ fn batches_are_claimed_and_finished_at_once(backend: Backend) {
     assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap(), vec![], "none or all");
     t.db.complete_many(&retry).unwrap();
     assert_eq!(t.db.jobs(Some(JobStatus::Done)).unwrap().len(), 1);
+}
+
+fn expired_and_pending_jobs_are_claimed_together_oldest_first(backend: Backend) {
+    let t = TestDb::new(backend, "job_claim_order");
+    let ids: Vec<i64> = (0..5)
+        .map(|i| t.db.enqueue(JobKind::Drift, &json!({"i": i}), None).unwrap().id)
+        .collect();
+    // Jobs 1 and 3 are claimed by a worker that dies; 0 is finished; 2 and 4 wait.
+    let first = t.db.claim_many(&[JobKind::Drift], LEASE, 1).unwrap();
+    t.db.complete_many(&first).unwrap();
+    let crashed =
+        t.db.claim_many(&[JobKind::Drift], Duration::from_millis(50), 1)
+            .unwrap();
+    let held = t.db.claim_many(&[JobKind::Drift], LEASE, 1).unwrap();
+    let crashed_too =
+        t.db.claim_many(&[JobKind::Drift], Duration::from_millis(50), 1)
+            .unwrap();
+    assert_eq!((crashed[0].id, held[0].id, crashed_too[0].id), (ids[1], ids[2], ids[3]));
+    std::thread::sleep(Duration::from_millis(120));
+    // The two expired and the pending one, in id order, whatever their status; the held
+    // and the finished ones are left.
+    let claimed = t.reopen().claim_many(&[JobKind::Drift], LEASE, 2).unwrap();
+    assert_eq!(
+        claimed.iter().map(|j| (j.id, j.attempt)).collect::<Vec<_>>(),
+        vec![(ids[1], 2), (ids[3], 2)]
+    );
+    let rest = t.db.claim_many(&[JobKind::Drift], LEASE, 10).unwrap();
+    assert_eq!(
+        rest.iter().map(|j| (j.id, j.attempt)).collect::<Vec<_>>(),
+        vec![(ids[4], 1)]
+    );
+    assert_eq!(t.db.claim_many(&[JobKind::Drift], LEASE, 10).unwrap(), vec![]);
 }
 
 fn concurrent_batch_claims_never_share_a_job(backend: Backend) {

@@ -47,7 +47,8 @@ fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
             "0007_wandb_status.sql",
             "0008_predictions_labels.sql",
             "0009_bulk_counting.sql",
-            "0010_dashboard.sql"
+            "0010_dashboard.sql",
+            "0011_job_claims.sql"
         ]
     );
     assert_eq!(first.already_applied, 0);
@@ -56,7 +57,7 @@ fn migrating_twice_changes_nothing_the_second_time(backend: Backend) {
     let recorded = t.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version");
     let second = t.reopen().migrate().unwrap();
     assert!(second.applied.is_empty());
-    assert_eq!(second.already_applied, 10);
+    assert_eq!(second.already_applied, 11);
     assert_eq!(schema_dump(&t), before);
     assert_eq!(
         t.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"),
@@ -144,12 +145,12 @@ fn a_database_migrated_from_the_former_files_migrates_again(backend: Backend) {
     t.exec("DROP TABLE driftloop_dataset", &[]).unwrap();
     let report = t.db.migrate().unwrap();
     assert!(report.applied.is_empty(), "{report:?}");
-    assert_eq!(report.already_applied, 10);
+    assert_eq!(report.already_applied, 11);
     assert_eq!(
         t.query("SELECT name FROM driftloop_dataset"),
         [[Some("mental_health".to_string())]]
     );
-    assert_eq!(t.db.migrate().unwrap().already_applied, 10);
+    assert_eq!(t.db.migrate().unwrap().already_applied, 11);
 }
 
 /// The feature table the synthetic every-kind dataset generates takes its values and

@@ -116,14 +116,14 @@ fn committed_fixtures_regenerate_byte_for_byte() {
 fn embedded_default_migrates_imports_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let first = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
-    assert_eq!(first["applied"].as_array().unwrap().len(), 10);
+    assert_eq!(first["applied"].as_array().unwrap().len(), 11);
     assert!(
         dir.path().join(".driftloop/driftloop.db").exists(),
         "the default is an SQLite file under .driftloop/"
     );
     let second = json_of(&driftloop(dir.path(), &["db", "migrate", "--json"]));
     assert_eq!(second["applied"].as_array().unwrap().len(), 0);
-    assert_eq!(second["already_applied"], 10);
+    assert_eq!(second["already_applied"], 11);
 
     let original = repo_root().join("../shared/data/mental-disorders-120.csv");
     let imported = json_of(&driftloop(
