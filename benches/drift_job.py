@@ -9,7 +9,10 @@ the first check, which counts every row since the snapshot, and the next one aft
 rows arrived, which counts only those and adds the profile the first check kept.
 
 The rows are loaded with the server's LOAD DATA LOCAL INFILE (the trigger counts them and
-queues a drift job every 100 rows, so the check answers a burst of N/100 jobs)."""
+queues a drift job every 100 rows, so the check answers a burst of N/100 jobs). With
+--burst-jobs, the first check of the smallest N is run again with that many more drift jobs
+pending (what ten million rows queue), so the cost of a burst's jobs shows apart from the
+rows'."""
 
 import argparse
 import json
@@ -135,6 +138,12 @@ def reset(db, loaded_max_id):
                   "UPDATE drift_counter SET n = 0", db=db)
 
 
+def add_jobs(db, n):
+    """n more pending drift jobs, as the trigger queues them (MariaDB's sequence engine)."""
+    mariadb("-e", "INSERT INTO jobs (kind, status, payload) SELECT 'drift', 'pending', "
+                  f"JSON_OBJECT('reason', 'row_count', 'rows', 100, 'last_row_id', seq) FROM seq_1_to_{n}", db=db)
+
+
 def check(base, expect_rows, expect_counted):
     out, wall, rss = run_measured(base + ["drift", "--json"], env={**os.environ, "RUST_LOG": "warn"})
     answer = json.loads(out)
@@ -153,6 +162,8 @@ def main():
     parser.add_argument("--summary", help="append the headline numbers to this JSON-lines file")
     parser.add_argument("--reference-max-rows", type=int, default=1_000_000,
                         help="run the pandas + SciPy job up to this many rows (it reads them all into memory)")
+    parser.add_argument("--burst-jobs", type=int, default=100_000,
+                        help="run the smallest N's first check again with this many more jobs pending (0: no)")
     parser.add_argument("--python-check", nargs=2, metavar=("DB", "AFTER_ID"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.python_check:
@@ -162,6 +173,7 @@ def main():
     print("| rows since the snapshot (and in it) | driftloop: first check | of which counting | peak RSS "
           "| next check, 1 % new rows | peak RSS | pandas + SciPy job | peak RSS |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    bursts = []
     with tempfile.TemporaryDirectory() as tmp:
         for rows in sizes:
             base, db, after_id, loaded_max_id = prepare(args.driftloop, tmp, rows)
@@ -178,6 +190,14 @@ def main():
                     _, wall, rss = run_measured([sys.executable, __file__, "--driftloop", args.driftloop,
                                                  "--python-check", db, str(after_id)])
                     theirs.append((wall, rss))
+            if args.burst_jobs and rows == min(sizes):
+                burst = []
+                for _ in range(args.repeat):
+                    reset(db, loaded_max_id)
+                    add_jobs(db, args.burst_jobs)
+                    burst.append(check(base, rows, rows))
+                bursts.append((rows, rows // 100, min(r[0] for r in first), max(r[1] for r in first),
+                               rows // 100 + args.burst_jobs, min(r[0] for r in burst), max(r[1] for r in burst)))
             counting = min(c for _, _, c in first)
             (f, f_rss), (n, n_rss), (p, p_rss) = (
                 (min(r[0] for r in runs), max(r[1] for r in runs)) if runs else (None, None)
@@ -194,6 +214,11 @@ def main():
             record(args.summary, f"{label}, next check (1 % new)", "peak RSS", n_rss, "pandas.read_sql + SciPy",
                    p_rss, False, "MB")
             mariadb("-e", f"DROP DATABASE {db}")
+    for rows, jobs, f, f_rss, burst_jobs, b, b_rss in bursts:
+        print(f"\nThe first check over {rows:,} rows answering {jobs:,} jobs: {f:.2f} s, {f_rss:.0f} MB; "
+              f"answering {burst_jobs:,} jobs: {b:.2f} s, {b_rss:.0f} MB")
+        record(args.summary, f"drift job over MariaDB, {rows:,} rows, a burst of {burst_jobs:,} jobs",
+               "peak RSS", b_rss, f"the same check answering {jobs:,} jobs", f_rss, False, "MB")
 
 
 if __name__ == "__main__":
