@@ -458,10 +458,7 @@ impl Fitted {
 /// scikit-learn's balanced class weights: n / (k · n_c) for each class c present (k of
 /// them), 1 for a class absent from `labels` (which no row carries).
 pub fn balanced_weights(labels: &[u8], n_classes: usize) -> Vec<f64> {
-    let mut counts = vec![0usize; n_classes];
-    for &l in labels {
-        counts[l as usize] += 1;
-    }
+    let counts = class_counts(labels, n_classes);
     let present = counts.iter().filter(|&&c| c > 0).count().max(1);
     counts
         .iter()
@@ -473,6 +470,15 @@ pub fn balanced_weights(labels: &[u8], n_classes: usize) -> Vec<f64> {
             }
         })
         .collect()
+}
+
+/// How many of `labels` are of each of the `n_classes` classes.
+pub(crate) fn class_counts(labels: &[u8], n_classes: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; n_classes];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    counts
 }
 
 /// Where `class` goes in a row of `n_classes` probabilities.

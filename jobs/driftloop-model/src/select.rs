@@ -30,7 +30,9 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::calibrate::{Calibration, Method};
 use crate::encode::Encoder;
-use crate::family::{argmax, default_grid, weighted_family, Candidate, ClassWeight, Family, Fitted, Matrix};
+use crate::family::{
+    argmax, class_counts, default_grid, weighted_family, Candidate, ClassWeight, Family, Fitted, Matrix,
+};
 use crate::parallel::parallel_map;
 use crate::ModelError;
 
@@ -406,10 +408,7 @@ pub const IMBALANCE_RATIO: f64 = 1.5;
 
 /// Whether `labels`' classes are imbalanced ([`IMBALANCE_RATIO`]).
 pub fn imbalanced(labels: &[u8], n_classes: usize) -> bool {
-    let mut counts = vec![0usize; n_classes];
-    for &l in labels {
-        counts[l as usize] += 1;
-    }
+    let counts = class_counts(labels, n_classes);
     let present = counts.iter().copied().filter(|&c| c > 0);
     let (smallest, largest) = present.fold((usize::MAX, 0), |(s, l), c| (s.min(c), l.max(c)));
     largest > 0 && largest as f64 >= IMBALANCE_RATIO * smallest as f64
@@ -462,11 +461,7 @@ fn validate(data: &Dataset, n_classes: usize, config: &TrainConfig) -> Result<()
             "label {bad} is beyond the {n_classes} classes"
         )));
     }
-    let mut counts = vec![0usize; n_classes];
-    for &label in &data.labels {
-        counts[label as usize] += 1;
-    }
-    let present = counts.iter().filter(|&&c| c > 0).count();
+    let present = class_counts(&data.labels, n_classes).iter().filter(|&&c| c > 0).count();
     let minimum = 2 * config.folds;
     if present < 2 || data.n_rows() < minimum {
         return Err(ModelError::NotEnoughData(format!(
