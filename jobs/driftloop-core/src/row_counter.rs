@@ -39,18 +39,29 @@ impl<'a> RowCounter<'a> {
     /// Counts one row: its feature values in spec order (NaN for a missing one) and its
     /// class index.
     pub fn add(&mut self, features: &[f64], label: u8) {
-        self.profile.rows += 1;
-        self.profile.label[label as usize] += 1;
+        self.add_labels(label, 1);
         for (c, &value) in features.iter().enumerate() {
-            match (&mut self.profile.columns[c], self.offsets[c]) {
-                (ColumnProfile::Counted { missing, .. }, _) | (ColumnProfile::Continuous { missing, .. }, _)
-                    if value.is_nan() =>
-                {
-                    *missing += 1
-                }
-                (ColumnProfile::Counted { counts, .. }, Some(offset)) => counts[(value as i64 - offset) as usize] += 1,
-                _ => self.continuous[c].push(value),
+            self.add_cells(c, value, 1);
+        }
+    }
+
+    /// Counts `times` rows of class `label`, for a caller that counts a column at a time:
+    /// each of those rows' cells is then counted with [`RowCounter::add_cells`].
+    pub fn add_labels(&mut self, label: u8, times: u64) {
+        self.profile.rows += times;
+        self.profile.label[label as usize] += times;
+    }
+
+    /// Counts `times` cells of feature column `c` holding `value` (NaN: missing).
+    pub fn add_cells(&mut self, c: usize, value: f64, times: u64) {
+        match (&mut self.profile.columns[c], self.offsets[c]) {
+            (ColumnProfile::Counted { missing, .. }, _) | (ColumnProfile::Continuous { missing, .. }, _)
+                if value.is_nan() =>
+            {
+                *missing += times
             }
+            (ColumnProfile::Counted { counts, .. }, Some(offset)) => counts[(value as i64 - offset) as usize] += times,
+            _ => self.continuous[c].extend(std::iter::repeat_n(value, times as usize)),
         }
     }
 
