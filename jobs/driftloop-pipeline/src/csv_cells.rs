@@ -1,5 +1,5 @@
-//! Parsing a CSV's cells once per distinct text: what import, offline predict and a
-//! file's drift profile share.
+//! Parsing a CSV's cells once per distinct text: what import and offline predict share
+//! (a file's drift profile counts its texts in `csv_count.rs`).
 
 use driftloop_core::{spec, CellError};
 
