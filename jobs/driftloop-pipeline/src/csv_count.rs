@@ -438,6 +438,20 @@ mod tests {
         Ok(counter.finish())
     }
 
+    /// `text` with each cell of each line after the header replaced by `cell(line, cell)`.
+    fn with_cells(text: &str, cell: impl Fn(usize, &str) -> String) -> String {
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| match i {
+                0 => format!("{line}\n"),
+                _ => format!(
+                    "{}\n",
+                    line.split(',').map(|c| cell(i, c)).collect::<Vec<_>>().join(",")
+                ),
+            })
+            .collect()
+    }
+
     fn written(rows: usize, seed: u64) -> String {
         let mut bytes = Vec::new();
         crate::csv_io::write_feature_rows(&generate(Scenario::CovariateShift, rows, seed), &mut bytes).unwrap();
@@ -476,18 +490,10 @@ mod tests {
         assert_eq!(count_plain(Dribble(text.as_bytes())).unwrap(), Some(expected));
         // More distinct texts than a column keeps (spaces around a level, a class): the
         // cells past them are parsed one by one and counted the same.
-        let padded: String = text
-            .lines()
-            .enumerate()
-            .map(|(i, line)| match i {
-                0 => format!("{line}\n"),
-                _ => {
-                    let pad = " ".repeat(i % (Texts::PER_FIELD + 30));
-                    let cells: Vec<String> = line.split(',').map(|cell| format!("{pad}{cell}{pad}")).collect();
-                    format!("{}\n", cells.join(","))
-                }
-            })
-            .collect();
+        let padded = with_cells(&text, |line, cell| {
+            let pad = " ".repeat(line % (Texts::PER_FIELD + 30));
+            format!("{pad}{cell}{pad}")
+        });
         let expected = full(&padded).unwrap();
         assert_eq!(expected.rows, 3_000);
         assert_eq!(count_plain(padded.as_bytes()).unwrap(), Some(expected));
@@ -498,24 +504,11 @@ mod tests {
         // "YES" and "NO" padded to the same length with the same first 16 bytes: equal
         // keys, different texts.
         let text = written(500, 6);
-        let padded: String = text
-            .lines()
-            .enumerate()
-            .map(|(i, line)| match i {
-                0 => format!("{line}\n"),
-                _ => {
-                    let cells: Vec<String> = line
-                        .split(',')
-                        .map(|cell| match cell {
-                            "YES" => format!("{}YES", " ".repeat(16)),
-                            "NO" => format!("{}NO", " ".repeat(17)),
-                            other => other.to_string(),
-                        })
-                        .collect();
-                    format!("{}\n", cells.join(","))
-                }
-            })
-            .collect();
+        let padded = with_cells(&text, |_, cell| match cell {
+            "YES" => format!("{}YES", " ".repeat(16)),
+            "NO" => format!("{}NO", " ".repeat(17)),
+            other => other.to_string(),
+        });
         let expected = full(&text).unwrap();
         assert_eq!(full(&padded).unwrap(), expected);
         assert_eq!(count_plain(padded.as_bytes()).unwrap(), Some(expected));
