@@ -355,8 +355,12 @@ impl<D: Transact> FeatureStore for D {
     }
 
     #[cfg(feature = "frames")]
-    fn read_frame(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame> {
-        self.bulk_read(filter)
+    fn read_frame_in_rounds(
+        &self,
+        filter: &crate::records::RowFilter,
+        rounds: crate::frames::ReadRounds,
+    ) -> Result<polars::prelude::DataFrame> {
+        self.bulk_read(filter, rounds)
     }
 }
 

@@ -16,8 +16,29 @@ use crate::error::{Error, Result};
 use crate::records::RowFilter;
 use crate::url::Secret;
 
-/// Above this many ids in range a MySQL read is split into partitions read in parallel.
-const PARTITION_MIN_ROWS: i64 = 200_000;
+/// How a bulk read is cut. The rows of one round are held as the source gives them (a
+/// level as its text, a `String` per cell on SQLite) only until they are typed (a level
+/// in one byte) and appended to the rounds before, so a read holds its typed rows and one
+/// round's raw rows, not every row's text. On MySQL a round is a range of ids, read by
+/// partitions in parallel when the whole read spans enough ids; on SQLite it is a number
+/// of rows of the one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadRounds {
+    /// The ids (MySQL) or rows (SQLite) of one round.
+    pub round_rows: i64,
+    /// From this many ids in range, each round of a MySQL read is split into partitions
+    /// read in parallel.
+    pub partition_min_ids: i64,
+}
+
+impl Default for ReadRounds {
+    fn default() -> Self {
+        ReadRounds {
+            round_rows: 131_072,
+            partition_min_ids: 200_000,
+        }
+    }
+}
 
 fn enum_dtype<S: AsRef<str>>(levels: &[S]) -> DataType {
     let categories = FrozenCategories::new(levels.iter().map(|l| l.as_ref())).expect("spec levels are unique");
@@ -146,13 +167,15 @@ fn arrow_to_polars(array: &dyn arrow::array::Array) -> Result<Box<dyn polars_arr
     }
 }
 
-/// Reads feature rows from MySQL with connectorx; `id_range` is the filter's smallest and
-/// largest `id` (from [`id_range_sql`]), `None` when it selects no row.
+/// Reads feature rows from MySQL with connectorx, a round of ids at a time; `id_range` is
+/// the filter's smallest and largest `id` (from [`id_range_sql`]), `None` when it selects
+/// no row.
 pub(crate) fn read_mysql(
     url: &Secret,
     shown_url: &str,
     filter: &RowFilter,
     id_range: Option<(i64, i64)>,
+    rounds: ReadRounds,
 ) -> Result<DataFrame> {
     let bulk_error = |reason: String| Error::BulkRead {
         url: shown_url.to_string(),
@@ -167,28 +190,69 @@ pub(crate) fn read_mysql(
     let Some((min_id, max_id)) = id_range else {
         return Ok(empty_frame());
     };
-    let n_partitions = if max_id - min_id >= PARTITION_MIN_ROWS {
-        std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
+    let n_partitions = if max_id - min_id >= rounds.partition_min_ids {
+        std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8) as i64
     } else {
         1
     };
-    let queries: Vec<CXQuery<String>> = if n_partitions == 1 {
-        vec![CXQuery::naked(query.clone())]
-    } else {
-        // Ranges over `id`, known already, so connectorx skips its own MIN/MAX query.
-        let partition =
-            connectorx::partition::PartitionQuery::new(&query, "id", Some(min_id), Some(max_id), n_partitions);
-        connectorx::partition::partition(&partition, &source).map_err(|e| bulk_error(e.to_string()))?
-    };
     let pre_execution: Vec<String> = crate::sql::MYSQL_SESSION_INIT.iter().map(|s| s.to_string()).collect();
-    let destination =
-        get_arrow(&source, Some(query), &queries, Some(&pre_execution)).map_err(|e| bulk_error(e.to_string()))?;
-    let batches = destination.arrow().map_err(|e| bulk_error(e.to_string()))?;
-    if batches.iter().all(|b| b.num_rows() == 0) {
-        return Ok(empty_frame());
+    let round_ids = rounds.round_rows.max(1);
+    let mut typed = TypedRounds::default();
+    let mut start = min_id;
+    while start <= max_id {
+        let end = start.saturating_add(round_ids - 1).min(max_id);
+        // Ranges over `id`, known already: connectorx runs the queries as they are, one
+        // per partition (bounds are integers formatted as numbers).
+        let step = ((end - start + 1) + n_partitions - 1) / n_partitions;
+        let queries: Vec<CXQuery<String>> = (0..n_partitions)
+            .map(|p| start + p * step)
+            .filter(|&lo| lo <= end)
+            .map(|lo| {
+                let hi = lo.saturating_add(step - 1).min(end);
+                CXQuery::naked(format!("{query} AND id BETWEEN {lo} AND {hi}"))
+            })
+            .collect();
+        let destination = get_arrow(&source, Some(query.clone()), &queries, Some(&pre_execution))
+            .map_err(|e| bulk_error(e.to_string()))?;
+        let batches = destination.arrow().map_err(|e| bulk_error(e.to_string()))?;
+        if batches.iter().any(|b| b.num_rows() > 0) {
+            // Partitions come back in the order their threads finished; canonicalize
+            // sorts the round by id, and rounds follow one another in id order.
+            typed.push(canonicalize(record_batches_to_frame(&batches)?)?)?;
+        }
+        start = end.saturating_add(1);
     }
-    // Partitions come back in the order their threads finished; canonicalize sorts by id.
-    canonicalize(record_batches_to_frame(&batches)?)
+    typed.finish()
+}
+
+/// The typed rounds of a read, appended in id order and made one chunk at the end (as
+/// a read in one go gives it).
+#[derive(Default)]
+struct TypedRounds {
+    frame: Option<DataFrame>,
+}
+
+impl TypedRounds {
+    fn push(&mut self, round: DataFrame) -> Result<()> {
+        match &mut self.frame {
+            None => self.frame = Some(round),
+            Some(frame) => {
+                frame.vstack_mut_owned(round)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<DataFrame> {
+        Ok(match self.frame {
+            None => empty_frame(),
+            Some(mut frame) => {
+                // A column at a time: the copy made holds one column, not the frame.
+                frame.rechunk_mut();
+                frame
+            }
+        })
+    }
 }
 
 /// The query for the smallest and largest `id` a filter selects (NULLs when none), which
@@ -205,8 +269,8 @@ enum Cell {
     Real,
 }
 
-/// Reads feature rows from SQLite.
-pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter) -> Result<DataFrame> {
+/// Reads feature rows from SQLite, typing them a round of rows at a time.
+pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter, rounds: ReadRounds) -> Result<DataFrame> {
     let s = spec();
     let sql = format!(
         "SELECT {} FROM features WHERE {} ORDER BY id",
@@ -219,10 +283,6 @@ pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter) -> Re
     };
     let mut stmt = conn.prepare(&sql).map_err(sqlite_error)?;
     let n_columns = stmt.column_count();
-    let mut ids: Vec<i64> = Vec::new();
-    let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); n_columns];
-    let mut integers: Vec<Vec<Option<i64>>> = vec![Vec::new(); n_columns];
-    let mut reals: Vec<Vec<Option<f64>>> = vec![Vec::new(); n_columns];
     let schema = feature_schema();
     let kinds: Vec<Cell> = schema
         .iter_values()
@@ -232,26 +292,59 @@ pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter) -> Re
             _ => Cell::Integer,
         })
         .collect();
+    let round_rows = rounds.round_rows.max(1) as usize;
+    let mut round = SqliteRound::new(n_columns);
+    let mut typed = TypedRounds::default();
     let mut rows = stmt.query([]).map_err(sqlite_error)?;
     while let Some(row) = rows.next().map_err(sqlite_error)? {
-        ids.push(row.get(0).map_err(sqlite_error)?);
-        for col_idx in 1..n_columns {
-            match kinds[col_idx] {
-                Cell::Text => texts[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
-                Cell::Integer => integers[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
-                Cell::Real => reals[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
+        round.ids.push(row.get(0).map_err(sqlite_error)?);
+        for (col_idx, kind) in kinds.iter().enumerate().skip(1) {
+            match kind {
+                Cell::Text => round.texts[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
+                Cell::Integer => round.integers[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
+                Cell::Real => round.reals[col_idx].push(row.get(col_idx).map_err(sqlite_error)?),
             }
         }
+        if round.ids.len() >= round_rows {
+            typed.push(round.typed(&schema, &kinds)?)?;
+        }
     }
-    let mut columns = vec![Series::new("id".into(), ids).into_column()];
-    for (col_idx, name) in schema.iter_names().enumerate().skip(1) {
-        let series = match kinds[col_idx] {
-            Cell::Text => Series::new(name.clone(), std::mem::take(&mut texts[col_idx])),
-            Cell::Integer => Series::new(name.clone(), std::mem::take(&mut integers[col_idx])),
-            Cell::Real => Series::new(name.clone(), std::mem::take(&mut reals[col_idx])),
-        };
-        columns.push(series.into_column());
+    if !round.ids.is_empty() {
+        typed.push(round.typed(&schema, &kinds)?)?;
     }
-    debug_assert_eq!(columns.len(), s.n_features() + 6);
-    canonicalize(DataFrame::new_infer_height(columns)?)
+    debug_assert_eq!(n_columns, s.n_features() + 6);
+    typed.finish()
+}
+
+/// The rows of one round of an SQLite read, column by column as read.
+struct SqliteRound {
+    ids: Vec<i64>,
+    texts: Vec<Vec<Option<String>>>,
+    integers: Vec<Vec<Option<i64>>>,
+    reals: Vec<Vec<Option<f64>>>,
+}
+
+impl SqliteRound {
+    fn new(n_columns: usize) -> SqliteRound {
+        SqliteRound {
+            ids: Vec::new(),
+            texts: vec![Vec::new(); n_columns],
+            integers: vec![Vec::new(); n_columns],
+            reals: vec![Vec::new(); n_columns],
+        }
+    }
+
+    /// The round's rows as a typed frame; the round is left empty.
+    fn typed(&mut self, schema: &Schema, kinds: &[Cell]) -> Result<DataFrame> {
+        let mut columns = vec![Series::new("id".into(), std::mem::take(&mut self.ids)).into_column()];
+        for (col_idx, name) in schema.iter_names().enumerate().skip(1) {
+            let series = match kinds[col_idx] {
+                Cell::Text => Series::new(name.clone(), std::mem::take(&mut self.texts[col_idx])),
+                Cell::Integer => Series::new(name.clone(), std::mem::take(&mut self.integers[col_idx])),
+                Cell::Real => Series::new(name.clone(), std::mem::take(&mut self.reals[col_idx])),
+            };
+            columns.push(series.into_column());
+        }
+        canonicalize(DataFrame::new_infer_height(columns)?)
+    }
 }

@@ -100,7 +100,11 @@ impl Transact for MysqlDatabase {
     }
 
     #[cfg(feature = "frames")]
-    fn bulk_read(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame> {
+    fn bulk_read(
+        &self,
+        filter: &crate::records::RowFilter,
+        rounds: crate::frames::ReadRounds,
+    ) -> Result<polars::prelude::DataFrame> {
         let DatabaseUrl::Mysql { url } = &self.url else {
             unreachable!("a MysqlDatabase holds a mysql url")
         };
@@ -112,7 +116,7 @@ impl Transact for MysqlDatabase {
             Some((Some(min), Some(max))) => Some((min, max)),
             _ => None,
         };
-        crate::frames::read_mysql(url, &self.url.to_string(), filter, id_range)
+        crate::frames::read_mysql(url, &self.url.to_string(), filter, id_range, rounds)
     }
 }
 

@@ -38,9 +38,19 @@ pub trait FeatureStore: Send + Sync {
     /// The id after which the newest `n` rows lie (0 when there are no more than `n`).
     fn id_before_newest(&self, n: u64) -> Result<i64>;
     /// Reads rows into a DataFrame with the schema of [`crate::frames::feature_schema`],
-    /// sorted by `id`.
+    /// sorted by `id`, in rounds of [`crate::frames::ReadRounds::default`].
     #[cfg(feature = "frames")]
-    fn read_frame(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame>;
+    fn read_frame(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame> {
+        self.read_frame_in_rounds(filter, crate::frames::ReadRounds::default())
+    }
+    /// [`FeatureStore::read_frame`] in rounds of another size (the same frame whatever
+    /// the size; a smaller round holds less raw text at once).
+    #[cfg(feature = "frames")]
+    fn read_frame_in_rounds(
+        &self,
+        filter: &crate::records::RowFilter,
+        rounds: crate::frames::ReadRounds,
+    ) -> Result<polars::prelude::DataFrame>;
 }
 
 /// Single rows: the idempotency lookup of the predict endpoint, and expert labels.

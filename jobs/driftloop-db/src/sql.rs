@@ -289,7 +289,11 @@ pub(crate) trait Transact: Send + Sync {
     /// Reads rows into a DataFrame with the schema of [`crate::frames::feature_schema`],
     /// sorted by `id`: the one backend-specific read (connectorx on MySQL).
     #[cfg(feature = "frames")]
-    fn bulk_read(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame>;
+    fn bulk_read(
+        &self,
+        filter: &crate::records::RowFilter,
+        rounds: crate::frames::ReadRounds,
+    ) -> Result<polars::prelude::DataFrame>;
 }
 
 /// `n` placeholders, comma-separated.

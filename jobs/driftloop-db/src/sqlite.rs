@@ -63,8 +63,12 @@ impl Transact for SqliteDatabase {
     }
 
     #[cfg(feature = "frames")]
-    fn bulk_read(&self, filter: &crate::records::RowFilter) -> Result<polars::prelude::DataFrame> {
-        crate::frames::read_sqlite(&self.conn(), filter)
+    fn bulk_read(
+        &self,
+        filter: &crate::records::RowFilter,
+        rounds: crate::frames::ReadRounds,
+    ) -> Result<polars::prelude::DataFrame> {
+        crate::frames::read_sqlite(&self.conn(), filter, rounds)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::{FeatureRow, LabelSource};
-use driftloop_db::frames::feature_schema;
+use driftloop_db::frames::{feature_schema, ReadRounds};
 use driftloop_db::Error;
 use driftloop_db::{RowFilter, RowRef};
 use polars::prelude::*;
@@ -14,6 +14,7 @@ on_both_backends!(
     rows_read_back_as_written_with_one_schema,
     empty_table_reads_as_an_empty_frame_with_the_schema,
     read_filters_by_watermark_and_label_source,
+    a_read_in_rounds_is_the_read_in_one,
     a_batch_is_stored_whole_or_not_at_all,
     a_request_id_is_stored_once,
     rows_stored_each_on_their_own_skip_only_stored_request_ids,
@@ -104,6 +105,59 @@ fn read_filters_by_watermark_and_label_source(backend: Backend) {
         ids(&model_after)
     );
     assert_eq!(model_after.height(), 15);
+}
+
+/// Rounds of any size (one row, a few, partitioned on MySQL, more than the rows) give
+/// the frame one read gives, in one chunk per column, with and without a filter; the ids
+/// of a filtered read have gaps a round may fall into whole.
+fn a_read_in_rounds_is_the_read_in_one(backend: Backend) {
+    let t = TestDb::new(backend, "read_rounds");
+    let rows = mixed_rows(300, 3);
+    t.db.insert_rows(&rows).unwrap();
+    let filters = [
+        RowFilter::default(),
+        RowFilter {
+            after_id: Some(45),
+            label_source: None,
+        },
+        RowFilter {
+            after_id: Some(100),
+            label_source: Some(LabelSource::Model),
+        },
+    ];
+    let sizes = [(1, i64::MAX), (7, i64::MAX), (7, 10), (2, 1), (64, 50), (1_000, 10)];
+    for filter in &filters {
+        let whole = t.db.read_frame(filter).unwrap();
+        assert!(whole.height() > 50, "{filter:?}");
+        for (round_rows, partition_min_ids) in sizes {
+            let rounds = ReadRounds {
+                round_rows,
+                partition_min_ids,
+            };
+            let read = t.db.read_frame_in_rounds(filter, rounds).unwrap();
+            assert_eq!(**read.schema(), feature_schema(), "{filter:?} {rounds:?}");
+            assert!(read.equals_missing(&whole), "{filter:?} {rounds:?}");
+            assert_eq!(ids(&read), ids(&whole), "{filter:?} {rounds:?}");
+            assert!(
+                read.columns().iter().all(|c| c.n_chunks() == 1),
+                "{filter:?} {rounds:?}"
+            );
+        }
+    }
+    let beyond = RowFilter {
+        after_id: Some(300),
+        label_source: None,
+    };
+    let empty =
+        t.db.read_frame_in_rounds(
+            &beyond,
+            ReadRounds {
+                round_rows: 7,
+                partition_min_ids: 1,
+            },
+        )
+        .unwrap();
+    assert_eq!((empty.height(), &**empty.schema()), (0, &feature_schema()));
 }
 
 fn a_batch_is_stored_whole_or_not_at_all(backend: Backend) {
