@@ -292,64 +292,87 @@ impl Fitted {
         threads: usize,
         continuous: &[bool],
     ) -> Result<Fitted, ModelError> {
+        if takes_row_major(candidate.family()) {
+            let (_, p) = x.shape();
+            Fitted::fit_row_major(candidate, &row_major(x), p, y, seed, threads)
+        } else {
+            Fitted::fit_matrix(candidate, x, y, continuous)
+        }
+    }
+
+    /// [`Fitted::fit_columns`] on encoded rows as they are laid out: trees, forests and
+    /// boosting learn from them where they lie (no copy of the rows), logistic regression
+    /// and naive Bayes from the matrix they become. The same model as from their matrix.
+    pub fn fit_rows(
+        candidate: &Candidate,
+        rows: Rows,
+        y: &[i32],
+        seed: u64,
+        threads: usize,
+        continuous: &[bool],
+    ) -> Result<Fitted, ModelError> {
+        if takes_row_major(candidate.family()) {
+            Fitted::fit_row_major(candidate, &rows.values, rows.width, y, seed, threads)
+        } else {
+            Fitted::fit_matrix(candidate, &rows.into_matrix()?, y, continuous)
+        }
+    }
+
+    /// Logistic regression and naive Bayes, from a matrix.
+    fn fit_matrix(candidate: &Candidate, x: &Matrix, y: &[i32], continuous: &[bool]) -> Result<Fitted, ModelError> {
         let (n, p) = x.shape();
-        if y.len() != n {
-            return Err(ModelError::Input(format!("{n} rows but {} classes", y.len())));
-        }
-        let labels: Vec<u8> = y
-            .iter()
-            .map(|&c| u8::try_from(c).map_err(|_| ModelError::Input(format!("class index {c} is out of range"))))
-            .collect::<Result<_, _>>()?;
-        let mut classes: Vec<i32> = y.to_vec();
-        classes.sort_unstable();
-        classes.dedup();
-        if classes.len() < 2 {
-            return Err(ModelError::Fit(format!(
-                "{}: the rows hold {} class(es); fitting needs at least 2",
-                candidate.family(),
-                classes.len()
-            )));
-        }
-        let n_classes = *classes.last().expect("two classes") as usize + 1;
-        // Each class's weight (index: class), all 1 without a class weight.
-        let weights = match candidate.class_weight() {
-            None => vec![1.0; n_classes],
-            Some(ClassWeight::Balanced) => balanced_weights(&labels, n_classes),
-        };
+        let fit = FitClasses::of(candidate, n, y)?;
         match *candidate {
             Candidate::LogisticRegression { alpha, .. } => {
                 let (means, scales) = logistic::standardization(x);
                 let z = logistic::standardize(x, &means, &scales);
                 let positions: Vec<usize> = y
                     .iter()
-                    .map(|c| classes.binary_search(c).expect("a class of the rows"))
+                    .map(|c| fit.classes.binary_search(c).expect("a class of the rows"))
                     .collect();
-                let class_weights: Vec<f64> = classes.iter().map(|&c| weights[c as usize]).collect();
-                let fitted = logistic::fit(&z, &positions, p, classes.len(), alpha, &class_weights)?;
+                let class_weights: Vec<f64> = fit.classes.iter().map(|&c| fit.weights[c as usize]).collect();
+                let fitted = logistic::fit(&z, &positions, p, fit.classes.len(), alpha, &class_weights)?;
                 Ok(Fitted::LogisticRegression(Logistic {
                     means,
                     scales,
-                    classes,
+                    classes: fit.classes,
                     coefficients: fitted.weights,
                     intercepts: fitted.intercepts,
                 }))
             }
+            Candidate::NaiveBayes { alpha } => crate::naive_bayes::fit_any(x, &fit.labels, alpha, continuous),
+            _ => unreachable!("{} is fitted from row-major values", candidate.family()),
+        }
+    }
+
+    /// Trees, forests and boosting, from row-major values `p` wide.
+    fn fit_row_major(
+        candidate: &Candidate,
+        values: &[f64],
+        p: usize,
+        y: &[i32],
+        seed: u64,
+        threads: usize,
+    ) -> Result<Fitted, ModelError> {
+        let n = values.len().checked_div(p).unwrap_or(y.len());
+        let fit = FitClasses::of(candidate, n, y)?;
+        let (labels, n_classes, weights) = (&fit.labels, fit.n_classes, &fit.weights);
+        match *candidate {
             Candidate::RandomForest {
                 n_trees,
                 max_depth,
                 min_samples_leaf,
                 ..
             } => {
-                let values = row_major(x);
                 let trees = cart::fit_forest(
-                    &values,
+                    values,
                     p,
-                    &labels,
+                    labels,
                     n_classes,
                     n_trees as usize,
                     max_depth,
                     min_samples_leaf,
-                    &cart::RowWeights::of_classes(&weights, &labels),
+                    &cart::RowWeights::of_classes(weights, labels),
                     seed,
                     threads,
                 )?;
@@ -365,11 +388,10 @@ impl Fitted {
                     min_samples_leaf,
                     features_per_split: None,
                 };
-                let row_weights = cart::RowWeights::of_classes(&weights, &labels);
-                let tree = cart::fit_tree(&row_major(x), p, &labels, n_classes, growth, &row_weights, seed)?;
+                let row_weights = cart::RowWeights::of_classes(weights, labels);
+                let tree = cart::fit_tree(values, p, labels, n_classes, growth, &row_weights, seed)?;
                 Ok(Fitted::DecisionTree(tree))
             }
-            Candidate::NaiveBayes { alpha } => crate::naive_bayes::fit_any(x, &labels, alpha, continuous),
             Candidate::GradientBoosting {
                 learning_rate,
                 max_iter,
@@ -386,10 +408,10 @@ impl Fitted {
                     min_samples_leaf,
                     l2,
                 };
-                let boosted =
-                    crate::boost::fit_boosted(&row_major(x), p, &labels, n_classes, params, &weights, seed, threads)?;
+                let boosted = crate::boost::fit_boosted(values, p, labels, n_classes, params, weights, seed, threads)?;
                 Ok(Fitted::GradientBoosting(boosted))
             }
+            _ => unreachable!("{} is fitted from a matrix", candidate.family()),
         }
     }
 
@@ -519,6 +541,75 @@ pub(crate) fn softmax(logits: &[f64]) -> Vec<f64> {
 }
 
 /// The values of `x`, row after row.
+/// Whether a family learns from row-major values (its own learners) rather than from a
+/// matrix (smartcore's layout).
+fn takes_row_major(family: Family) -> bool {
+    matches!(
+        family,
+        Family::RandomForest | Family::DecisionTree | Family::GradientBoosting
+    )
+}
+
+/// Encoded rows, row-major (`width` values per row): what [`crate::Dataset::rows`] gives
+/// and [`Fitted::fit_rows`] takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    pub values: Vec<f64>,
+    pub n_rows: usize,
+    pub width: usize,
+}
+
+impl Rows {
+    /// The rows as a matrix (the values move; nothing is copied).
+    pub fn into_matrix(self) -> Result<Matrix, ModelError> {
+        DenseMatrix::new(self.n_rows, self.width, self.values, false).map_err(|e| ModelError::Input(e.to_string()))
+    }
+}
+
+/// What every family's fit first reads off the class indices: them as bytes, the classes
+/// present (sorted), how many classes there are (the largest index + 1) and each class's
+/// weight (1 without a class weight).
+struct FitClasses {
+    labels: Vec<u8>,
+    classes: Vec<i32>,
+    n_classes: usize,
+    weights: Vec<f64>,
+}
+
+impl FitClasses {
+    fn of(candidate: &Candidate, n: usize, y: &[i32]) -> Result<FitClasses, ModelError> {
+        if y.len() != n {
+            return Err(ModelError::Input(format!("{n} rows but {} classes", y.len())));
+        }
+        let labels: Vec<u8> = y
+            .iter()
+            .map(|&c| u8::try_from(c).map_err(|_| ModelError::Input(format!("class index {c} is out of range"))))
+            .collect::<Result<_, _>>()?;
+        let mut classes: Vec<i32> = y.to_vec();
+        classes.sort_unstable();
+        classes.dedup();
+        if classes.len() < 2 {
+            return Err(ModelError::Fit(format!(
+                "{}: the rows hold {} class(es); fitting needs at least 2",
+                candidate.family(),
+                classes.len()
+            )));
+        }
+        let n_classes = *classes.last().expect("two classes") as usize + 1;
+        // Each class's weight (index: class), all 1 without a class weight.
+        let weights = match candidate.class_weight() {
+            None => vec![1.0; n_classes],
+            Some(ClassWeight::Balanced) => balanced_weights(&labels, n_classes),
+        };
+        Ok(FitClasses {
+            labels,
+            classes,
+            n_classes,
+            weights,
+        })
+    }
+}
+
 pub(crate) fn row_major(x: &Matrix) -> Vec<f64> {
     let (n, p) = x.shape();
     let mut values = Vec::with_capacity(n * p);

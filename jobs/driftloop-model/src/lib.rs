@@ -17,7 +17,7 @@ pub mod select;
 
 pub use artifact::{decode_artifact, encode_artifact, Artifact, ArtifactHeader};
 pub use encode::Encoder;
-pub use family::{default_grid, Candidate, ClassWeight, Family, Fitted};
+pub use family::{default_grid, Candidate, ClassWeight, Family, Fitted, Rows};
 pub use select::{encode_rows, train, Dataset, TrainConfig, Trained};
 
 /// What can go wrong with a model.

@@ -26,12 +26,11 @@ use driftloop_core::metrics::{
     probability_scores, score, stratified_folds, stratified_holdout, ProbabilityScores, Scores,
 };
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::calibrate::{Calibration, Method};
 use crate::encode::Encoder;
 use crate::family::{
-    argmax, class_counts, default_grid, weighted_family, Candidate, ClassWeight, Family, Fitted, Matrix,
+    argmax, class_counts, default_grid, weighted_family, Candidate, ClassWeight, Family, Fitted, Matrix, Rows,
 };
 use crate::parallel::parallel_map;
 use crate::ModelError;
@@ -125,7 +124,12 @@ impl Dataset {
 
     /// The encoded matrix of the given rows.
     pub fn matrix(&self, encoder: &Encoder, rows: &[usize]) -> Result<Matrix, ModelError> {
-        encode_rows(
+        self.rows(encoder, rows)?.into_matrix()
+    }
+
+    /// The given rows encoded, row-major.
+    pub fn rows(&self, encoder: &Encoder, rows: &[usize]) -> Result<Rows, ModelError> {
+        encode_row_major(
             encoder,
             rows.iter()
                 .map(|&r| &self.values[r * self.n_features..(r + 1) * self.n_features]),
@@ -142,6 +146,11 @@ pub fn encode_rows<'a>(
     encoder: &Encoder,
     rows: impl ExactSizeIterator<Item = &'a [f64]>,
 ) -> Result<Matrix, ModelError> {
+    encode_row_major(encoder, rows)?.into_matrix()
+}
+
+/// [`encode_rows`], row-major.
+fn encode_row_major<'a>(encoder: &Encoder, rows: impl ExactSizeIterator<Item = &'a [f64]>) -> Result<Rows, ModelError> {
     let p = encoder.n_features();
     let width = encoder.width();
     let n = rows.len();
@@ -162,7 +171,11 @@ pub fn encode_rows<'a>(
             }
         }
     }
-    DenseMatrix::new(n, width, values, false).map_err(|e| ModelError::Input(e.to_string()))
+    Ok(Rows {
+        values,
+        n_rows: n,
+        width,
+    })
 }
 
 /// One candidate's cross-validation.
@@ -301,17 +314,18 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
     let chosen = best.candidate.clone();
 
     let started = Instant::now();
-    let x_train = data.matrix(encoder, &training_rows)?;
+    // The rows go to the fit as encoded (a forest, tree or boosting learns from them where
+    // they lie) and are dropped with it.
+    let x_train = data.rows(encoder, &training_rows)?;
     let y_train: Vec<i32> = training_labels.iter().map(|&l| l as i32).collect();
-    let model = Fitted::fit_columns(
+    let model = Fitted::fit_rows(
         &chosen,
-        &x_train,
+        x_train,
         &y_train,
         config.seed,
         config.threads,
         &encoder.continuous(),
     )?;
-    drop(x_train);
     let refit_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -353,11 +367,11 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
             config.max_train_rows,
             config.seed ^ 0x7a11,
         );
-        let x_all = data.matrix(encoder, &every_row)?;
+        let x_all = data.rows(encoder, &every_row)?;
         let y_all: Vec<i32> = every_row.iter().map(|&r| data.labels[r] as i32).collect();
-        let served = Fitted::fit_columns(
+        let served = Fitted::fit_rows(
             &chosen,
-            &x_all,
+            x_all,
             &y_all,
             config.seed,
             config.threads,

@@ -152,6 +152,47 @@ fn the_same_rows_and_config_give_a_byte_identical_artifact_whatever_the_threads(
     );
 }
 
+/// Every family of the grid (and a balanced twin of each that takes a weight) fitted on
+/// the rows as encoded is the model fitted on their matrix: the training's refit passes
+/// rows so that the learners on row-major values need no second copy.
+#[test]
+fn a_fit_on_encoded_rows_is_the_fit_on_their_matrix() {
+    let data = dataset(600, 8);
+    let encoder = Encoder::from_spec(spec()).impute_from(&data.values);
+    let rows: Vec<usize> = (0..600).filter(|r| r % 5 != 0).collect();
+    let y: Vec<i32> = rows.iter().map(|&r| data.labels[r] as i32).collect();
+    let mut candidates = default_grid();
+    candidates.extend(
+        default_grid()
+            .iter()
+            .filter_map(|c| c.with_class_weight(ClassWeight::Balanced)),
+    );
+    for candidate in candidates {
+        let x = data.matrix(&encoder, &rows).unwrap();
+        let encoded = data.rows(&encoder, &rows).unwrap();
+        assert_eq!((encoded.n_rows, encoded.width), x.shape());
+        let continuous = encoder.continuous();
+        let from_matrix = Fitted::fit_columns(&candidate, &x, &y, 7, 2, &continuous).unwrap();
+        let from_rows = Fitted::fit_rows(&candidate, encoded, &y, 7, 2, &continuous).unwrap();
+        assert_eq!(format!("{from_rows:?}"), format!("{from_matrix:?}"), "{candidate:?}");
+        assert_eq!(
+            from_rows.predict_proba(&x, 4).unwrap(),
+            from_matrix.predict_proba(&x, 4).unwrap(),
+            "{candidate:?}"
+        );
+    }
+    let short = Rows {
+        values: vec![0.0; 17 * 3],
+        n_rows: 3,
+        width: 17,
+    };
+    let candidate = &default_grid()[3];
+    assert!(matches!(
+        Fitted::fit_rows(candidate, short, &[0, 1], 7, 1, &[]),
+        Err(ModelError::Input(_))
+    ));
+}
+
 #[test]
 fn forest_probabilities_are_the_mean_of_its_trees_leaf_shares() {
     let (data, x, y) = fitting_rows(400, 3);
