@@ -1,6 +1,8 @@
 """Bulk read of the feature table from MariaDB into a data frame, three ways, same table,
 same run: driftloop (connectorx -> Arrow -> Polars), pandas.read_sql over PyMySQL, and the
-mariadb client dumping the rows to /dev/null. Prints rows/s for each."""
+mariadb client dumping the rows to /dev/null. Prints rows/s for each, and the peak RSS of
+a whole process doing the read (driftloop's `db read`; a Python process importing pandas
+and reading the same rows), beside the rows' size as driftloop holds them."""
 
 import argparse
 import json
@@ -8,12 +10,14 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
 import pandas as pd
 import pymysql
 
+from drift_job import run_measured
 from summary import record
 
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
@@ -70,6 +74,24 @@ def run_pandas():
     return len(frame), seconds, seconds
 
 
+PANDAS_READ = f"""
+import pandas as pd, pymysql
+conn = pymysql.connect(host={HOST!r}, port={PORT}, user={USER!r}, database={DATABASE!r})
+frame = pd.read_sql("SELECT * FROM features", conn)
+print(len(frame))
+"""
+
+
+def peak_rss(binary):
+    """Peak RSS MB of one `driftloop db read` and of one pandas.read_sql process, and the
+    rows' size in driftloop's frame (MB)."""
+    env = {**os.environ, "RUST_LOG": "warn"}
+    out, _, driftloop_rss = run_measured([binary, "--database-url", URL, "db", "read", "--json"], env=env)
+    frame_mb = json.loads(out).get("frame_bytes", 0) / 2**20
+    _, _, pandas_rss = run_measured([sys.executable, "-c", PANDAS_READ])
+    return driftloop_rss, pandas_rss, frame_mb
+
+
 def run_cli():
     started = time.perf_counter()
     with open(os.devnull, "w") as sink:
@@ -115,6 +137,11 @@ def main():
         print(f"| {name} | {best:,.0f} | {median:,.0f} | {wall:.2f} |")
     pandas_best = results[1][1]
     print(f"\ndriftloop / pandas: {results[0][1] / pandas_best:.1f}x")
+    driftloop_rss, pandas_rss, frame_mb = peak_rss(args.driftloop)
+    print(f"\nPeak RSS of the whole process: driftloop db read {driftloop_rss:,.0f} MB "
+          f"(the rows' frame: {frame_mb:,.1f} MB), pandas.read_sql {pandas_rss:,.0f} MB")
+    record(args.summary, f"bulk read, MariaDB -> data frame, {args.rows:,} rows", "peak RSS MB",
+           driftloop_rss, "pandas.read_sql (PyMySQL)", pandas_rss, higher_is_better=False)
     for name, best, _, _ in results[1:]:
         record(args.summary, f"bulk read, MariaDB -> data frame, {args.rows:,} rows", "rows/s (best)",
                results[0][1], name, best, higher_is_better=True)

@@ -143,6 +143,8 @@ fn embedded_default_migrates_imports_and_reports() {
     let read = json_of(&driftloop(dir.path(), &["db", "read", "--after-id", "1000", "--json"]));
     assert_eq!(read["rows"], 120);
     assert_eq!(read["columns"], 23);
+    // The rows' size as the frame holds them: at least a byte per cell of each column.
+    assert!(read["frame_bytes"].as_u64().unwrap() >= 120 * 23, "{read}");
     let jobs = json_of(&driftloop(
         dir.path(),
         &["jobs", "list", "--status", "pending", "--json"],
