@@ -294,15 +294,16 @@ impl Fitted {
     ) -> Result<Fitted, ModelError> {
         if takes_row_major(candidate.family()) {
             let (_, p) = x.shape();
-            Fitted::fit_row_major(candidate, &row_major(x), p, y, seed, threads)
+            Fitted::fit_row_major(candidate, &row_major(x), p, y, seed, threads, continuous)
         } else {
             Fitted::fit_matrix(candidate, x, y, continuous)
         }
     }
 
-    /// [`Fitted::fit_columns`] on encoded rows as they are laid out: trees, forests and
-    /// boosting learn from them where they lie (no copy of the rows), logistic regression
-    /// and naive Bayes from the matrix they become. The same model as from their matrix.
+    /// [`Fitted::fit_columns`] on encoded rows as they are laid out: trees, forests,
+    /// boosting and naive Bayes learn from them where they lie (no copy of the rows),
+    /// logistic regression from the matrix they become. The same model as from their
+    /// matrix.
     pub fn fit_rows(
         candidate: &Candidate,
         rows: Rows,
@@ -311,10 +312,10 @@ impl Fitted {
         threads: usize,
         continuous: &[bool],
     ) -> Result<Fitted, ModelError> {
-        if takes_row_major(candidate.family()) {
-            Fitted::fit_row_major(candidate, &rows.values, rows.width, y, seed, threads)
-        } else {
+        if candidate.family() == Family::LogisticRegression {
             Fitted::fit_matrix(candidate, &rows.into_matrix()?, y, continuous)
+        } else {
+            Fitted::fit_row_major(candidate, &rows.values, rows.width, y, seed, threads, continuous)
         }
     }
 
@@ -345,7 +346,7 @@ impl Fitted {
         }
     }
 
-    /// Trees, forests and boosting, from row-major values `p` wide.
+    /// Trees, forests, boosting and naive Bayes, from row-major values `p` wide.
     fn fit_row_major(
         candidate: &Candidate,
         values: &[f64],
@@ -353,6 +354,7 @@ impl Fitted {
         y: &[i32],
         seed: u64,
         threads: usize,
+        continuous: &[bool],
     ) -> Result<Fitted, ModelError> {
         let n = values.len().checked_div(p).unwrap_or(y.len());
         let fit = FitClasses::of(candidate, n, y)?;
@@ -411,7 +413,10 @@ impl Fitted {
                 let boosted = crate::boost::fit_boosted(values, p, labels, n_classes, params, weights, seed, threads)?;
                 Ok(Fitted::GradientBoosting(boosted))
             }
-            _ => unreachable!("{} is fitted from a matrix", candidate.family()),
+            Candidate::NaiveBayes { alpha } => {
+                crate::naive_bayes::fit_any_rows(values, n, p, labels, alpha, continuous)
+            }
+            Candidate::LogisticRegression { .. } => unreachable!("logistic regression is fitted from a matrix"),
         }
     }
 
@@ -541,8 +546,8 @@ pub(crate) fn softmax(logits: &[f64]) -> Vec<f64> {
 }
 
 /// The values of `x`, row after row.
-/// Whether a family learns from row-major values (its own learners) rather than from a
-/// matrix (smartcore's layout).
+/// Whether a family learns from row-major values (driftloop's own learners) when it is
+/// given a matrix; naive Bayes takes either (and, given rows, their values as they lie).
 fn takes_row_major(family: Family) -> bool {
     matches!(
         family,

@@ -26,13 +26,18 @@ impl NaiveBayes {
     /// Fits smartcore's categorical naive Bayes on the category codes of `x` and keeps its
     /// log probabilities.
     pub(crate) fn fit(x: &Matrix, labels: &[u8], alpha: f64) -> Result<NaiveBayes, ModelError> {
+        let (n, p) = x.shape();
+        NaiveBayes::fit_values(&row_major(x), n, p, labels, alpha)
+    }
+
+    /// [`NaiveBayes::fit`] on `n` rows of `p` row-major values.
+    fn fit_values(values: &[f64], n: usize, p: usize, labels: &[u8], alpha: f64) -> Result<NaiveBayes, ModelError> {
         if !(alpha > 0.0 && alpha.is_finite()) {
             return Err(ModelError::Config(format!(
                 "naive Bayes needs a smoothing alpha above 0, not {alpha}"
             )));
         }
-        let (n, p) = x.shape();
-        let codes = category_codes(x)?;
+        let codes = category_codes(values, p)?;
         let matrix = DenseMatrix::new(n, p, codes, false).map_err(|e| ModelError::Input(e.to_string()))?;
         let y: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
         let model = CategoricalNB::fit(&matrix, &y, CategoricalNBParameters::default().with_alpha(alpha))
@@ -69,7 +74,7 @@ impl NaiveBayes {
     pub(crate) fn probabilities(&self, x: &Matrix, n_classes: usize, out: &mut [Vec<f64>]) -> Result<(), ModelError> {
         let p = x.shape().1;
         check_shape(self.log_likelihoods.len(), self.log_priors.len(), p, n_classes)?;
-        let codes = category_codes(x)?;
+        let codes = category_codes(&row_major(x), p)?;
         for (row, probabilities) in codes.chunks_exact(p.max(1)).zip(out.iter_mut()) {
             let mut log_posterior = self.log_priors.clone();
             for (j, &value) in row.iter().enumerate() {
@@ -91,15 +96,16 @@ impl NaiveBayes {
 }
 
 /// The values of `x` as category codes (row-major): naive Bayes takes whole numbers from 0.
-fn category_codes(x: &Matrix) -> Result<Vec<u32>, ModelError> {
-    row_major(x)
-        .into_iter()
+/// Row-major values `p` wide as category codes.
+fn category_codes(values: &[f64], p: usize) -> Result<Vec<u32>, ModelError> {
+    values
+        .iter()
         .enumerate()
-        .map(|(i, v)| {
+        .map(|(i, &v)| {
             if v >= 0.0 && v.fract() == 0.0 && v <= u16::MAX as f64 {
                 Ok(v as u32)
             } else {
-                let p = x.shape().1.max(1);
+                let p = p.max(1);
                 Err(ModelError::Input(format!(
                     "naive Bayes takes category codes (whole numbers from 0): row {} column {} is {v}",
                     i / p,
@@ -129,7 +135,18 @@ pub struct CutNaiveBayes {
 /// category codes only gives the plain model, as before cut columns existed.
 pub(crate) fn fit_any(x: &Matrix, labels: &[u8], alpha: f64, continuous: &[bool]) -> Result<Fitted, ModelError> {
     let (n, p) = x.shape();
-    let values = row_major(x);
+    fit_any_rows(&row_major(x), n, p, labels, alpha, continuous)
+}
+
+/// [`fit_any`] on `n` rows of `p` row-major values.
+pub(crate) fn fit_any_rows(
+    values: &[f64],
+    n: usize,
+    p: usize,
+    labels: &[u8],
+    alpha: f64,
+    continuous: &[bool],
+) -> Result<Fitted, ModelError> {
     let cuts: Vec<Vec<f64>> = (0..p)
         .map(|j| {
             let column: Vec<f64> = values.iter().skip(j).step_by(p).copied().collect();
@@ -142,9 +159,9 @@ pub(crate) fn fit_any(x: &Matrix, labels: &[u8], alpha: f64, continuous: &[bool]
         })
         .collect();
     if cuts.iter().all(Vec::is_empty) {
-        return NaiveBayes::fit(x, labels, alpha).map(Fitted::NaiveBayes);
+        return NaiveBayes::fit_values(values, n, p, labels, alpha).map(Fitted::NaiveBayes);
     }
-    let binned = cut(&values, p, &cuts, n)?;
+    let binned = cut(values, p, &cuts, n)?;
     let model = NaiveBayes::fit(&binned, labels, alpha)?;
     Ok(Fitted::CutNaiveBayes(CutNaiveBayes { cuts, model }))
 }

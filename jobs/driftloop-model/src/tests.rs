@@ -181,6 +181,24 @@ fn a_fit_on_encoded_rows_is_the_fit_on_their_matrix() {
             "{candidate:?}"
         );
     }
+    // Naive Bayes with a continuous column (cut at its deciles) and a column of codes.
+    let values: Vec<f64> = (0..200)
+        .flat_map(|r| [(r % 4) as f64, (r * 37 % 101) as f64 / 7.0, (r % 3) as f64])
+        .collect();
+    let y: Vec<i32> = (0..200).map(|r| ((r * 37 % 101) > 50) as i32).collect();
+    let rows = Rows {
+        values,
+        n_rows: 200,
+        width: 3,
+    };
+    let x = rows.clone().into_matrix().unwrap();
+    let naive_bayes = Candidate::NaiveBayes { alpha: 0.5 };
+    let continuous = [false, true, false];
+    let from_matrix = Fitted::fit_columns(&naive_bayes, &x, &y, 7, 1, &continuous).unwrap();
+    let from_rows = Fitted::fit_rows(&naive_bayes, rows, &y, 7, 1, &continuous).unwrap();
+    assert!(matches!(from_rows, Fitted::CutNaiveBayes(_)), "{from_rows:?}");
+    assert_eq!(format!("{from_rows:?}"), format!("{from_matrix:?}"));
+
     let short = Rows {
         values: vec![0.0; 17 * 3],
         n_rows: 3,
