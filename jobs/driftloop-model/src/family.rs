@@ -292,11 +292,11 @@ impl Fitted {
         threads: usize,
         continuous: &[bool],
     ) -> Result<Fitted, ModelError> {
-        if takes_row_major(candidate.family()) {
+        if candidate.family() == Family::LogisticRegression {
+            Fitted::fit_logistic(candidate, x, y)
+        } else {
             let (_, p) = x.shape();
             Fitted::fit_row_major(candidate, &row_major(x), p, y, seed, threads, continuous)
-        } else {
-            Fitted::fit_matrix(candidate, x, y, continuous)
         }
     }
 
@@ -313,14 +313,14 @@ impl Fitted {
         continuous: &[bool],
     ) -> Result<Fitted, ModelError> {
         if candidate.family() == Family::LogisticRegression {
-            Fitted::fit_matrix(candidate, &rows.into_matrix()?, y, continuous)
+            Fitted::fit_logistic(candidate, &rows.into_matrix()?, y)
         } else {
             Fitted::fit_row_major(candidate, &rows.values, rows.width, y, seed, threads, continuous)
         }
     }
 
-    /// Logistic regression and naive Bayes, from a matrix.
-    fn fit_matrix(candidate: &Candidate, x: &Matrix, y: &[i32], continuous: &[bool]) -> Result<Fitted, ModelError> {
+    /// Logistic regression, from a matrix.
+    fn fit_logistic(candidate: &Candidate, x: &Matrix, y: &[i32]) -> Result<Fitted, ModelError> {
         let (n, p) = x.shape();
         let fit = FitClasses::of(candidate, n, y)?;
         match *candidate {
@@ -341,7 +341,6 @@ impl Fitted {
                     intercepts: fitted.intercepts,
                 }))
             }
-            Candidate::NaiveBayes { alpha } => crate::naive_bayes::fit_any(x, &fit.labels, alpha, continuous),
             _ => unreachable!("{} is fitted from row-major values", candidate.family()),
         }
     }
@@ -546,15 +545,6 @@ pub(crate) fn softmax(logits: &[f64]) -> Vec<f64> {
 }
 
 /// The values of `x`, row after row.
-/// Whether a family learns from row-major values (driftloop's own learners) when it is
-/// given a matrix; naive Bayes takes either (and, given rows, their values as they lie).
-fn takes_row_major(family: Family) -> bool {
-    matches!(
-        family,
-        Family::RandomForest | Family::DecisionTree | Family::GradientBoosting
-    )
-}
-
 /// Encoded rows, row-major (`width` values per row): what [`crate::Dataset::rows`] gives
 /// and [`Fitted::fit_rows`] takes.
 #[derive(Debug, Clone, PartialEq)]

@@ -131,14 +131,16 @@ pub struct CutNaiveBayes {
     pub model: NaiveBayes,
 }
 
-/// Fits naive Bayes, cutting the columns that need it ([`CutNaiveBayes`]); a matrix of
-/// category codes only gives the plain model, as before cut columns existed.
-pub(crate) fn fit_any(x: &Matrix, labels: &[u8], alpha: f64, continuous: &[bool]) -> Result<Fitted, ModelError> {
+/// [`fit_any_rows`] on a matrix (the tests' way in; training passes row-major values).
+#[cfg(test)]
+fn fit_any(x: &Matrix, labels: &[u8], alpha: f64, continuous: &[bool]) -> Result<Fitted, ModelError> {
     let (n, p) = x.shape();
     fit_any_rows(&row_major(x), n, p, labels, alpha, continuous)
 }
 
-/// [`fit_any`] on `n` rows of `p` row-major values.
+/// Fits naive Bayes on `n` rows of `p` row-major values, cutting the columns that need it
+/// ([`CutNaiveBayes`]); rows of category codes only give the plain model, as before cut
+/// columns existed.
 pub(crate) fn fit_any_rows(
     values: &[f64],
     n: usize,
