@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::cart::Binned;
 use crate::family::softmax;
 use crate::parallel::parallel_map;
+use crate::values::Value;
 use crate::ModelError;
 
 /// From this many rows on, a tenth is held out for early stopping (as scikit-learn's
@@ -139,11 +140,12 @@ impl Boosted {
     }
 }
 
-/// Fits a booster on `n × n_features` values (row-major) with class indices `y` below
-/// `n_classes`, class c weighing `class_weights[c]` (all 1: no class weight).
+/// Fits a booster on `n × n_features` values (row-major, numbers or codes) with class
+/// indices `y` below `n_classes`, class c weighing `class_weights[c]` (all 1: no class
+/// weight).
 #[allow(clippy::too_many_arguments)]
-pub fn fit_boosted(
-    values: &[f64],
+pub fn fit_boosted<V: Value>(
+    values: &[V],
     n_features: usize,
     y: &[u8],
     n_classes: usize,
@@ -168,14 +170,15 @@ pub fn fit_boosted(
     } else {
         ((0..n).collect(), Vec::new())
     };
-    let rows_of = |rows: &[usize]| -> Vec<f64> {
+    let rows_of = |rows: &[usize]| -> Vec<V> {
         rows.iter()
             .flat_map(|&r| values[r * n_features..(r + 1) * n_features].iter().copied())
             .collect()
     };
     let fit_values = rows_of(&fit_rows);
     let fit_y: Vec<u8> = fit_rows.iter().map(|&r| y[r]).collect();
-    let check_values = rows_of(&check_rows);
+    // The validation rows as numbers: the trees' values are read from them every round.
+    let check_values: Vec<f64> = rows_of(&check_rows).into_iter().map(Value::number).collect();
     let check_y: Vec<u8> = check_rows.iter().map(|&r| y[r]).collect();
     let data = Binned::new(&fit_values, fit_y.len(), n_features)?;
 

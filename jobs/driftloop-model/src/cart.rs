@@ -22,6 +22,7 @@ use driftloop_core::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 use crate::parallel::parallel_map;
+use crate::values::Value;
 use crate::ModelError;
 
 /// The most bins a column is cut into.
@@ -175,15 +176,16 @@ pub struct Binned {
 }
 
 impl Binned {
-    /// Bins the `n_rows × n_features` values (row-major). A NaN or infinite value is refused.
-    pub fn new(values: &[f64], n_rows: usize, n_features: usize) -> Result<Binned, ModelError> {
+    /// Bins the `n_rows × n_features` values (row-major, numbers or codes). A NaN or
+    /// infinite value is refused.
+    pub fn new<V: Value>(values: &[V], n_rows: usize, n_features: usize) -> Result<Binned, ModelError> {
         if n_features == 0 || n_rows == 0 {
             return Err(ModelError::Input("a tree needs at least one row and one column".into()));
         }
         if values.len() != n_rows * n_features {
             return Err(ModelError::Input("the values do not match the shape".into()));
         }
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        if let Some(i) = values.iter().position(|v| !v.number().is_finite()) {
             return Err(ModelError::Input(format!(
                 "row {} column {} is not a finite number",
                 i / n_features.max(1),
@@ -194,7 +196,7 @@ impl Binned {
         let mut lower = Vec::with_capacity(n_features);
         let mut upper = Vec::with_capacity(n_features);
         for c in 0..n_features {
-            let column: Vec<f64> = (0..n_rows).map(|r| values[r * n_features + c]).collect();
+            let column: Vec<f64> = (0..n_rows).map(|r| values[r * n_features + c].number()).collect();
             let mut distinct = column.clone();
             distinct.sort_by(f64::total_cmp);
             distinct.dedup();
@@ -483,8 +485,8 @@ fn gini_proxy(left: &[u64], left_n: u64, total: &[u64], n: u64) -> f64 {
 
 /// Grows a tree on all rows of `values` (`n × p`, row-major), each weighing as
 /// `weights` says.
-pub fn fit_tree(
-    values: &[f64],
+pub fn fit_tree<V: Value>(
+    values: &[V],
     n_features: usize,
     y: &[u8],
     n_classes: usize,
@@ -507,8 +509,8 @@ pub fn fit_tree(
 /// split. Tree t's randomness comes from `seed` and t alone, so `threads` (the work is
 /// spread over them) changes nothing in the forest.
 #[allow(clippy::too_many_arguments)]
-pub fn fit_forest(
-    values: &[f64],
+pub fn fit_forest<V: Value>(
+    values: &[V],
     n_features: usize,
     y: &[u8],
     n_classes: usize,

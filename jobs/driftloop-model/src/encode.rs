@@ -15,6 +15,8 @@
 use driftloop_core::spec::{ColumnKind, DatasetSpec};
 use serde::{Deserialize, Serialize};
 
+use crate::values::FeatureValues;
+
 /// How one column becomes a number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "encoding", rename_all = "snake_case")]
@@ -100,15 +102,15 @@ impl Encoder {
 
     /// Fixes the value each nullable column's missing values are replaced with from
     /// `values`, rows of feature values (row-major, one per column; see the module).
-    pub fn impute_from(mut self, values: &[f64]) -> Encoder {
-        let p = self.columns.len();
+    pub fn impute_from(mut self, values: &FeatureValues) -> Encoder {
+        let p = self.columns.len().max(1);
+        let n = values.len() / p;
         for (c, column) in self.columns.iter_mut().enumerate() {
             if column.impute.is_none() {
                 continue;
             }
-            let mut present: Vec<f64> = values
-                .chunks_exact(p.max(1))
-                .map(|row| row[c])
+            let mut present: Vec<f64> = (0..n)
+                .map(|r| values.number(r * p + c))
                 .filter(|v| column.encoding.admits(*v))
                 .collect();
             present.sort_by(f64::total_cmp);
@@ -302,7 +304,7 @@ mod tests {
             1.0, 0.0, 13.0, 2.0, 10.0,
             2.0, 2.0, 14.0, 4.0, 40.0,
         ];
-        let encoder = Encoder::from_spec(&spec).impute_from(&rows);
+        let encoder = Encoder::from_spec(&spec).impute_from(&rows.to_vec().into());
         let imputed: Vec<Option<f64>> = encoder.columns.iter().map(|c| c.impute).collect();
         // support_calls: 1, 2, 3, 4 → the lower middle 2; monthly_spend: 10, 20, 30.5, 40 → 25.25.
         assert_eq!(imputed, [None, None, None, Some(2.0), Some(25.25)]);
@@ -319,7 +321,7 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Encoder>(&json).unwrap(), encoder);
         // All missing: the column's minimum, or 0 within its bounds.
-        let empty = Encoder::from_spec(&spec).impute_from(&[0.0, 0.0, 1.0, nan, nan]);
+        let empty = Encoder::from_spec(&spec).impute_from(&vec![0.0, 0.0, 1.0, nan, nan].into());
         assert_eq!(
             (empty.columns[3].impute, empty.columns[4].impute),
             (Some(0.0), Some(0.0))

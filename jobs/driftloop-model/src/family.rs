@@ -10,11 +10,12 @@
 //! - **decision tree**: one CART tree on all columns; the probabilities are the class
 //!   shares of the training rows in the row's leaf.
 //! - **naive Bayes** (categorical, Lidstone smoothing `alpha`, on the category codes):
-//!   smartcore's `CategoricalNB` counts the rows; its `predict` takes the argmax of
+//!   the rows counted per column, class and value into the log probabilities smartcore's
+//!   `CategoricalNB` computes (tested equal); its `predict` takes the argmax of
 //!   log prior + Σ log P(value | class), and the probabilities are the softmax of those same
-//!   log posteriors, computed here from its `class_count()` and `feature_log_prob()`. A
-//!   value above every value seen in training for its column gets the probability of a
-//!   value seen 0 times (smartcore's `predict` would drop the whole row's likelihood).
+//!   log posteriors. A value above every value seen in training for its column gets the
+//!   probability of a value seen 0 times (smartcore's `predict` would drop the whole row's
+//!   likelihood).
 //!   Continuous columns are cut into decile bins first ([`CutNaiveBayes`]).
 //! - **gradient boosting**: histogram gradient-boosted regression trees on the log-loss
 //!   ([`crate::boost`]), one tree per class and round on the CART learner's bins; the
@@ -35,6 +36,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 pub use crate::format1::{SmartcoreForest, SmartcoreTree};
 pub use crate::logistic::Logistic;
 pub use crate::naive_bayes::{CutNaiveBayes, NaiveBayes};
+use crate::values::{Inputs, Value};
 use crate::{cart, format1, logistic, ModelError};
 
 /// Feature rows as smartcore takes them: `n × p`, row-major.
@@ -296,7 +298,7 @@ impl Fitted {
             Fitted::fit_logistic(candidate, x, y)
         } else {
             let (_, p) = x.shape();
-            Fitted::fit_row_major(candidate, &row_major(x), p, y, seed, threads, continuous)
+            Fitted::fit_row_major(candidate, row_major(x).as_slice(), p, y, seed, threads, continuous)
         }
     }
 
@@ -313,9 +315,13 @@ impl Fitted {
         continuous: &[bool],
     ) -> Result<Fitted, ModelError> {
         if candidate.family() == Family::LogisticRegression {
-            Fitted::fit_logistic(candidate, &rows.into_matrix()?, y)
-        } else {
-            Fitted::fit_row_major(candidate, &rows.values, rows.width, y, seed, threads, continuous)
+            return Fitted::fit_logistic(candidate, &rows.into_matrix()?, y);
+        }
+        match &rows.values {
+            Inputs::Numbers(values) => {
+                Fitted::fit_row_major(candidate, values, rows.width, y, seed, threads, continuous)
+            }
+            Inputs::Codes(codes) => Fitted::fit_row_major(candidate, codes, rows.width, y, seed, threads, continuous),
         }
     }
 
@@ -345,10 +351,11 @@ impl Fitted {
         }
     }
 
-    /// Trees, forests, boosting and naive Bayes, from row-major values `p` wide.
-    fn fit_row_major(
+    /// Trees, forests, boosting and naive Bayes, from row-major values `p` wide (numbers
+    /// or codes: the same model).
+    fn fit_row_major<V: Value>(
         candidate: &Candidate,
-        values: &[f64],
+        values: &[V],
         p: usize,
         y: &[i32],
         seed: u64,
@@ -544,20 +551,20 @@ pub(crate) fn softmax(logits: &[f64]) -> Vec<f64> {
     exps.into_iter().map(|e| e / total).collect()
 }
 
-/// The values of `x`, row after row.
-/// Encoded rows, row-major (`width` values per row): what [`crate::Dataset::rows`] gives
-/// and [`Fitted::fit_rows`] takes.
+/// Encoded rows, row-major (`width` values per row), as numbers or one-byte codes: what
+/// [`crate::Dataset::rows`] gives and [`Fitted::fit_rows`] takes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rows {
-    pub values: Vec<f64>,
+    pub values: Inputs,
     pub n_rows: usize,
     pub width: usize,
 }
 
 impl Rows {
-    /// The rows as a matrix (the values move; nothing is copied).
+    /// The rows as a matrix (numbers move, codes become numbers).
     pub fn into_matrix(self) -> Result<Matrix, ModelError> {
-        DenseMatrix::new(self.n_rows, self.width, self.values, false).map_err(|e| ModelError::Input(e.to_string()))
+        DenseMatrix::new(self.n_rows, self.width, self.values.into_numbers(), false)
+            .map_err(|e| ModelError::Input(e.to_string()))
     }
 }
 

@@ -14,11 +14,13 @@ mod naive_bayes;
 mod parallel;
 pub mod promotion;
 pub mod select;
+pub mod values;
 
 pub use artifact::{decode_artifact, encode_artifact, Artifact, ArtifactHeader};
 pub use encode::Encoder;
 pub use family::{default_grid, Candidate, ClassWeight, Family, Fitted, Rows};
 pub use select::{encode_rows, train, Dataset, TrainConfig, Trained};
+pub use values::{FeatureValues, Inputs, MISSING_CODE};
 
 /// What can go wrong with a model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

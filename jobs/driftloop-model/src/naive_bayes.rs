@@ -1,16 +1,19 @@
-//! Categorical naive Bayes: smartcore's `CategoricalNB` counts the rows, and driftloop
-//! keeps its log probabilities, so that the class probabilities are the softmax of the
-//! same log posteriors its `predict` takes the argmax of (see [`crate::family`]).
+//! Categorical naive Bayes: the rows' category codes counted per column, class and value,
+//! with Lidstone smoothing, the log probabilities smartcore's `CategoricalNB` computes from
+//! the same counts (its formula, in its order of operations: the same numbers, tested), so
+//! that the class probabilities are the softmax of the log posteriors its `predict` takes
+//! the argmax of (see [`crate::family`]). The counting reads the rows where they lie,
+//! numbers or one-byte codes, with no copy.
 
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::naive_bayes::categorical::{CategoricalNB, CategoricalNBParameters};
 
 use crate::family::{check_shape, row_major, softmax, Fitted, Matrix};
+use crate::values::Value;
 use crate::ModelError;
 
-/// Categorical naive Bayes: what smartcore's `CategoricalNB` counted, as log probabilities.
+/// Categorical naive Bayes, as log probabilities.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NaiveBayes {
     /// ln P(class) by class index (−∞ for a class absent from the training rows).
@@ -23,27 +26,65 @@ pub struct NaiveBayes {
 }
 
 impl NaiveBayes {
-    /// Fits smartcore's categorical naive Bayes on the category codes of `x` and keeps its
-    /// log probabilities.
-    pub(crate) fn fit(x: &Matrix, labels: &[u8], alpha: f64) -> Result<NaiveBayes, ModelError> {
-        let (n, p) = x.shape();
-        NaiveBayes::fit_values(&row_major(x), n, p, labels, alpha)
-    }
-
-    /// [`NaiveBayes::fit`] on `n` rows of `p` row-major values.
-    fn fit_values(values: &[f64], n: usize, p: usize, labels: &[u8], alpha: f64) -> Result<NaiveBayes, ModelError> {
+    /// Fits categorical naive Bayes on `n` rows of `p` row-major values, each a category
+    /// code (a whole number from 0 to 65,535).
+    fn fit_values<V: Value>(
+        values: &[V],
+        n: usize,
+        p: usize,
+        labels: &[u8],
+        alpha: f64,
+    ) -> Result<NaiveBayes, ModelError> {
         if !(alpha > 0.0 && alpha.is_finite()) {
             return Err(ModelError::Config(format!(
                 "naive Bayes needs a smoothing alpha above 0, not {alpha}"
             )));
         }
-        let codes = category_codes(values, p)?;
-        let matrix = DenseMatrix::new(n, p, codes, false).map_err(|e| ModelError::Input(e.to_string()))?;
-        let y: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-        let model = CategoricalNB::fit(&matrix, &y, CategoricalNBParameters::default().with_alpha(alpha))
-            .map_err(|e| ModelError::Fit(format!("naive Bayes: {e}")))?;
-        let counts = model.class_count();
-        let log_priors = counts
+        if n == 0 || labels.len() != n || values.len() != n * p {
+            return Err(ModelError::Fit(format!(
+                "naive Bayes: {n} rows of {p} values, {} values and {} classes given",
+                values.len(),
+                labels.len()
+            )));
+        }
+        // Every value a code, and each column's number of values (its largest + 1).
+        let mut n_categories = vec![0usize; p];
+        for (i, v) in values.iter().enumerate() {
+            let code = category_code(v.number(), i, p)?;
+            n_categories[i % p] = n_categories[i % p].max(code + 1);
+        }
+        let n_classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+        let mut class_count = vec![0usize; n_classes];
+        for &l in labels {
+            class_count[l as usize] += 1;
+        }
+        // counts[j][class][value]
+        let mut counts: Vec<Vec<Vec<usize>>> = n_categories
+            .iter()
+            .map(|&categories| vec![vec![0usize; categories]; n_classes])
+            .collect();
+        for (row, &l) in values.chunks_exact(p.max(1)).zip(labels) {
+            for (j, v) in row.iter().enumerate() {
+                counts[j][l as usize][v.number() as usize] += 1;
+            }
+        }
+        let log_likelihoods = counts
+            .iter()
+            .zip(&n_categories)
+            .map(|(by_class, &categories)| {
+                by_class
+                    .iter()
+                    .zip(&class_count)
+                    .map(|(by_value, &label_count)| {
+                        by_value
+                            .iter()
+                            .map(|&c| ((c as f64 + alpha) / (label_count as f64 + categories as f64 * alpha)).ln())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let log_priors = class_count
             .iter()
             .map(|&c| {
                 if c == 0 {
@@ -53,11 +94,10 @@ impl NaiveBayes {
                 }
             })
             .collect();
-        let log_unseen = model
-            .n_categories()
+        let log_unseen = n_categories
             .iter()
             .map(|&categories| {
-                counts
+                class_count
                     .iter()
                     .map(|&c| (alpha / (c as f64 + categories as f64 * alpha)).ln())
                     .collect()
@@ -65,7 +105,7 @@ impl NaiveBayes {
             .collect();
         Ok(NaiveBayes {
             log_priors,
-            log_likelihoods: model.feature_log_prob().clone(),
+            log_likelihoods,
             log_unseen,
         })
     }
@@ -95,24 +135,27 @@ impl NaiveBayes {
     }
 }
 
-/// The values of `x` as category codes (row-major): naive Bayes takes whole numbers from 0.
-/// Row-major values `p` wide as category codes.
+/// Value `i` of row-major values `p` wide as a category code (a whole number from 0 to
+/// 65,535), or the error naming its row and column.
+fn category_code(v: f64, i: usize, p: usize) -> Result<usize, ModelError> {
+    if v >= 0.0 && v.fract() == 0.0 && v <= u16::MAX as f64 {
+        Ok(v as usize)
+    } else {
+        let p = p.max(1);
+        Err(ModelError::Input(format!(
+            "naive Bayes takes category codes (whole numbers from 0): row {} column {} is {v}",
+            i / p,
+            i % p
+        )))
+    }
+}
+
+/// The values of `x` as category codes (row-major).
 fn category_codes(values: &[f64], p: usize) -> Result<Vec<u32>, ModelError> {
     values
         .iter()
         .enumerate()
-        .map(|(i, &v)| {
-            if v >= 0.0 && v.fract() == 0.0 && v <= u16::MAX as f64 {
-                Ok(v as u32)
-            } else {
-                let p = p.max(1);
-                Err(ModelError::Input(format!(
-                    "naive Bayes takes category codes (whole numbers from 0): row {} column {} is {v}",
-                    i / p,
-                    i % p
-                )))
-            }
-        })
+        .map(|(i, &v)| category_code(v, i, p).map(|code| code as u32))
         .collect()
 }
 
@@ -135,26 +178,25 @@ pub struct CutNaiveBayes {
 #[cfg(test)]
 fn fit_any(x: &Matrix, labels: &[u8], alpha: f64, continuous: &[bool]) -> Result<Fitted, ModelError> {
     let (n, p) = x.shape();
-    fit_any_rows(&row_major(x), n, p, labels, alpha, continuous)
+    fit_any_rows(row_major(x).as_slice(), n, p, labels, alpha, continuous)
 }
 
 /// Fits naive Bayes on `n` rows of `p` row-major values, cutting the columns that need it
 /// ([`CutNaiveBayes`]); rows of category codes only give the plain model, as before cut
 /// columns existed.
-pub(crate) fn fit_any_rows(
-    values: &[f64],
+pub(crate) fn fit_any_rows<V: Value>(
+    values: &[V],
     n: usize,
     p: usize,
     labels: &[u8],
     alpha: f64,
     continuous: &[bool],
 ) -> Result<Fitted, ModelError> {
+    let column = |j: usize| values.iter().skip(j).step_by(p.max(1)).map(|v| v.number());
     let cuts: Vec<Vec<f64>> = (0..p)
         .map(|j| {
-            let column: Vec<f64> = values.iter().skip(j).step_by(p).copied().collect();
-            let codes = column.iter().all(|&v| is_code(v));
-            if continuous.get(j).copied().unwrap_or(false) || !codes {
-                decile_cuts(column)
+            if continuous.get(j).copied().unwrap_or(false) || !column(j).all(is_code) {
+                decile_cuts(column(j).collect())
             } else {
                 Vec::new()
             }
@@ -163,8 +205,8 @@ pub(crate) fn fit_any_rows(
     if cuts.iter().all(Vec::is_empty) {
         return NaiveBayes::fit_values(values, n, p, labels, alpha).map(Fitted::NaiveBayes);
     }
-    let binned = cut(values, p, &cuts, n)?;
-    let model = NaiveBayes::fit(&binned, labels, alpha)?;
+    let binned = cut(values, p, &cuts);
+    let model = NaiveBayes::fit_values(&binned, n, p, labels, alpha)?;
     Ok(Fitted::CutNaiveBayes(CutNaiveBayes { cuts, model }))
 }
 
@@ -178,7 +220,8 @@ impl CutNaiveBayes {
                 self.cuts.len()
             )));
         }
-        let binned = cut(&row_major(x), p, &self.cuts, n)?;
+        let binned = DenseMatrix::new(n, p, cut(row_major(x).as_slice(), p, &self.cuts), false)
+            .map_err(|e| ModelError::Input(e.to_string()))?;
         self.model.probabilities(&binned, n_classes, out)
     }
 }
@@ -200,17 +243,16 @@ fn decile_cuts(mut column: Vec<f64>) -> Vec<f64> {
     cuts
 }
 
-/// Row-major values with each cut column replaced by its bins, as a matrix.
-fn cut(values: &[f64], p: usize, cuts: &[Vec<f64>], n: usize) -> Result<Matrix, ModelError> {
-    let binned = values
+/// Row-major values with each cut column replaced by its bins.
+fn cut<V: Value>(values: &[V], p: usize, cuts: &[Vec<f64>]) -> Vec<f64> {
+    values
         .iter()
         .enumerate()
-        .map(|(i, &v)| match &cuts[i % p] {
-            c if c.is_empty() => v,
-            c => c.partition_point(|&cut| cut <= v) as f64,
+        .map(|(i, v)| match &cuts[i % p] {
+            c if c.is_empty() => v.number(),
+            c => c.partition_point(|&cut| cut <= v.number()) as f64,
         })
-        .collect();
-    DenseMatrix::new(n, p, binned, false).map_err(|e| ModelError::Input(e.to_string()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,11 @@ fn dataset(n: usize, seed: u64) -> Dataset {
     let rows = generate(Scenario::Baseline, n, seed);
     Dataset {
         n_features: spec().n_features(),
-        values: rows.iter().flat_map(|r| r.features.clone()).collect(),
+        values: rows
+            .iter()
+            .flat_map(|r| r.features.clone())
+            .collect::<Vec<f64>>()
+            .into(),
         labels: rows.iter().map(|r| r.label).collect(),
     }
 }
@@ -187,7 +191,7 @@ fn a_fit_on_encoded_rows_is_the_fit_on_their_matrix() {
         .collect();
     let y: Vec<i32> = (0..200).map(|r| ((r * 37 % 101) > 50) as i32).collect();
     let rows = Rows {
-        values,
+        values: Inputs::Numbers(values),
         n_rows: 200,
         width: 3,
     };
@@ -199,16 +203,18 @@ fn a_fit_on_encoded_rows_is_the_fit_on_their_matrix() {
     assert!(matches!(from_rows, Fitted::CutNaiveBayes(_)), "{from_rows:?}");
     assert_eq!(format!("{from_rows:?}"), format!("{from_matrix:?}"));
 
-    let short = Rows {
-        values: vec![0.0; 17 * 3],
-        n_rows: 3,
-        width: 17,
-    };
-    let candidate = &default_grid()[3];
-    assert!(matches!(
-        Fitted::fit_rows(candidate, short, &[0, 1], 7, 1, &[]),
-        Err(ModelError::Input(_))
-    ));
+    for values in [Inputs::Numbers(vec![0.0; 17 * 3]), Inputs::Codes(vec![0; 17 * 3])] {
+        let short = Rows {
+            values,
+            n_rows: 3,
+            width: 17,
+        };
+        let candidate = &default_grid()[3];
+        assert!(matches!(
+            Fitted::fit_rows(candidate, short, &[0, 1], 7, 1, &[]),
+            Err(ModelError::Input(_))
+        ));
+    }
 }
 
 #[test]
@@ -263,7 +269,7 @@ fn logistic_regression_reaches_the_minimum_smartcore_finds_for_the_same_objectiv
     let mut z = Vec::new();
     for r in 0..400 {
         for c in 0..17 {
-            let code = data.values[r * 17 + c];
+            let code = data.values.number(r * 17 + c);
             z.push((code - model.means[c]) / model.scales[c]);
         }
     }
@@ -349,6 +355,8 @@ fn naive_bayes_probabilities_are_the_softmax_of_smartcores_log_posteriors() {
     let Fitted::NaiveBayes(ref model) = fitted else {
         panic!("naive Bayes")
     };
+    // driftloop's counting gives smartcore's log probabilities, bit for bit.
+    assert_eq!(&model.log_likelihoods, smartcore_model.feature_log_prob());
     let score_column = 16;
     let seen = model.log_likelihoods[score_column][0].len();
     let mut row: Vec<f64> = (0..17).map(|c| *x.get((0, c))).collect();
@@ -404,11 +412,19 @@ fn too_few_rows_or_a_single_class_is_a_clear_error() {
     data.labels = vec![2; 50];
     let err = train(&data, &encoder, 4, &small_config(1)).unwrap_err().to_string();
     assert!(err.contains("of 1 class(es)"), "{err}");
-    data.values[0] = 9.0;
+    let FeatureValues::Numbers(values) = &mut data.values else {
+        panic!("the test rows are numbers")
+    };
+    values[0] = 9.0;
+    let codes = FeatureValues::Codes(values.iter().map(|&v| v as u8).collect());
     let bad = Dataset {
         labels: dataset(50, 1).labels,
         ..data
     };
+    let err = train(&bad, &encoder, 4, &small_config(1)).unwrap_err().to_string();
+    assert!(err.contains("value 9 is outside column sadness"), "{err}");
+    // Held as codes, the same value is refused the same way.
+    let bad = Dataset { values: codes, ..bad };
     let err = train(&bad, &encoder, 4, &small_config(1)).unwrap_err().to_string();
     assert!(err.contains("value 9 is outside column sadness"), "{err}");
 }
@@ -613,7 +629,11 @@ fn calibration_lowers_the_log_loss_of_an_over_confident_tree_and_is_served_with_
     let rows = generate(Scenario::CovariateShift, 1000, 43);
     let data = Dataset {
         n_features: spec().n_features(),
-        values: rows.iter().flat_map(|r| r.features.clone()).collect(),
+        values: rows
+            .iter()
+            .flat_map(|r| r.features.clone())
+            .collect::<Vec<f64>>()
+            .into(),
         labels: rows.iter().map(|r| r.label).collect(),
     };
     let encoder = Encoder::from_spec(spec());
@@ -677,4 +697,98 @@ fn calibration_lowers_the_log_loss_of_an_over_confident_tree_and_is_served_with_
         ..config
     };
     assert_eq!(train(&data, &encoder, 4, &logistic).unwrap().calibration, None);
+}
+
+/// The training rows held as one-byte codes, as a train job holds the shipped dataset,
+/// train the model they train as 8-byte numbers: the same choice, scores and model, with
+/// the whole default grid (every family, its balanced twins, calibration, the served
+/// refit).
+#[test]
+fn rows_held_as_codes_train_the_model_they_train_as_numbers() {
+    let numbers = dataset(700, 12);
+    let encoder = Encoder::from_spec(spec());
+    assert!(encoder.one_byte_values() && encoder.one_byte_inputs());
+    let codes: Vec<u8> = (0..numbers.values.len())
+        .map(|i| numbers.values.number(i) as u8)
+        .collect();
+    let codes = Dataset {
+        values: FeatureValues::Codes(codes),
+        ..numbers.clone()
+    };
+    let config = TrainConfig {
+        threads: 2,
+        ..TrainConfig::default()
+    };
+    let a = train(&numbers, &encoder, 4, &config).unwrap();
+    let b = train(&codes, &encoder, 4, &config).unwrap();
+    assert_eq!(a.chosen, b.chosen);
+    assert_eq!(a.cv, b.cv);
+    assert_eq!(a.holdout, b.holdout);
+    assert_eq!(a.holdout_probabilities, b.holdout_probabilities);
+    assert_eq!(a.calibration, b.calibration);
+    assert_eq!(a.served_rows, b.served_rows);
+    assert_eq!(format!("{:?}", a.model), format!("{:?}", b.model));
+    // The refit's rows are codes; the cross-validation's and holdout's matrices numbers.
+    let rows = codes.rows(&encoder, &[0, 1, 2]).unwrap();
+    assert!(matches!(rows.values, Inputs::Codes(ref c) if c.len() == 3 * 17));
+    assert_eq!(
+        rows.into_matrix().unwrap(),
+        numbers.matrix(&encoder, &[0, 1, 2]).unwrap()
+    );
+}
+
+/// A missing value held as a code ([`MISSING_CODE`]) is a missing value: the encoder
+/// imputes the same value from codes as from numbers, and encodes it alike.
+#[test]
+fn a_missing_code_is_a_missing_value() {
+    let spec = driftloop_core::dataset_file::parse_dataset(
+        "name = \"shop\"\n[label]\nname = \"returned\"\nclasses = [\"no\", \"yes\"]\n\
+         [[features]]\nname = \"category\"\nkind = \"categorical\"\nlevels = [\"books\", \"garden\", \"toys\"]\nnullable = true\n\
+         [[features]]\nname = \"items\"\nkind = \"integer\"\nmin = 0\nmax = 254\nnullable = true\n",
+    )
+    .unwrap();
+    let encoder = Encoder::from_spec(&spec);
+    assert!(encoder.one_byte_values() && encoder.one_byte_inputs());
+    let nan = f64::NAN;
+    let numbers = FeatureValues::Numbers(vec![2.0, 7.0, nan, 3.0, 2.0, nan, 0.0, 254.0, 1.0, 5.0]);
+    let codes = FeatureValues::Codes(vec![2, 7, MISSING_CODE, 3, 2, MISSING_CODE, 0, 254, 1, 5]);
+    assert!(codes.number(2).is_nan());
+    let from_numbers = encoder.clone().impute_from(&numbers);
+    let from_codes = encoder.clone().impute_from(&codes);
+    assert_eq!(from_codes, from_numbers);
+    // category: 2, 2, 0, 1 → 2; items: 7, 3, 254, 5 → the lower middle, 5.
+    let imputed: Vec<Option<f64>> = from_codes.columns.iter().map(|c| c.impute).collect();
+    assert_eq!(imputed, [Some(2.0), Some(5.0)]);
+    let as_codes = Dataset {
+        n_features: 2,
+        values: codes,
+        labels: vec![0, 1, 0, 1, 1],
+    };
+    let as_numbers = Dataset {
+        values: numbers,
+        ..as_codes.clone()
+    };
+    let all = [0, 1, 2, 3, 4];
+    let rows = as_codes.rows(&from_codes, &all).unwrap();
+    assert_eq!(
+        rows.values,
+        Inputs::Codes(vec![0, 0, 1, 7, 0, 0, 1, 3, 0, 0, 1, 5, 1, 0, 0, 254, 0, 1, 0, 5])
+    );
+    assert_eq!(
+        rows.into_matrix().unwrap(),
+        as_numbers.matrix(&from_numbers, &all).unwrap()
+    );
+    // A number column, or an integer reaching 255, keeps the rows as numbers.
+    let wide = driftloop_core::dataset_file::parse_dataset(
+        "name = \"shop\"\n[label]\nname = \"returned\"\nclasses = [\"no\", \"yes\"]\n\
+         [[features]]\nname = \"items\"\nkind = \"integer\"\nmin = 0\nmax = 255\n",
+    )
+    .unwrap();
+    let wide = Encoder::from_spec(&wide);
+    assert!(!wide.one_byte_values() && wide.one_byte_inputs());
+    let churn = Encoder::from_spec(
+        &driftloop_core::dataset_file::parse_dataset(include_str!("../../../data-fixtures/synthetic/dataset.toml"))
+            .unwrap(),
+    );
+    assert!(!churn.one_byte_values() && !churn.one_byte_inputs());
 }

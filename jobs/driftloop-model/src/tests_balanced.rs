@@ -12,11 +12,8 @@ use crate::*;
 /// `noise` share of the labels drawn at random (so that no family separates the classes).
 fn imbalanced(n: usize, keep: u64, noise: u64, seed: u64) -> Dataset {
     let mut rng = SplitMix64::new(seed);
-    let mut data = Dataset {
-        n_features: spec().n_features(),
-        values: Vec::new(),
-        labels: Vec::new(),
-    };
+    let mut values = Vec::new();
+    let mut labels = Vec::new();
     for row in generate(Scenario::Baseline, n, seed) {
         if row.label == 3 && rng.next_u64() % 1000 >= keep {
             continue;
@@ -26,10 +23,14 @@ fn imbalanced(n: usize, keep: u64, noise: u64, seed: u64) -> Dataset {
         } else {
             row.label
         };
-        data.values.extend(&row.features);
-        data.labels.push(label);
+        values.extend(&row.features);
+        labels.push(label);
     }
-    data
+    Dataset {
+        n_features: spec().n_features(),
+        values: values.into(),
+        labels,
+    }
 }
 
 fn small_grid() -> Vec<Candidate> {
@@ -113,10 +114,11 @@ fn balanced_weights_on_balanced_classes_change_no_bit_of_any_family() {
         "{per_class:?}"
     );
     let p = data.n_features;
-    data.values = keep
-        .iter()
-        .flat_map(|&r| data.values[r * p..(r + 1) * p].to_vec())
-        .collect();
+    data.values = FeatureValues::Numbers(
+        keep.iter()
+            .flat_map(|&r| (r * p..(r + 1) * p).map(|i| data.values.number(i)))
+            .collect(),
+    );
     data.labels = keep.iter().map(|&r| data.labels[r]).collect();
     for candidate in weighted_candidates() {
         let twin = candidate.with_class_weight(ClassWeight::Balanced).unwrap();

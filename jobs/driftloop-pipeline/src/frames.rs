@@ -170,13 +170,14 @@ fn label_codes(frame: &DataFrame, name: &str) -> Result<Vec<u8>> {
 }
 
 /// A frame of labelled feature rows ([`feature_schema`]) as training data: feature values
-/// row-major in the spec's column order (NaN for a missing one), and class indices. A
-/// missing value in a column the dataset does not declare nullable is refused.
+/// row-major in the spec's column order, one byte each when the spec's columns allow it
+/// (`driftloop_model::FeatureValues`), and class indices. A missing value in a column the
+/// dataset does not declare nullable is refused.
 pub fn frame_to_dataset(frame: &DataFrame) -> Result<driftloop_model::Dataset> {
     let s = spec();
     let p = s.n_features();
     let n = frame.height();
-    let mut values = vec![0f64; n * p];
+    let mut values = driftloop_model::FeatureValues::for_columns(&driftloop_model::Encoder::from_spec(s), n);
     for (c, column) in s.features.iter().enumerate() {
         let column_values = column_values(frame, &column.name)?;
         let missing = column_values.iter().filter(|v| v.is_nan()).count();
@@ -186,9 +187,7 @@ pub fn frame_to_dataset(frame: &DataFrame) -> Result<driftloop_model::Dataset> {
                 column.name
             )));
         }
-        for (r, value) in column_values.into_iter().enumerate() {
-            values[r * p + c] = value;
-        }
+        values.set_column(c, p, &column_values);
     }
     Ok(driftloop_model::Dataset {
         n_features: p,

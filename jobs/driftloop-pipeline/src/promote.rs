@@ -12,7 +12,7 @@
 use driftloop_core::metrics::score;
 use driftloop_core::spec;
 use driftloop_model::promotion::{self, ChampionScore, Decision};
-use driftloop_model::{encode_rows, Encoder};
+use driftloop_model::{Dataset, Encoder};
 use serde_json::json;
 
 use crate::artifacts::load_champion;
@@ -23,10 +23,11 @@ use crate::objects::ObjectStore;
 use crate::snapshot::load_manifest;
 use crate::train_job::model_name;
 
-/// The candidate's holdout: its rows (feature values), their ids, the truth, and the
-/// class the candidate's compared model gave each.
+/// The candidate's holdout: its rows (their indices in the training data), their ids, the
+/// truth, and the class the candidate's compared model gave each.
 pub(crate) struct Holdout<'a> {
-    pub rows: Vec<&'a [f64]>,
+    pub data: &'a Dataset,
+    pub rows: Vec<usize>,
     pub ids: Vec<i64>,
     pub truth: Vec<u8>,
     pub predicted: Vec<u8>,
@@ -88,7 +89,9 @@ pub(crate) async fn decide(
             Some((champion, artifact)) => {
                 let (rows, unseen) = compared_rows(store, champion, holdout).await;
                 let truth: Vec<u8> = rows.iter().map(|&i| holdout.truth[i]).collect();
-                let x = encode_rows(encoder, rows.iter().map(|&i| holdout.rows[i]))?;
+                let x = holdout
+                    .data
+                    .matrix(encoder, &rows.iter().map(|&i| holdout.rows[i]).collect::<Vec<usize>>())?;
                 let predicted = artifact.model.predict(&x, n_classes)?;
                 let ours: Vec<u8> = rows.iter().map(|&i| holdout.predicted[i]).collect();
                 candidate_macro_f1 = score(&truth, &ours, n_classes).macro_f1;

@@ -221,11 +221,8 @@ pub async fn run_training(
         .await;
 
     let holdout = crate::promote::Holdout {
-        rows: trained
-            .holdout_rows
-            .iter()
-            .map(|&r| &data.values[r * data.n_features..(r + 1) * data.n_features])
-            .collect(),
+        data: &data,
+        rows: trained.holdout_rows.clone(),
         ids: trained.holdout_rows.iter().map(|&r| ids[r]).collect(),
         truth: trained.holdout_rows.iter().map(|&r| data.labels[r]).collect(),
         predicted: trained.holdout_predicted.clone(),
