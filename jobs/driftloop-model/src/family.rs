@@ -478,6 +478,43 @@ impl Fitted {
         Ok(out)
     }
 
+    /// [`Fitted::predict_proba`] of encoded rows, numbers or codes: a block of
+    /// [`SCORE_BLOCK_ROWS`] rows at a time becomes a matrix, so that scoring many rows
+    /// holds one block as numbers, not all of them. The same probabilities as from the
+    /// rows' whole matrix (every family scores each row on its own).
+    pub fn predict_proba_rows(&self, rows: &Rows, n_classes: usize) -> Result<Vec<Vec<f64>>, ModelError> {
+        let width = rows.width.max(1);
+        let block = |values: Vec<f64>| -> Result<Vec<Vec<f64>>, ModelError> {
+            let n = values.len() / width;
+            let x = DenseMatrix::new(n, rows.width, values, false).map_err(|e| ModelError::Input(e.to_string()))?;
+            self.predict_proba(&x, n_classes)
+        };
+        let mut out = Vec::with_capacity(rows.n_rows);
+        match &rows.values {
+            Inputs::Numbers(values) => {
+                for chunk in values.chunks(SCORE_BLOCK_ROWS * width) {
+                    out.extend(block(chunk.to_vec())?);
+                }
+            }
+            Inputs::Codes(codes) => {
+                for chunk in codes.chunks(SCORE_BLOCK_ROWS * width) {
+                    out.extend(block(chunk.iter().map(|&c| f64::from(c)).collect())?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Fitted::predict`] of encoded rows, a block at a time (see
+    /// [`Fitted::predict_proba_rows`]).
+    pub fn predict_rows(&self, rows: &Rows, n_classes: usize) -> Result<Vec<u8>, ModelError> {
+        Ok(self
+            .predict_proba_rows(rows, n_classes)?
+            .iter()
+            .map(|p| argmax(p) as u8)
+            .collect())
+    }
+
     /// The most probable class of each row (the first, on a tie).
     pub fn predict(&self, x: &Matrix, n_classes: usize) -> Result<Vec<u8>, ModelError> {
         Ok(self
@@ -550,6 +587,9 @@ pub(crate) fn softmax(logits: &[f64]) -> Vec<f64> {
     let total: f64 = exps.iter().sum();
     exps.into_iter().map(|e| e / total).collect()
 }
+
+/// The rows [`Fitted::predict_proba_rows`] scores at a time.
+pub const SCORE_BLOCK_ROWS: usize = 8_192;
 
 /// Encoded rows, row-major (`width` values per row), as numbers or one-byte codes: what
 /// [`crate::Dataset::rows`] gives and [`Fitted::fit_rows`] takes.

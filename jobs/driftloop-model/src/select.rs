@@ -382,8 +382,8 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
     let refit_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let x_holdout = data.matrix(encoder, &holdout_rows)?;
-    let mut probabilities = model.predict_proba(&x_holdout, n_classes)?;
+    let x_holdout = data.rows(encoder, &holdout_rows)?;
+    let mut probabilities = model.predict_proba_rows(&x_holdout, n_classes)?;
     let holdout_truth = data.labels_of(&holdout_rows);
     let chosen_index = cv
         .iter()

@@ -792,3 +792,37 @@ fn a_missing_code_is_a_missing_value() {
     );
     assert!(!churn.one_byte_values() && !churn.one_byte_inputs());
 }
+
+/// Scoring encoded rows a block at a time gives the probabilities of their whole matrix,
+/// for a candidate of every family, from codes and from numbers, across block boundaries.
+#[test]
+fn rows_scored_a_block_at_a_time_score_as_their_matrix() {
+    let n = crate::family::SCORE_BLOCK_ROWS * 2 + 5;
+    let data = dataset(n, 21);
+    let encoder = Encoder::from_spec(spec());
+    let fit_rows: Vec<usize> = (0..400).collect();
+    let y: Vec<i32> = fit_rows.iter().map(|&r| data.labels[r] as i32).collect();
+    let x_fit = data.matrix(&encoder, &fit_rows).unwrap();
+    let all: Vec<usize> = (0..n).collect();
+    let x = data.matrix(&encoder, &all).unwrap();
+    let codes = data.rows(&encoder, &all).unwrap();
+    assert!(matches!(codes.values, Inputs::Codes(_)));
+    let numbers = Rows {
+        values: Inputs::Numbers(codes.values.clone().into_numbers()),
+        ..codes.clone()
+    };
+    let grid = default_grid();
+    for family in Family::ALL {
+        let candidate = grid.iter().find(|c| c.family() == family).unwrap();
+        let model = Fitted::fit(candidate, &x_fit, &y, 3, 2).unwrap();
+        let whole = model.predict_proba(&x, 4).unwrap();
+        assert_eq!(whole.len(), n);
+        assert_eq!(model.predict_proba_rows(&codes, 4).unwrap(), whole, "{family}");
+        assert_eq!(model.predict_proba_rows(&numbers, 4).unwrap(), whole, "{family}");
+        assert_eq!(
+            model.predict_rows(&codes, 4).unwrap(),
+            model.predict(&x, 4).unwrap(),
+            "{family}"
+        );
+    }
+}

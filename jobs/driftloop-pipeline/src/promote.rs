@@ -91,8 +91,8 @@ pub(crate) async fn decide(
                 let truth: Vec<u8> = rows.iter().map(|&i| holdout.truth[i]).collect();
                 let x = holdout
                     .data
-                    .matrix(encoder, &rows.iter().map(|&i| holdout.rows[i]).collect::<Vec<usize>>())?;
-                let predicted = artifact.model.predict(&x, n_classes)?;
+                    .rows(encoder, &rows.iter().map(|&i| holdout.rows[i]).collect::<Vec<usize>>())?;
+                let predicted = artifact.model.predict_rows(&x, n_classes)?;
                 let ours: Vec<u8> = rows.iter().map(|&i| holdout.predicted[i]).collect();
                 candidate_macro_f1 = score(&truth, &ours, n_classes).macro_f1;
                 if unseen {
