@@ -21,6 +21,7 @@ pub use events::{Action, Request};
 /// `DRIFTLOOP_DATASET` names (bundled with the function; the shipped dataset when unset)
 /// and JSON log lines.
 pub async fn start() -> driftloop_pipeline::Result<Settings> {
+    driftloop_pipeline::memory::return_freed_memory();
     let mut settings = Settings::from_env()?;
     settings.activate_dataset()?;
     secrets::resolve_database_secret(&mut settings).await?;

@@ -16,6 +16,7 @@ mod drift_window;
 pub mod error;
 #[cfg(feature = "frames")]
 pub mod frames;
+pub mod memory;
 pub mod mlflow;
 pub mod notify;
 pub mod objects;

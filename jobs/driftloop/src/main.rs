@@ -108,6 +108,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    driftloop_pipeline::memory::return_freed_memory();
     let cli = Cli::parse();
     let result = Settings::from_env()
         .map_err(anyhow::Error::from)
