@@ -34,7 +34,7 @@ pub struct ReadRounds {
 impl Default for ReadRounds {
     fn default() -> Self {
         ReadRounds {
-            round_rows: 32_768,
+            round_rows: 131_072,
             partition_min_ids: 200_000,
         }
     }
