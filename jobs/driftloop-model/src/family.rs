@@ -325,6 +325,52 @@ impl Fitted {
         }
     }
 
+    /// The class probabilities of `x_check` by `candidate` fitted on `x` and `y` (one
+    /// thread): what [`Fitted::fit_columns`] then [`Fitted::predict_proba`] give, bit for
+    /// bit, except that a random forest is scored tree by tree as it grows and never held
+    /// whole ([`cart::forest_probabilities`]). Cross-validation scores its folds this way.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_and_score(
+        candidate: &Candidate,
+        x: &Matrix,
+        y: &[i32],
+        seed: u64,
+        continuous: &[bool],
+        x_check: &Matrix,
+        n_classes: usize,
+    ) -> Result<Vec<Vec<f64>>, ModelError> {
+        if let Candidate::RandomForest {
+            n_trees,
+            max_depth,
+            min_samples_leaf,
+            ..
+        } = *candidate
+        {
+            let (n, p) = x.shape();
+            let fit = FitClasses::of(candidate, n, y)?;
+            let p_check = x_check.shape().1;
+            if p_check != p {
+                return Err(ModelError::Predict(format!(
+                    "the model takes {p} features, the rows have {p_check}"
+                )));
+            }
+            return cart::forest_probabilities(
+                row_major(x).as_slice(),
+                p,
+                &fit.labels,
+                fit.n_classes,
+                n_trees as usize,
+                max_depth,
+                min_samples_leaf,
+                &cart::RowWeights::of_classes(&fit.weights, &fit.labels),
+                seed,
+                &row_major(x_check),
+                n_classes,
+            );
+        }
+        Fitted::fit_columns(candidate, x, y, seed, 1, continuous)?.predict_proba(x_check, n_classes)
+    }
+
     /// Logistic regression, from a matrix.
     fn fit_logistic(candidate: &Candidate, x: &Matrix, y: &[i32]) -> Result<Fitted, ModelError> {
         let (n, p) = x.shape();

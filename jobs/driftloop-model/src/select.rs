@@ -576,8 +576,15 @@ fn cross_validate(
         .collect();
     let results = parallel_map(&tasks, config.threads, |&(c, f)| {
         let (x_fit, y_fit, x_check, y_check) = &splits[f];
-        let model = Fitted::fit_columns(&candidates[c], x_fit, y_fit, config.seed, 1, &continuous)?;
-        let probabilities = model.predict_proba(x_check, n_classes)?;
+        let probabilities = Fitted::fit_and_score(
+            &candidates[c],
+            x_fit,
+            y_fit,
+            config.seed,
+            &continuous,
+            x_check,
+            n_classes,
+        )?;
         let predicted: Vec<u8> = probabilities.iter().map(|p| argmax(p) as u8).collect();
         Ok::<_, ModelError>((
             score(y_check, &predicted, n_classes),

@@ -826,3 +826,36 @@ fn rows_scored_a_block_at_a_time_score_as_their_matrix() {
         );
     }
 }
+
+/// Cross-validation's fit-and-score gives, bit for bit, the probabilities of the fitted
+/// model: a forest scored tree by tree as it grows (never held whole) as the forest's own,
+/// every other family as its fit then its scores; with and without balanced class weights,
+/// and the same error for rows of another width.
+#[test]
+fn a_fold_scored_as_its_forest_grows_scores_as_the_forest() {
+    let (data, x, y) = fitting_rows(500, 17);
+    let encoder = Encoder::from_spec(spec());
+    let check_rows: Vec<usize> = (0..150).collect();
+    let x_check = data.matrix(&encoder, &check_rows).unwrap();
+    let continuous = encoder.continuous();
+    let mut candidates = default_grid();
+    candidates.extend(
+        default_grid()
+            .iter()
+            .filter_map(|c| c.with_class_weight(ClassWeight::Balanced)),
+    );
+    let mut forests = 0;
+    for candidate in &candidates {
+        let fitted = Fitted::fit_columns(candidate, &x, &y, 9, 1, &continuous).unwrap();
+        let scored = Fitted::fit_and_score(candidate, &x, &y, 9, &continuous, &x_check, 4).unwrap();
+        assert_eq!(scored, fitted.predict_proba(&x_check, 4).unwrap(), "{candidate:?}");
+        forests += usize::from(candidate.family() == Family::RandomForest);
+    }
+    assert_eq!(forests, 6, "three forests of the grid and their balanced twins");
+    let narrow = smartcore::linalg::basic::matrix::DenseMatrix::new(1, 3, vec![0.0; 3], false).unwrap();
+    let err = Fitted::fit_and_score(&candidates[3], &x, &y, 9, &continuous, &narrow, 4).unwrap_err();
+    assert!(
+        err.to_string().contains("the model takes 17 features, the rows have 3"),
+        "{err}"
+    );
+}

@@ -5,10 +5,10 @@
 //! block is freed, up to 32 MiB, and trims its heaps only above twice the threshold. A
 //! train job allocates and frees blocks of every size by the hundred (a bulk read's
 //! rounds, the training rows, each fit's buffers), so the threshold climbs and the freed
-//! blocks stay with the process: its peak RSS was twice its heap (265 MB against 109 MB
-//! of heap at the peak for 1,000,000 rows). Fixing the trim threshold keeps the
-//! threshold where it starts, so large blocks go back when freed: 178 MB for the same
-//! train job, in the same time (README, "Drift at scale").
+//! blocks stay with the process: a train job over 1,000,000 rows peaked at 265 MB of RSS.
+//! Fixing the trim threshold keeps the mapping threshold where it starts, so large
+//! blocks go back when freed: 172 to 181 MB for the same job, in about the same time
+//! (README, "Drift at scale").
 
 /// What the trim threshold is fixed at: free memory at the top of a heap beyond this much
 /// goes back to the system. Lower costs time in `free` without saving more.
