@@ -4,7 +4,7 @@
 //! missing values as nulls, timestamps as UTC `Datetime(ms)`, rows sorted by `id`.
 //!
 //! MySQL goes through connectorx (binary protocol, partitioned on `id` for large
-//! tables) into Arrow record batches, which cross into Polars over the Arrow C Data
+//! tables, each level as its ENUM index) into Arrow record batches, which cross into Polars over the Arrow C Data
 //! Interface without copying the buffers. SQLite rows are read through rusqlite.
 
 use arrow::array::RecordBatch;
@@ -17,9 +17,9 @@ use crate::records::RowFilter;
 use crate::url::Secret;
 
 /// How a bulk read is cut. The rows of one round are held as the source gives them (a
-/// level as its text, a `String` per cell on SQLite) only until they are typed (a level
-/// in one byte) and appended to the rounds before, so a read holds its typed rows and one
-/// round's raw rows, not every row's text. On MySQL a round is a range of ids, read by
+/// level as MySQL's ENUM index, or as a `String` per cell on SQLite) only until they are
+/// typed (a level in one byte) and appended to the rounds before, so a read holds its typed rows and one
+/// round's raw rows, not every row's raw cells. On MySQL a round is a range of ids, read by
 /// partitions in parallel when the whole read spans enough ids; on SQLite it is a number
 /// of rows of the one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ pub fn feature_schema() -> Schema {
 pub fn describe_query(filter: &RowFilter) -> String {
     format!(
         "SELECT {} FROM features WHERE {} ORDER BY id",
-        select_list("created_at"),
+        select_list("created_at", Levels::Text),
         where_clause(filter)
     )
 }
@@ -92,18 +92,61 @@ fn where_clause(filter: &RowFilter) -> String {
     conditions.join(" AND ")
 }
 
-fn select_list(created_at: &str) -> String {
+/// How a level column is selected.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Levels {
+    /// As its text.
+    Text,
+    /// As MySQL's ENUM index (1 for the first level), named as the column: an integer
+    /// per cell crosses the wire and Arrow, where the text took a string view of 16 bytes.
+    EnumIndex,
+}
+
+fn select_list(created_at: &str, levels: Levels) -> String {
     let names: Vec<String> = feature_schema()
-        .iter_names()
-        .map(|name| {
+        .iter()
+        .map(|(name, dtype)| {
             if name == "created_at" {
                 created_at.to_string()
+            } else if levels == Levels::EnumIndex && matches!(dtype, DataType::Enum(..)) {
+                format!("{name} + 0 AS {name}")
             } else {
                 name.to_string()
             }
         })
         .collect();
     names.join(", ")
+}
+
+/// The level columns of a MySQL read, selected as their ENUM index, as the levels they
+/// number (the ENUMs' levels are the spec's, in its order: see [`crate::ddl`]). An index
+/// that is no level (0, what MySQL stores when it is made to keep a value that is not one
+/// of the ENUM's) is an error naming the column, as a text that is no level is.
+fn levels_from_enum_index(frame: DataFrame) -> Result<DataFrame> {
+    let schema = feature_schema();
+    let mut columns = frame.into_columns();
+    for column in columns.iter_mut() {
+        let Some(dtype @ DataType::Enum(categories, _)) = schema.get(column.name()) else {
+            continue;
+        };
+        let series = column.as_materialized_series();
+        if matches!(series.dtype(), DataType::Enum(..) | DataType::String) {
+            continue;
+        }
+        let n_levels = categories.categories().len() as i64;
+        let index = series.strict_cast(&DataType::Int64)?;
+        let index = index.i64()?;
+        if let Some(bad) = index.iter().flatten().find(|i| !(1..=n_levels).contains(i)) {
+            return Err(Error::Corrupt(format!(
+                "features.{} holds ENUM index {bad}, which is not one of its {n_levels} levels \
+                 (MySQL keeps index 0 for a value it was made to store outside them)",
+                column.name()
+            )));
+        }
+        let codes = (index - 1).into_series().strict_cast(&dtype.to_physical())?;
+        *column = codes.cast(dtype)?.into_column();
+    }
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
 /// Casts every column to its type in [`feature_schema`] (a value outside the spec's
@@ -184,7 +227,7 @@ pub(crate) fn read_mysql(
     let source = SourceConn::try_from(url.expose()).map_err(|e| bulk_error(e.to_string()))?;
     let query = format!(
         "SELECT {} FROM features WHERE {}",
-        select_list("created_at"),
+        select_list("created_at", Levels::EnumIndex),
         where_clause(filter)
     );
     let Some((min_id, max_id)) = id_range else {
@@ -218,7 +261,9 @@ pub(crate) fn read_mysql(
         if batches.iter().any(|b| b.num_rows() > 0) {
             // Partitions come back in the order their threads finished; canonicalize
             // sorts the round by id, and rounds follow one another in id order.
-            typed.push(canonicalize(record_batches_to_frame(&batches)?)?)?;
+            typed.push(canonicalize(levels_from_enum_index(record_batches_to_frame(
+                &batches,
+            )?)?)?)?;
         }
         start = end.saturating_add(1);
     }
@@ -274,7 +319,10 @@ pub(crate) fn read_sqlite(conn: &rusqlite::Connection, filter: &RowFilter, round
     let s = spec();
     let sql = format!(
         "SELECT {} FROM features WHERE {} ORDER BY id",
-        select_list("CAST(ROUND(unixepoch(created_at, 'subsec') * 1000) AS INTEGER)"),
+        select_list(
+            "CAST(ROUND(unixepoch(created_at, 'subsec') * 1000) AS INTEGER)",
+            Levels::Text,
+        ),
         where_clause(filter)
     );
     let sqlite_error = |e| Error::Sqlite {

@@ -2,13 +2,15 @@
 //! `Error::Corrupt`, naming the row and the column, on both backends: never a default
 //! value, never a silently dropped field.
 
+use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_db::testing::{Backend, TestDb};
-use driftloop_db::{on_both_backends, Error, JobKind};
+use driftloop_db::{on_both_backends, Error, JobKind, RowFilter};
 use serde_json::json;
 
 on_both_backends!(
     a_job_with_an_unknown_status_is_corrupt,
-    a_model_version_with_an_unknown_status_is_corrupt
+    a_model_version_with_an_unknown_status_is_corrupt,
+    a_feature_row_with_a_level_outside_the_spec_fails_the_bulk_read
 );
 
 fn a_job_with_an_unknown_status_is_corrupt(backend: Backend) {
@@ -36,4 +38,17 @@ fn a_model_version_with_an_unknown_status_is_corrupt(backend: Backend) {
         matches!(&err, Error::Corrupt(message) if message.contains("model_versions.status")),
         "{err}"
     );
+}
+
+/// SQLite keeps the planted text; MySQL, told to store a value outside an ENUM, keeps its
+/// empty value (index 0), which the bulk read selects as the index: either way the read
+/// fails and names the column, it never reads the row with a null or a neighbouring level.
+fn a_feature_row_with_a_level_outside_the_spec_fails_the_bulk_read(backend: Backend) {
+    let t = TestDb::new(backend, "corrupt_level");
+    t.db.insert_rows(&generate(Scenario::Baseline, 3, 1)).unwrap();
+    assert_eq!(t.db.read_frame(&RowFilter::default()).unwrap().height(), 3);
+    let column = &driftloop_core::spec().features[0].name;
+    t.exec_unchecked(&format!("UPDATE features SET {column} = 'Rarely-Ever' WHERE id = 2"));
+    let err = t.db.read_frame(&RowFilter::default()).unwrap_err().to_string();
+    assert!(err.contains(column.as_str()), "{err}");
 }
