@@ -343,9 +343,7 @@ impl<D: Transact> FeatureStore for D {
     }
 
     fn profile_rows(&self, after_id: i64) -> Result<(driftloop_core::Profile, Option<i64>)> {
-        self.with_tx("counting the feature rows", TxMode::READ, &mut |tx| {
-            crate::profile::profile_rows(tx, after_id)
-        })
+        crate::profile::profile_rows(self, after_id)
     }
 
     fn id_before_newest(&self, n: u64) -> Result<i64> {
