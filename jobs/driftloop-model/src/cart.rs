@@ -505,29 +505,20 @@ pub fn fit_tree<V: Value>(
     ))
 }
 
-/// Grows `n_trees` trees, each on its own bootstrap sample and trying √p columns at each
-/// split. Tree t's randomness comes from `seed` and t alone, so `threads` (the work is
-/// spread over them) changes nothing in the forest.
-#[allow(clippy::too_many_arguments)]
+/// Grows the shape's trees, each on its own bootstrap sample and trying √p columns at each
+/// split. Tree t's randomness comes from the shape's seed and t alone, so `threads` (the
+/// work is spread over them) changes nothing in the forest.
 pub fn fit_forest<V: Value>(
     values: &[V],
     n_features: usize,
     y: &[u8],
     n_classes: usize,
-    n_trees: usize,
-    max_depth: Option<u16>,
-    min_samples_leaf: usize,
+    shape: ForestShape,
     weights: &RowWeights,
-    seed: u64,
     threads: usize,
 ) -> Result<Vec<Tree>, ModelError> {
-    let shape = ForestShape {
-        max_depth,
-        min_samples_leaf,
-        seed,
-    };
     with_forest(values, n_features, y, n_classes, weights, shape, |tree| {
-        let indices: Vec<usize> = (0..n_trees).collect();
+        let indices: Vec<usize> = (0..shape.n_trees).collect();
         parallel_map(&indices, threads, |&t| tree(t))
     })
 }
@@ -544,11 +535,8 @@ pub fn forest_probabilities<V: Value>(
     n_features: usize,
     y: &[u8],
     n_classes: usize,
-    n_trees: usize,
-    max_depth: Option<u16>,
-    min_samples_leaf: usize,
+    shape: ForestShape,
     weights: &RowWeights,
-    seed: u64,
     check: &[f64],
     n_classes_out: usize,
 ) -> Result<Vec<Vec<f64>>, ModelError> {
@@ -557,16 +545,11 @@ pub fn forest_probabilities<V: Value>(
             "the model knows {n_classes} classes, beyond the {n_classes_out} asked for"
         )));
     }
-    let shape = ForestShape {
-        max_depth,
-        min_samples_leaf,
-        seed,
-    };
     let n_check = check.len() / n_features.max(1);
     let mut out = vec![vec![0.0; n_classes_out]; n_check];
-    let share = 1.0 / n_trees.max(1) as f64;
+    let share = 1.0 / shape.n_trees.max(1) as f64;
     with_forest(values, n_features, y, n_classes, weights, shape, |tree| {
-        for t in 0..n_trees {
+        for t in 0..shape.n_trees {
             let tree = tree(t);
             for (row, probabilities) in check.chunks_exact(n_features.max(1)).zip(out.iter_mut()) {
                 for (slot, s) in probabilities.iter_mut().zip(tree.leaf_shares(row)) {
@@ -578,12 +561,13 @@ pub fn forest_probabilities<V: Value>(
     Ok(out)
 }
 
-/// A forest's settings besides its rows and size.
+/// A forest's settings besides its rows and their weights.
 #[derive(Debug, Clone, Copy)]
-struct ForestShape {
-    max_depth: Option<u16>,
-    min_samples_leaf: usize,
-    seed: u64,
+pub struct ForestShape {
+    pub n_trees: usize,
+    pub max_depth: Option<u16>,
+    pub min_samples_leaf: usize,
+    pub seed: u64,
 }
 
 /// Bins the rows once and hands `then` the grower of tree t (its bootstrap sample drawn
@@ -750,13 +734,19 @@ mod tests {
         let y: Vec<u8> = (0..200)
             .map(|r| (values[r * 3] as u8 + values[r * 3 + 1] as u8) % 3)
             .collect();
-        let one = fit_forest(&values, 3, &y, 3, 12, None, 1, &RowWeights::default(), 9, 1).unwrap();
-        let three = fit_forest(&values, 3, &y, 3, 12, None, 1, &RowWeights::default(), 9, 3).unwrap();
+        let shape = |seed| ForestShape {
+            n_trees: 12,
+            max_depth: None,
+            min_samples_leaf: 1,
+            seed,
+        };
+        let one = fit_forest(&values, 3, &y, 3, shape(9), &RowWeights::default(), 1).unwrap();
+        let three = fit_forest(&values, 3, &y, 3, shape(9), &RowWeights::default(), 3).unwrap();
         assert_eq!(one, three);
         assert_ne!(one[0], one[1], "each tree has its own sample");
         assert_ne!(
             one,
-            fit_forest(&values, 3, &y, 3, 12, None, 1, &RowWeights::default(), 10, 1).unwrap()
+            fit_forest(&values, 3, &y, 3, shape(10), &RowWeights::default(), 1).unwrap()
         );
     }
 

@@ -36,7 +36,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 pub use crate::format1::{SmartcoreForest, SmartcoreTree};
 pub use crate::logistic::Logistic;
 pub use crate::naive_bayes::{CutNaiveBayes, NaiveBayes};
-use crate::values::{Inputs, Value};
+use crate::values::{Inputs, Rows, Value, SCORE_BLOCK_ROWS};
 use crate::{cart, format1, logistic, ModelError};
 
 /// Feature rows as smartcore takes them: `n × p`, row-major.
@@ -339,13 +339,7 @@ impl Fitted {
         x_check: &Matrix,
         n_classes: usize,
     ) -> Result<Vec<Vec<f64>>, ModelError> {
-        if let Candidate::RandomForest {
-            n_trees,
-            max_depth,
-            min_samples_leaf,
-            ..
-        } = *candidate
-        {
+        if let Some(shape) = forest_shape(candidate, seed) {
             let (n, p) = x.shape();
             let fit = FitClasses::of(candidate, n, y)?;
             let p_check = x_check.shape().1;
@@ -359,11 +353,8 @@ impl Fitted {
                 p,
                 &fit.labels,
                 fit.n_classes,
-                n_trees as usize,
-                max_depth,
-                min_samples_leaf,
+                shape,
                 &cart::RowWeights::of_classes(&fit.weights, &fit.labels),
-                seed,
                 &row_major(x_check),
                 n_classes,
             );
@@ -412,22 +403,15 @@ impl Fitted {
         let fit = FitClasses::of(candidate, n, y)?;
         let (labels, n_classes, weights) = (&fit.labels, fit.n_classes, &fit.weights);
         match *candidate {
-            Candidate::RandomForest {
-                n_trees,
-                max_depth,
-                min_samples_leaf,
-                ..
-            } => {
+            Candidate::RandomForest { .. } => {
+                let shape = forest_shape(candidate, seed).expect("a forest has a shape");
                 let trees = cart::fit_forest(
                     values,
                     p,
                     labels,
                     n_classes,
-                    n_trees as usize,
-                    max_depth,
-                    min_samples_leaf,
+                    shape,
                     &cart::RowWeights::of_classes(weights, labels),
-                    seed,
                     threads,
                 )?;
                 Ok(Fitted::RandomForest(Forest { trees }))
@@ -634,26 +618,6 @@ pub(crate) fn softmax(logits: &[f64]) -> Vec<f64> {
     exps.into_iter().map(|e| e / total).collect()
 }
 
-/// The rows [`Fitted::predict_proba_rows`] scores at a time.
-pub const SCORE_BLOCK_ROWS: usize = 8_192;
-
-/// Encoded rows, row-major (`width` values per row), as numbers or one-byte codes: what
-/// [`crate::Dataset::rows`] gives and [`Fitted::fit_rows`] takes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rows {
-    pub values: Inputs,
-    pub n_rows: usize,
-    pub width: usize,
-}
-
-impl Rows {
-    /// The rows as a matrix (numbers move, codes become numbers).
-    pub fn into_matrix(self) -> Result<Matrix, ModelError> {
-        DenseMatrix::new(self.n_rows, self.width, self.values.into_numbers(), false)
-            .map_err(|e| ModelError::Input(e.to_string()))
-    }
-}
-
 /// What every family's fit first reads off the class indices: them as bytes, the classes
 /// present (sorted), how many classes there are (the largest index + 1) and each class's
 /// weight (1 without a class weight).
@@ -695,6 +659,24 @@ impl FitClasses {
             n_classes,
             weights,
         })
+    }
+}
+
+/// A random forest candidate's trees, depth, leaf size and seed; `None` for another family.
+fn forest_shape(candidate: &Candidate, seed: u64) -> Option<cart::ForestShape> {
+    match *candidate {
+        Candidate::RandomForest {
+            n_trees,
+            max_depth,
+            min_samples_leaf,
+            ..
+        } => Some(cart::ForestShape {
+            n_trees: n_trees as usize,
+            max_depth,
+            min_samples_leaf,
+            seed,
+        }),
+        _ => None,
     }
 }
 

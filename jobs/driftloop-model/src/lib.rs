@@ -18,9 +18,9 @@ pub mod values;
 
 pub use artifact::{decode_artifact, encode_artifact, Artifact, ArtifactHeader};
 pub use encode::Encoder;
-pub use family::{default_grid, Candidate, ClassWeight, Family, Fitted, Rows};
+pub use family::{default_grid, Candidate, ClassWeight, Family, Fitted};
 pub use select::{encode_rows, train, Dataset, TrainConfig, Trained};
-pub use values::{FeatureValues, Inputs, MISSING_CODE};
+pub use values::{FeatureValues, Inputs, Rows, MISSING_CODE};
 
 /// What can go wrong with a model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -43,3 +43,5 @@ pub enum ModelError {
 mod tests;
 #[cfg(test)]
 mod tests_balanced;
+#[cfg(test)]
+mod tests_values;

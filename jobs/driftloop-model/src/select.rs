@@ -30,10 +30,10 @@ use serde::{Deserialize, Serialize};
 use crate::calibrate::{Calibration, Method};
 use crate::encode::Encoder;
 use crate::family::{
-    argmax, class_counts, default_grid, weighted_family, Candidate, ClassWeight, Family, Fitted, Matrix, Rows,
+    argmax, class_counts, default_grid, weighted_family, Candidate, ClassWeight, Family, Fitted, Matrix,
 };
 use crate::parallel::parallel_map;
-use crate::values::{FeatureValues, Inputs};
+use crate::values::{FeatureValues, Inputs, Rows};
 use crate::ModelError;
 
 /// How to train. Everything here but `threads` goes into the artifact: the same rows and

@@ -12,7 +12,11 @@
 //! through [`Value`] and learn the same model from both: a code is the number it stands
 //! for.
 
+use smartcore::linalg::basic::matrix::DenseMatrix;
+
 use crate::encode::{Encoder, Encoding};
+use crate::family::Matrix;
+use crate::ModelError;
 
 /// The code of a missing value in [`FeatureValues::Codes`].
 pub const MISSING_CODE: u8 = u8::MAX;
@@ -172,5 +176,25 @@ impl Encoder {
             Encoding::Integer { min, max } => *min >= 0 && *max <= 255,
             Encoding::Number { .. } => false,
         })
+    }
+}
+
+/// The rows [`crate::Fitted::predict_proba_rows`] scores at a time.
+pub const SCORE_BLOCK_ROWS: usize = 8_192;
+
+/// Encoded rows, row-major (`width` values per row), as numbers or one-byte codes: what
+/// [`crate::Dataset::rows`] gives and [`crate::Fitted::fit_rows`] takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    pub values: Inputs,
+    pub n_rows: usize,
+    pub width: usize,
+}
+
+impl Rows {
+    /// The rows as a matrix (numbers move, codes become numbers).
+    pub fn into_matrix(self) -> Result<Matrix, ModelError> {
+        DenseMatrix::new(self.n_rows, self.width, self.values.into_numbers(), false)
+            .map_err(|e| ModelError::Input(e.to_string()))
     }
 }
