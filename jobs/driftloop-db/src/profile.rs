@@ -324,3 +324,52 @@ pub(crate) fn id_before_newest(tx: &mut dyn SqlTx, n: u64) -> Result<i64> {
         None => Ok(0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each scan of the shipped dataset would give if every counted row had no value
+    /// in its counted features and the first class, `rows[i]` rows for scan i.
+    fn scanned(scans: &[Scan], rows: &[i64]) -> Vec<Scanned> {
+        scans
+            .iter()
+            .zip(rows)
+            .map(|(scan, &n)| match scan {
+                Scan::Group(group) => {
+                    let mut row: Vec<SqlValue> = group
+                        .iter()
+                        .map(|c| {
+                            if c.feature.is_some() {
+                                SqlValue::Null
+                            } else {
+                                SqlValue::Int(1)
+                            }
+                        })
+                        .collect();
+                    row.push(SqlValue::Int(n));
+                    Scanned::Group(vec![row])
+                }
+                Scan::Values { .. } => Scanned::Values(Vec::new(), Vec::new(), n as u64),
+            })
+            .collect()
+    }
+
+    /// Scans that ran in separate transactions count the same rows or are not added up:
+    /// equal totals make the profile, a group that saw one row more makes none (and the
+    /// rows are counted again in one transaction).
+    #[test]
+    fn scans_that_counted_different_rows_make_no_profile() {
+        let s = spec();
+        let counted = counted_columns(s);
+        let scans = scans(s, &counted);
+        assert!(scans.len() >= 2, "the shipped dataset takes several scans");
+        let same = vec![10; scans.len()];
+        let profile = assemble(s, &scans, scanned(&scans, &same)).unwrap().unwrap();
+        assert_eq!(profile.rows, 10);
+        assert_eq!(profile.label[0], 10);
+        let mut one_more = same.clone();
+        one_more[0] = 11;
+        assert!(assemble(s, &scans, scanned(&scans, &one_more)).unwrap().is_none());
+    }
+}
