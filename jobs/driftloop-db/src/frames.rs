@@ -4,8 +4,9 @@
 //! missing values as nulls, timestamps as UTC `Datetime(ms)`, rows sorted by `id`.
 //!
 //! MySQL goes through connectorx (binary protocol, partitioned on `id` for large
-//! tables, each level as its ENUM index) into Arrow record batches, which cross into Polars over the Arrow C Data
-//! Interface without copying the buffers. SQLite rows are read through rusqlite.
+//! tables, each level as its ENUM index) into Arrow record batches, which cross into
+//! Polars over the Arrow C Data Interface without copying the buffers. SQLite rows are
+//! read through rusqlite.
 
 use arrow::array::RecordBatch;
 use connectorx::prelude::{get_arrow, CXQuery, SourceConn};
@@ -18,10 +19,10 @@ use crate::url::Secret;
 
 /// How a bulk read is cut. The rows of one round are held as the source gives them (a
 /// level as MySQL's ENUM index, or as a `String` per cell on SQLite) only until they are
-/// typed (a level in one byte) and appended to the rounds before, so a read holds its typed rows and one
-/// round's raw rows, not every row's raw cells. On MySQL a round is a range of ids, read by
-/// partitions in parallel when the whole read spans enough ids; on SQLite it is a number
-/// of rows of the one query.
+/// typed (a level in one byte) and appended to the rounds before, so a read holds its
+/// typed rows and one round's raw rows, not every row's raw cells. On MySQL a round is a
+/// range of ids, read by partitions in parallel when the whole read spans enough ids; on
+/// SQLite it is a number of rows of the one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadRounds {
     /// The ids (MySQL) or rows (SQLite) of one round.
