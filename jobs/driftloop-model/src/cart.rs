@@ -483,41 +483,46 @@ fn gini_proxy(left: &[u64], left_n: u64, total: &[u64], n: u64) -> f64 {
     l / left_n as f64 + r / right_n
 }
 
-/// Grows a tree on all rows of `values` (`n × p`, row-major), each weighing as
-/// `weights` says.
-pub fn fit_tree<V: Value>(
-    values: &[V],
-    n_features: usize,
-    y: &[u8],
-    n_classes: usize,
-    growth: Growth,
-    weights: &RowWeights,
-    seed: u64,
-) -> Result<Tree, ModelError> {
-    let data = Binned::new(values, y.len(), n_features)?;
-    let keyed = Keyed::new(&data, y, n_classes);
-    let row_weights: Vec<u32> = y.iter().map(|&c| weights.of(c)).collect();
-    Ok(grow(
-        &keyed,
-        &row_weights,
-        weights.growth(growth),
-        &mut SplitMix64::new(seed),
-    ))
+/// The rows a tree or forest learns from: `values`, `n` rows of `n_features` numbers
+/// (row-major), row r of class `y[r]` (below `n_classes`), weighing as `weights` says.
+#[derive(Debug, Clone, Copy)]
+pub struct Labelled<'a, V> {
+    pub values: &'a [V],
+    pub n_features: usize,
+    pub y: &'a [u8],
+    pub n_classes: usize,
+    pub weights: &'a RowWeights,
+}
+
+impl<V: Value> Labelled<'_, V> {
+    fn keyed<R>(&self, then: impl FnOnce(&Keyed<'_>) -> R) -> Result<R, ModelError> {
+        let data = Binned::new(self.values, self.y.len(), self.n_features)?;
+        Ok(then(&Keyed::new(&data, self.y, self.n_classes)))
+    }
+}
+
+/// Grows a tree on all of `rows`.
+pub fn fit_tree<V: Value>(rows: Labelled<'_, V>, growth: Growth, seed: u64) -> Result<Tree, ModelError> {
+    let row_weights: Vec<u32> = rows.y.iter().map(|&c| rows.weights.of(c)).collect();
+    rows.keyed(|keyed| {
+        grow(
+            keyed,
+            &row_weights,
+            rows.weights.growth(growth),
+            &mut SplitMix64::new(seed),
+        )
+    })
 }
 
 /// Grows the shape's trees, each on its own bootstrap sample and trying √p columns at each
 /// split. Tree t's randomness comes from the shape's seed and t alone, so `threads` (the
 /// work is spread over them) changes nothing in the forest.
 pub fn fit_forest<V: Value>(
-    values: &[V],
-    n_features: usize,
-    y: &[u8],
-    n_classes: usize,
+    rows: Labelled<'_, V>,
     shape: ForestShape,
-    weights: &RowWeights,
     threads: usize,
 ) -> Result<Vec<Tree>, ModelError> {
-    with_forest(values, n_features, y, n_classes, weights, shape, |tree| {
+    with_forest(rows, shape, |tree| {
         let indices: Vec<usize> = (0..shape.n_trees).collect();
         parallel_map(&indices, threads, |&t| tree(t))
     })
@@ -529,29 +534,25 @@ pub fn fit_forest<V: Value>(
 /// order, so the sums are those of the whole forest's probabilities (the mean of its
 /// trees' leaf shares), bit for bit. Cross-validation scores forests this way: a forest of
 /// 100 deep trees is most of what it would otherwise hold. One thread.
-#[allow(clippy::too_many_arguments)]
 pub fn forest_probabilities<V: Value>(
-    values: &[V],
-    n_features: usize,
-    y: &[u8],
-    n_classes: usize,
+    rows: Labelled<'_, V>,
     shape: ForestShape,
-    weights: &RowWeights,
     check: &[f64],
     n_classes_out: usize,
 ) -> Result<Vec<Vec<f64>>, ModelError> {
-    if n_classes > n_classes_out {
+    if rows.n_classes > n_classes_out {
         return Err(ModelError::Predict(format!(
-            "the model knows {n_classes} classes, beyond the {n_classes_out} asked for"
+            "the model knows {} classes, beyond the {n_classes_out} asked for",
+            rows.n_classes
         )));
     }
-    let n_check = check.len() / n_features.max(1);
-    let mut out = vec![vec![0.0; n_classes_out]; n_check];
+    let width = rows.n_features.max(1);
+    let mut out = vec![vec![0.0; n_classes_out]; check.len() / width];
     let share = 1.0 / shape.n_trees.max(1) as f64;
-    with_forest(values, n_features, y, n_classes, weights, shape, |tree| {
+    with_forest(rows, shape, |tree| {
         for t in 0..shape.n_trees {
             let tree = tree(t);
-            for (row, probabilities) in check.chunks_exact(n_features.max(1)).zip(out.iter_mut()) {
+            for (row, probabilities) in check.chunks_exact(width).zip(out.iter_mut()) {
                 for (slot, s) in probabilities.iter_mut().zip(tree.leaf_shares(row)) {
                     *slot += s * share;
                 }
@@ -573,39 +574,51 @@ pub struct ForestShape {
 /// Bins the rows once and hands `then` the grower of tree t (its bootstrap sample drawn
 /// from `seed` and t alone).
 fn with_forest<V: Value, R>(
-    values: &[V],
-    n_features: usize,
-    y: &[u8],
-    n_classes: usize,
-    weights: &RowWeights,
+    rows: Labelled<'_, V>,
     shape: ForestShape,
     then: impl FnOnce(&(dyn Fn(usize) -> Tree + Sync)) -> R,
 ) -> Result<R, ModelError> {
-    let n = y.len();
-    let data = Binned::new(values, n, n_features)?;
-    let growth = weights.growth(Growth {
+    let n = rows.y.len();
+    let growth = rows.weights.growth(Growth {
         max_depth: shape.max_depth,
         min_samples_leaf: shape.min_samples_leaf,
-        features_per_split: Some(((n_features as f64).sqrt().floor() as usize).max(1)),
+        features_per_split: Some(((rows.n_features as f64).sqrt().floor() as usize).max(1)),
     });
-    let keyed = Keyed::new(&data, y, n_classes);
     // A bootstrap draw adds its row's class weight.
-    let class_weights: Vec<u32> = y.iter().map(|&c| weights.of(c)).collect();
-    let tree = |t: usize| {
-        let mut rng = SplitMix64::new(shape.seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut row_weights = vec![0u32; n];
-        for _ in 0..n {
-            let r = (rng.next_u64() % n as u64) as usize;
-            row_weights[r] += class_weights[r];
-        }
-        grow(&keyed, &row_weights, growth, &mut rng)
-    };
-    Ok(then(&tree))
+    let class_weights: Vec<u32> = rows.y.iter().map(|&c| rows.weights.of(c)).collect();
+    rows.keyed(|keyed| {
+        let tree = |t: usize| {
+            let mut rng = SplitMix64::new(shape.seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut row_weights = vec![0u32; n];
+            for _ in 0..n {
+                let r = (rng.next_u64() % n as u64) as usize;
+                row_weights[r] += class_weights[r];
+            }
+            grow(keyed, &row_weights, growth, &mut rng)
+        };
+        then(&tree)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static EVEN: RowWeights = RowWeights {
+        per_class: Vec::new(),
+        unit: 0,
+    };
+
+    /// `values` (`n_features` wide) of classes `y` below `n_classes`, every row counting once.
+    fn rows<'a>(values: &'a [f64], n_features: usize, y: &'a [u8], n_classes: usize) -> Labelled<'a, f64> {
+        Labelled {
+            values,
+            n_features,
+            y,
+            n_classes,
+            weights: &EVEN,
+        }
+    }
 
     fn growth(max_depth: Option<u16>, min_samples_leaf: usize) -> Growth {
         Growth {
@@ -620,7 +633,7 @@ mod tests {
         // Column 0 separates the classes between 2 and 5; column 1 is noise.
         let values = [1.0, 7.0, 2.0, 3.0, 2.0, 7.0, 5.0, 3.0, 6.0, 7.0, 5.0, 3.0];
         let y = [0, 0, 0, 1, 1, 1];
-        let tree = fit_tree(&values, 2, &y, 2, growth(None, 1), &RowWeights::default(), 0).unwrap();
+        let tree = fit_tree(rows(&values, 2, &y, 2), growth(None, 1), 0).unwrap();
         assert_eq!(
             tree.nodes[0],
             Node::Split {
@@ -641,15 +654,15 @@ mod tests {
         // One column, values 0..40, classes alternating in runs: a full tree needs depth > 2.
         let values: Vec<f64> = (0..40).map(|v| v as f64).collect();
         let y: Vec<u8> = (0..40).map(|v| ((v / 5) % 3) as u8).collect();
-        let full = fit_tree(&values, 1, &y, 3, growth(None, 1), &RowWeights::default(), 0).unwrap();
+        let full = fit_tree(rows(&values, 1, &y, 3), growth(None, 1), 0).unwrap();
         assert!(full.depth() > 2);
         for r in 0..40 {
             let shares = full.leaf_shares(&values[r..r + 1]);
             assert_eq!(shares[y[r] as usize], 1.0, "a full tree fits its rows");
         }
-        let shallow = fit_tree(&values, 1, &y, 3, growth(Some(2), 1), &RowWeights::default(), 0).unwrap();
+        let shallow = fit_tree(rows(&values, 1, &y, 3), growth(Some(2), 1), 0).unwrap();
         assert!(shallow.depth() <= 2 && shallow.n_leaves() <= 4);
-        let leafy = fit_tree(&values, 1, &y, 3, growth(None, 7), &RowWeights::default(), 0).unwrap();
+        let leafy = fit_tree(rows(&values, 1, &y, 3), growth(None, 7), 0).unwrap();
         // Every leaf holds at least 7 rows: count the rows reaching each leaf.
         let mut reached = std::collections::HashMap::new();
         for r in 0..40 {
@@ -667,27 +680,9 @@ mod tests {
 
     #[test]
     fn a_constant_or_pure_node_is_a_leaf() {
-        let tree = fit_tree(
-            &[1.0, 1.0, 1.0, 1.0],
-            1,
-            &[0, 1, 0, 1],
-            2,
-            growth(None, 1),
-            &RowWeights::default(),
-            0,
-        )
-        .unwrap();
+        let tree = fit_tree(rows(&[1.0, 1.0, 1.0, 1.0], 1, &[0, 1, 0, 1], 2), growth(None, 1), 0).unwrap();
         assert_eq!(tree.nodes, vec![Node::Leaf { shares: vec![0.5, 0.5] }]);
-        let tree = fit_tree(
-            &[1.0, 2.0, 3.0],
-            1,
-            &[1, 1, 1],
-            3,
-            growth(None, 1),
-            &RowWeights::default(),
-            0,
-        )
-        .unwrap();
+        let tree = fit_tree(rows(&[1.0, 2.0, 3.0], 1, &[1, 1, 1], 3), growth(None, 1), 0).unwrap();
         assert_eq!(
             tree.nodes,
             vec![Node::Leaf {
@@ -703,7 +698,7 @@ mod tests {
         let y: Vec<u8> = values.iter().map(|&v| u8::from(v > 1_234.0)).collect();
         let data = Binned::new(&values, n, 1).unwrap();
         assert_eq!(data.n_bins(0), MAX_BINS);
-        let tree = fit_tree(&values, 1, &y, 2, growth(None, 1), &RowWeights::default(), 0).unwrap();
+        let tree = fit_tree(rows(&values, 1, &y, 2), growth(None, 1), 0).unwrap();
         let right = values
             .iter()
             .zip(&y)
@@ -715,16 +710,7 @@ mod tests {
 
     #[test]
     fn a_non_finite_value_is_refused() {
-        let error = fit_tree(
-            &[1.0, f64::NAN],
-            1,
-            &[0, 1],
-            2,
-            growth(None, 1),
-            &RowWeights::default(),
-            0,
-        )
-        .unwrap_err();
+        let error = fit_tree(rows(&[1.0, f64::NAN], 1, &[0, 1], 2), growth(None, 1), 0).unwrap_err();
         assert!(error.to_string().contains("row 1 column 0"), "{error}");
     }
 
@@ -740,14 +726,11 @@ mod tests {
             min_samples_leaf: 1,
             seed,
         };
-        let one = fit_forest(&values, 3, &y, 3, shape(9), &RowWeights::default(), 1).unwrap();
-        let three = fit_forest(&values, 3, &y, 3, shape(9), &RowWeights::default(), 3).unwrap();
+        let one = fit_forest(rows(&values, 3, &y, 3), shape(9), 1).unwrap();
+        let three = fit_forest(rows(&values, 3, &y, 3), shape(9), 3).unwrap();
         assert_eq!(one, three);
         assert_ne!(one[0], one[1], "each tree has its own sample");
-        assert_ne!(
-            one,
-            fit_forest(&values, 3, &y, 3, shape(10), &RowWeights::default(), 1).unwrap()
-        );
+        assert_ne!(one, fit_forest(rows(&values, 3, &y, 3), shape(10), 1).unwrap());
     }
 
     #[test]

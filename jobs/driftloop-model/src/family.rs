@@ -329,7 +329,6 @@ impl Fitted {
     /// thread): what [`Fitted::fit_columns`] then [`Fitted::predict_proba`] give, bit for
     /// bit, except that a random forest is scored tree by tree as it grows and never held
     /// whole ([`cart::forest_probabilities`]). Cross-validation scores its folds this way.
-    #[allow(clippy::too_many_arguments)]
     pub fn fit_and_score(
         candidate: &Candidate,
         x: &Matrix,
@@ -348,16 +347,15 @@ impl Fitted {
                     "the model takes {p} features, the rows have {p_check}"
                 )));
             }
-            return cart::forest_probabilities(
-                row_major(x).as_slice(),
-                p,
-                &fit.labels,
-                fit.n_classes,
-                shape,
-                &cart::RowWeights::of_classes(&fit.weights, &fit.labels),
-                &row_major(x_check),
-                n_classes,
-            );
+            let values = row_major(x);
+            let rows = cart::Labelled {
+                values: &values,
+                n_features: p,
+                y: &fit.labels,
+                n_classes: fit.n_classes,
+                weights: &cart::RowWeights::of_classes(&fit.weights, &fit.labels),
+            };
+            return cart::forest_probabilities(rows, shape, &row_major(x_check), n_classes);
         }
         Fitted::fit_columns(candidate, x, y, seed, 1, continuous)?.predict_proba(x_check, n_classes)
     }
@@ -402,18 +400,18 @@ impl Fitted {
         let n = values.len().checked_div(p).unwrap_or(y.len());
         let fit = FitClasses::of(candidate, n, y)?;
         let (labels, n_classes, weights) = (&fit.labels, fit.n_classes, &fit.weights);
+        let row_weights = cart::RowWeights::of_classes(weights, labels);
+        let rows = cart::Labelled {
+            values,
+            n_features: p,
+            y: labels,
+            n_classes,
+            weights: &row_weights,
+        };
         match *candidate {
             Candidate::RandomForest { .. } => {
                 let shape = forest_shape(candidate, seed).expect("a forest has a shape");
-                let trees = cart::fit_forest(
-                    values,
-                    p,
-                    labels,
-                    n_classes,
-                    shape,
-                    &cart::RowWeights::of_classes(weights, labels),
-                    threads,
-                )?;
+                let trees = cart::fit_forest(rows, shape, threads)?;
                 Ok(Fitted::RandomForest(Forest { trees }))
             }
             Candidate::DecisionTree {
@@ -426,8 +424,7 @@ impl Fitted {
                     min_samples_leaf,
                     features_per_split: None,
                 };
-                let row_weights = cart::RowWeights::of_classes(weights, labels);
-                let tree = cart::fit_tree(values, p, labels, n_classes, growth, &row_weights, seed)?;
+                let tree = cart::fit_tree(rows, growth, seed)?;
                 Ok(Fitted::DecisionTree(tree))
             }
             Candidate::GradientBoosting {
