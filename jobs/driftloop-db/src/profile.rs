@@ -116,6 +116,8 @@ pub(crate) fn profile_rows<D: Transact>(db: &D, after_id: i64) -> Result<(Profil
         lightest.0 += scans[i].weight();
         lightest.1.push(i);
     }
+    // With fewer scans than connections, a connection would open a transaction to count nothing.
+    shares.retain(|(_, share)| !share.is_empty());
     let run = |share: &[usize]| {
         db.with_tx("counting the feature rows", TxMode::READ, &mut |tx| {
             share
@@ -126,11 +128,9 @@ pub(crate) fn profile_rows<D: Transact>(db: &D, after_id: i64) -> Result<(Profil
     };
     let mut results: Vec<Option<Scanned>> = (0..scans.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
-        let others: Vec<_> = shares[1..]
-            .iter()
-            .map(|(_, share)| scope.spawn(|| run(share)))
-            .collect();
-        let mut all = vec![run(&shares[0].1)];
+        let (first, rest) = shares.split_first().expect("every dataset counts its label");
+        let others: Vec<_> = rest.iter().map(|(_, share)| scope.spawn(|| run(share))).collect();
+        let mut all = vec![run(&first.1)];
         all.extend(
             others
                 .into_iter()
