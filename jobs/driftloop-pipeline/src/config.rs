@@ -76,11 +76,13 @@ pub struct Settings {
     pub database_secret_arn: Option<String>,
     /// `DRIFTLOOP_STORE`; default [`DEFAULT_STORE`].
     pub store: StoreUrl,
-    /// `DRIFTLOOP_DRIFT_ALPHA`, `DRIFTLOOP_DRIFT_PSI_THRESHOLD`, `DRIFTLOOP_DRIFT_SHARE`:
-    /// overrides of the drift decision's defaults (see the stats crate's `DriftConfig`).
+    /// `DRIFTLOOP_DRIFT_ALPHA`, `DRIFTLOOP_DRIFT_PSI_THRESHOLD`, `DRIFTLOOP_DRIFT_SHARE`,
+    /// `DRIFTLOOP_DRIFT_PSI_MIN_ROWS`: overrides of the drift decision's defaults (see the
+    /// stats crate's `DriftConfig`).
     pub drift_alpha: Option<f64>,
     pub drift_psi_threshold: Option<f64>,
     pub drift_share: Option<f64>,
+    pub drift_psi_min_rows: Option<usize>,
     /// `DRIFTLOOP_DRIFT_WINDOW`: which rows a drift check compares with the reference,
     /// [`DriftWindow`]; default `since-snapshot`.
     pub drift_window: DriftWindow,
@@ -154,6 +156,7 @@ impl Settings {
             alpha: self.drift_alpha.unwrap_or(defaults.alpha),
             psi_threshold: self.drift_psi_threshold.unwrap_or(defaults.psi_threshold),
             drift_share: self.drift_share.unwrap_or(defaults.drift_share),
+            psi_min_rows: self.drift_psi_min_rows.map_or(defaults.psi_min_rows, |n| n as u64),
             ..defaults
         }
     }
@@ -281,18 +284,18 @@ impl Settings {
                 .ok(),
             None => Some(StoreUrl::parse(DEFAULT_STORE).expect("the default store parses")),
         };
-        let refit_max_rows = match lookup("DRIFTLOOP_REFIT_MAX_ROWS").filter(|v| !v.trim().is_empty()) {
-            None => None,
-            Some(raw) => match raw.trim().parse::<usize>() {
+        let mut whole_rows = |name: &str, zero: &str| -> Option<usize> {
+            let raw = lookup(name).filter(|v| !v.trim().is_empty())?;
+            match raw.trim().parse::<usize>() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    problems.push(format!(
-                        "DRIFTLOOP_REFIT_MAX_ROWS: {raw:?} is not a whole number of rows (0: never)"
-                    ));
+                    problems.push(format!("{name}: {raw:?} is not a whole number of rows (0: {zero})"));
                     None
                 }
-            },
+            }
         };
+        let refit_max_rows = whole_rows("DRIFTLOOP_REFIT_MAX_ROWS", "never");
+        let drift_psi_min_rows = whole_rows("DRIFTLOOP_DRIFT_PSI_MIN_ROWS", "PSI counts at any size");
         let mut flag = |name: &str| -> Option<bool> {
             let raw = lookup(name).filter(|v| !v.trim().is_empty())?;
             match raw.trim().to_ascii_lowercase().as_str() {
@@ -433,6 +436,7 @@ impl Settings {
                 drift_alpha,
                 drift_psi_threshold,
                 drift_share,
+                drift_psi_min_rows,
                 drift_window,
                 performance_window,
                 performance_alpha,
@@ -597,8 +601,11 @@ mod tests {
             ("DRIFTLOOP_REFIT_MAX_ROWS", "0"),
             ("DRIFTLOOP_CALIBRATE", "False"),
             ("DRIFTLOOP_BALANCE_CLASSES", "false"),
+            ("DRIFTLOOP_DRIFT_PSI_MIN_ROWS", "0"),
         ])
         .unwrap();
+        assert_eq!(settings.drift_config().psi_min_rows, 0);
+        assert_eq!(settings_of(&[]).unwrap().drift_config().psi_min_rows, 100);
         assert!(!settings.train_config().calibrate);
         assert!(!settings.train_config().balance_classes);
         assert_eq!(
@@ -622,9 +629,16 @@ mod tests {
             ("DRIFTLOOP_REFIT_MAX_ROWS", "-3"),
             ("DRIFTLOOP_CALIBRATE", "no"),
             ("DRIFTLOOP_BALANCE_CLASSES", "1"),
+            ("DRIFTLOOP_DRIFT_PSI_MIN_ROWS", "some"),
         ])
         .unwrap_err()
         .to_string();
+        assert!(
+            err.contains(
+                "DRIFTLOOP_DRIFT_PSI_MIN_ROWS: \"some\" is not a whole number of rows (0: PSI counts at any size)"
+            ),
+            "{err}"
+        );
         assert!(
             err.contains("DRIFTLOOP_CALIBRATE: \"no\" is neither true nor false"),
             "{err}"

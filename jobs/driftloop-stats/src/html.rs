@@ -165,7 +165,7 @@ pub fn report_html(report: &DriftReport, context: &ReportContext<'_>) -> String 
          section{{margin:1.5em 0}}</style></head><body>\
          <h1>{title}</h1><h2>{headline}: {n_drifted} of {n_columns} columns drifted ({share:.0} %, threshold {threshold:.0} %)</h2>\
          <p>Reference: {reference} ({n_reference} rows). Current: {current} ({n_current} rows).</p>\
-         <p>A column drifts when its chi-square p-value is below {alpha} / {n_columns} (Bonferroni) or its PSI reaches {psi}. \
+         <p>A column drifts when its chi-square p-value is below {alpha} / {n_columns} (Bonferroni) or its PSI reaches {psi}{psi_rows}. \
          {continuous}The label is tested at {alpha} and not counted in the share.</p>\
          <p class=\"legend\"><span style=\"background:#366eb4\"></span>reference<span style=\"background:#e67e22\"></span>current</p>\
          <table><tr><th>column</th><th>PSI</th><th>χ²</th><th>dof</th><th>p</th><th>verdict</th></tr>{rows}</table>{sections}</body></html>",
@@ -187,5 +187,9 @@ pub fn report_html(report: &DriftReport, context: &ReportContext<'_>) -> String 
         n_current = report.n_current,
         alpha = report.config.alpha,
         psi = report.config.psi_threshold,
+        psi_rows = match report.config.psi_min_rows {
+            0 => String::new(),
+            rows => format!(" with at least {rows} rows on each side"),
+        },
     )
 }

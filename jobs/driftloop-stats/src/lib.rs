@@ -60,6 +60,12 @@ pub enum Error {
 ///   epsilon), which is why PSI alone needs this high a level.
 /// - `drift_share` 0.15: at least 3 of the 17 columns must drift. The covariate-shift
 ///   fixture moves exactly 3 columns and is caught; a baseline sample rarely has 2 flagged.
+/// - `psi_min_rows` 100: PSI counts toward a verdict only when both sides have at least
+///   this many rows; below, a column drifts on its test alone (chi-square or KS, which
+///   account for the rows). PSI has no notion of sample size: 20 rows drawn from the
+///   reference's own distribution reach 0.25 in enough columns to call drift every time,
+///   50 rows in 5 of 12 samples (README, "Drift detection"), and a check just after a
+///   retraining often has that few.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DriftConfig {
     pub alpha: f64,
@@ -67,7 +73,14 @@ pub struct DriftConfig {
     pub drift_share: f64,
     /// Replaces a zero proportion in PSI (Evidently's default).
     pub psi_epsilon: f64,
+    /// Rows each side needs for PSI to count (reports written before it was set: 0, PSI
+    /// always counted).
+    #[serde(default)]
+    pub psi_min_rows: u64,
 }
+
+/// The default of [`DriftConfig::psi_min_rows`].
+pub const DEFAULT_PSI_MIN_ROWS: u64 = 100;
 
 impl Default for DriftConfig {
     fn default() -> DriftConfig {
@@ -76,6 +89,7 @@ impl Default for DriftConfig {
             psi_threshold: 0.25,
             drift_share: 0.15,
             psi_epsilon: 1e-4,
+            psi_min_rows: DEFAULT_PSI_MIN_ROWS,
         }
     }
 }
@@ -260,8 +274,16 @@ pub fn column_drift(
     result.p_value = ChiSquared::new(result.dof as f64)
         .map(|d| d.sf(result.chi2))
         .unwrap_or(1.0);
-    result.drifted = result.p_value < alpha || result.psi >= config.psi_threshold;
+    result.drifted = result.p_value < alpha || psi_drifted(&result, config);
     result
+}
+
+/// Whether a column's PSI alone makes it drift: at or above the threshold, with enough
+/// rows on both sides for PSI to mean something ([`DriftConfig::psi_min_rows`]).
+fn psi_drifted(column: &ColumnDrift, config: &DriftConfig) -> bool {
+    column.psi >= config.psi_threshold
+        && column.n_reference >= config.psi_min_rows
+        && column.n_current >= config.psi_min_rows
 }
 
 /// One continuous column's comparison ([`continuous`]): PSI and chi-square on the
@@ -288,7 +310,7 @@ fn continuous_drift(
     }
     let mut result = column_drift(name, &names, &reference_counts, &current_counts, config, alpha);
     result.ks = continuous::ks_2samp_of_counts((reference.0, reference.1), (current.0, current.1));
-    result.drifted = result.ks.as_ref().is_some_and(|ks| ks.p_value < alpha) || result.psi >= config.psi_threshold;
+    result.drifted = result.ks.as_ref().is_some_and(|ks| ks.p_value < alpha) || psi_drifted(&result, config);
     result.edges = Some(edges);
     result
 }

@@ -63,6 +63,25 @@ fn degenerate_inputs_have_defined_answers() {
 }
 
 #[test]
+fn psi_counts_only_with_enough_rows_on_both_sides() {
+    // PSI 0.42 either way; the test's level is out of reach, so PSI alone decides.
+    let config = DriftConfig::default();
+    let few = column_drift("c", &values(2), &[50, 50], &[2, 8], &config, 1e-12);
+    assert!(few.psi >= config.psi_threshold && !few.drifted, "{few:?}");
+    let enough = column_drift("c", &values(2), &[50, 50], &[20, 80], &config, 1e-12);
+    assert!((enough.psi - few.psi).abs() < 1e-12 && enough.drifted, "{enough:?}");
+    let small_reference = column_drift("c", &values(2), &[25, 25], &[20, 80], &config, 1e-12);
+    assert!(!small_reference.drifted, "{small_reference:?}");
+    // A test's verdict stands at any size.
+    assert!(column_drift("c", &values(2), &[50, 50], &[0, 10], &config, 0.05).drifted);
+    // A report written before the setting existed reads as 0: PSI counted at any size.
+    let old: DriftConfig =
+        serde_json::from_str(r#"{"alpha":0.05,"psi_threshold":0.25,"drift_share":0.15,"psi_epsilon":0.0001}"#).unwrap();
+    assert_eq!(old.psi_min_rows, 0);
+    assert!(column_drift("c", &values(2), &[50, 50], &[2, 8], &old, 1e-12).drifted);
+}
+
+#[test]
 fn invalid_configurations_are_refused() {
     for config in [
         DriftConfig {

@@ -127,3 +127,43 @@ async fn drift_job_on_sqlite() {
 async fn drift_job_on_mysql() {
     drift_job_end_to_end(Backend::Mysql).await;
 }
+
+/// A check just after the reference was written sees a few rows. Twenty rows drawn from
+/// the reference's own distribution reach a PSI of 0.25 in enough columns to call drift
+/// (and queue a training) under the old rule; with `psi_min_rows` the columns are judged
+/// by their chi-square tests, which take the rows into account, and nothing drifts.
+#[tokio::test]
+async fn a_check_over_a_few_rows_is_judged_by_its_tests_not_by_psi() {
+    let t = TestDb::new(Backend::Sqlite, "drift_few_rows");
+    let s = TestStore::new(StoreBackend::Local, "drift-few-rows").await;
+    let store = s.store.as_ref();
+    t.db.insert_rows(&fixture("baseline-120.csv")).unwrap();
+    let filter = LabelSelection::All.row_filter();
+    let frame = t.db.read_frame(&filter).unwrap();
+    write_snapshot(store, &frame, LabelSelection::All, &describe_query(&filter))
+        .await
+        .unwrap();
+    t.db.insert_rows(&fixture("baseline-1000.csv")[..20]).unwrap();
+    let job = t.db.claim(&[JobKind::Drift], Duration::from_secs(60)).unwrap().unwrap();
+    let recorder = Recorder::default();
+    let config = DriftConfig::default();
+    assert_eq!(config.psi_min_rows, 100);
+    let judged = run_drift_job(t.db.as_ref(), store, &recorder, &job, &config)
+        .await
+        .unwrap();
+    assert_eq!((judged.n_current, judged.drift, judged.train_job), (20, false, None));
+    assert!(recorder.0.lock().unwrap().is_empty());
+    let key = store.key_of(&judged.html_uri).unwrap();
+    let page = String::from_utf8(store.get(&key).await.unwrap().to_vec()).unwrap();
+    assert!(page.contains("with at least 100 rows on each side"), "{page}");
+
+    let psi_at_any_size = DriftConfig {
+        psi_min_rows: 0,
+        ..config
+    };
+    let noisy = run_drift_job(t.db.as_ref(), store, &recorder, &job, &psi_at_any_size)
+        .await
+        .unwrap();
+    assert!(noisy.drift && noisy.drifted_columns.len() >= 3, "{noisy:?}");
+    assert!(noisy.train_job.is_some());
+}

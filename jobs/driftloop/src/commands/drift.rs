@@ -36,6 +36,10 @@ pub struct DriftArgs {
     /// [env: DRIFTLOOP_DRIFT_SHARE] [default: 0.15]
     #[arg(long)]
     drift_share: Option<f64>,
+    /// PSI counts only with at least this many rows on each side; below, a column drifts
+    /// on its test alone (0: at any size) [env: DRIFTLOOP_DRIFT_PSI_MIN_ROWS] [default: 100]
+    #[arg(long)]
+    psi_min_rows: Option<u64>,
     /// Without --reference: the rows each pending job compares with the champion's
     /// snapshot, unless the job names its own: since-snapshot, last:N or since-last-check
     /// [env: DRIFTLOOP_DRIFT_WINDOW] [default: since-snapshot]
@@ -53,18 +57,19 @@ fn parse_window(raw: &str) -> std::result::Result<DriftWindow, String> {
 }
 
 /// The drift settings: flags over the environment over the defaults.
-fn flag_drift_config(settings: &Settings, alpha: Option<f64>, psi: Option<f64>, share: Option<f64>) -> DriftConfig {
+fn flag_drift_config(settings: &Settings, args: &DriftArgs) -> DriftConfig {
     let base = drift_config(settings);
     DriftConfig {
-        alpha: alpha.unwrap_or(base.alpha),
-        psi_threshold: psi.unwrap_or(base.psi_threshold),
-        drift_share: share.unwrap_or(base.drift_share),
+        alpha: args.alpha.unwrap_or(base.alpha),
+        psi_threshold: args.psi_threshold.unwrap_or(base.psi_threshold),
+        drift_share: args.drift_share.unwrap_or(base.drift_share),
+        psi_min_rows: args.psi_min_rows.unwrap_or(base.psi_min_rows),
         ..base
     }
 }
 
 pub async fn run(args: DriftArgs, settings: &Settings) -> Result<()> {
-    let config = flag_drift_config(settings, args.alpha, args.psi_threshold, args.drift_share);
+    let config = flag_drift_config(settings, &args);
     match (&args.reference, &args.current) {
         (Some(reference), Some(current)) => compare_files(reference, current, &config, args.html.as_deref(), &args.out),
         _ => {
