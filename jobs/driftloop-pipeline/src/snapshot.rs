@@ -106,10 +106,14 @@ pub struct SnapshotWritten {
 
 /// A stable hash of a frame's data: for every column in order, its name, a type tag and
 /// its values, typed and null-aware (a validity byte per value), so it does not depend on
-/// how Arrow or Parquet lay the buffers out.
+/// how Arrow or Parquet lay the buffers out. The values go to the hash a block at a time,
+/// so hashing holds [`HASH_BLOCK_BYTES`] besides the frame, not a copy of a column.
 pub fn data_sha256(frame: &DataFrame) -> Result<String> {
     let mut hasher = Sha256::new();
-    let mut buf: Vec<u8> = Vec::new();
+    let mut buf = HashBlocks {
+        hasher: &mut hasher,
+        block: Vec::with_capacity(HASH_BLOCK_BYTES),
+    };
     for column in frame.columns() {
         let series = column.as_materialized_series();
         let tag = match series.dtype() {
@@ -120,22 +124,22 @@ pub fn data_sha256(frame: &DataFrame) -> Result<String> {
             other => other.to_string(),
         };
         for part in [series.name().as_str(), tag.as_str()] {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
+            buf.update(&(part.len() as u64).to_le_bytes());
+            buf.update(part.as_bytes());
         }
-        buf.clear();
+        buf.update(&(frame.height() as u64).to_le_bytes());
         let physical = series.to_physical_repr();
         match physical.dtype() {
-            DataType::Int64 => hash_values(&mut buf, physical.i64()?.iter(), |v, b| b.extend(v.to_le_bytes())),
-            DataType::UInt8 => hash_values(&mut buf, physical.u8()?.iter(), |v, b| b.push(v)),
-            DataType::UInt16 => hash_values(&mut buf, physical.u16()?.iter(), |v, b| b.extend(v.to_le_bytes())),
-            DataType::UInt32 => hash_values(&mut buf, physical.u32()?.iter(), |v, b| b.extend(v.to_le_bytes())),
+            DataType::Int64 => hash_values(&mut buf, physical.i64()?.iter(), |v, b| b.update(&v.to_le_bytes())),
+            DataType::UInt8 => hash_values(&mut buf, physical.u8()?.iter(), |v, b| b.update(&[v])),
+            DataType::UInt16 => hash_values(&mut buf, physical.u16()?.iter(), |v, b| b.update(&v.to_le_bytes())),
+            DataType::UInt32 => hash_values(&mut buf, physical.u32()?.iter(), |v, b| b.update(&v.to_le_bytes())),
             DataType::Float64 => hash_values(&mut buf, physical.f64()?.iter(), |v, b| {
-                b.extend(v.to_bits().to_le_bytes())
+                b.update(&v.to_bits().to_le_bytes())
             }),
             DataType::String => hash_values(&mut buf, physical.str()?.iter(), |v, b| {
-                b.extend((v.len() as u64).to_le_bytes());
-                b.extend(v.as_bytes());
+                b.update(&(v.len() as u64).to_le_bytes());
+                b.update(v.as_bytes());
             }),
             other => {
                 return Err(Error::Corrupt(format!(
@@ -144,20 +148,51 @@ pub fn data_sha256(frame: &DataFrame) -> Result<String> {
                 )))
             }
         }
-        hasher.update((frame.height() as u64).to_le_bytes());
-        hasher.update(&buf);
     }
+    buf.flush();
     Ok(hex::encode(hasher.finalize()))
 }
 
-fn hash_values<T>(buf: &mut Vec<u8>, values: impl Iterator<Item = Option<T>>, mut push: impl FnMut(T, &mut Vec<u8>)) {
+/// What [`data_sha256`] gathers before handing bytes to the hash.
+const HASH_BLOCK_BYTES: usize = 64 << 10;
+
+/// Bytes on their way to a hash, handed over a block at a time (the hash is the same as of
+/// the bytes handed over at once).
+struct HashBlocks<'a> {
+    hasher: &'a mut Sha256,
+    block: Vec<u8>,
+}
+
+impl HashBlocks<'_> {
+    fn update(&mut self, bytes: &[u8]) {
+        if self.block.len() + bytes.len() > HASH_BLOCK_BYTES {
+            self.flush();
+        }
+        if bytes.len() >= HASH_BLOCK_BYTES {
+            self.hasher.update(bytes);
+        } else {
+            self.block.extend_from_slice(bytes);
+        }
+    }
+
+    fn flush(&mut self) {
+        self.hasher.update(&self.block);
+        self.block.clear();
+    }
+}
+
+fn hash_values<T>(
+    buf: &mut HashBlocks<'_>,
+    values: impl Iterator<Item = Option<T>>,
+    mut push: impl FnMut(T, &mut HashBlocks<'_>),
+) {
     for value in values {
         match value {
             Some(v) => {
-                buf.push(1);
+                buf.update(&[1]);
                 push(v, buf);
             }
-            None => buf.push(0),
+            None => buf.update(&[0]),
         }
     }
 }
@@ -382,4 +417,39 @@ pub async fn list_snapshots(store: &dyn ObjectStore) -> Result<Vec<SnapshotManif
 /// The columns a snapshot holds, in order.
 pub fn snapshot_columns() -> Vec<String> {
     feature_schema().iter_names().map(|n| n.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_handed_over_in_blocks_hash_as_bytes_handed_over_at_once() {
+        // Pieces of every size around the block's: empty, small, filling it exactly,
+        // larger than a block.
+        let sizes = [
+            0,
+            1,
+            7,
+            HASH_BLOCK_BYTES - 8,
+            8,
+            HASH_BLOCK_BYTES,
+            3,
+            2 * HASH_BLOCK_BYTES + 5,
+            1,
+        ];
+        let mut all = Vec::new();
+        let mut blocked = Sha256::new();
+        let mut blocks = HashBlocks {
+            hasher: &mut blocked,
+            block: Vec::new(),
+        };
+        for (i, &n) in sizes.iter().enumerate() {
+            let piece: Vec<u8> = (0..n).map(|b| (b * 31 + i) as u8).collect();
+            blocks.update(&piece);
+            all.extend_from_slice(&piece);
+        }
+        blocks.flush();
+        assert_eq!(blocked.finalize(), Sha256::digest(&all));
+    }
 }
