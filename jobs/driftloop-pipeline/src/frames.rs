@@ -169,6 +169,18 @@ fn label_codes(frame: &DataFrame, name: &str) -> Result<Vec<u8>> {
     Ok(codes.into_no_null_iter().collect())
 }
 
+/// `frame` with only what training reads from it: `id`, the features and the label. The
+/// other columns (the scored rows' `model_version` and `request_id`, 16 bytes a row each
+/// even when empty, `created_at`, `label_source`) are freed here, before the training
+/// values are built beside the frame.
+pub fn training_columns(frame: DataFrame) -> Result<DataFrame> {
+    let s = spec();
+    let kept = std::iter::once("id")
+        .chain(s.features.iter().map(|c| c.name.as_str()))
+        .chain(std::iter::once(s.label.as_str()));
+    Ok(frame.select(kept)?)
+}
+
 /// A frame of labelled feature rows ([`feature_schema`]) as training data: feature values
 /// row-major in the spec's column order, one byte each when the spec's columns allow it
 /// (`driftloop_model::FeatureValues`), and class indices. A missing value in a column the

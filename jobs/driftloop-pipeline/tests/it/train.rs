@@ -16,7 +16,7 @@ use driftloop_pipeline::artifacts::{load_artifact, load_champion};
 use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::{AliasReason, JobKind, JobStatus, ModelStatus};
-use driftloop_pipeline::frames::frame_to_dataset;
+use driftloop_pipeline::frames::{frame_to_dataset, training_columns};
 use driftloop_pipeline::mlflow::{sync, MlflowClient};
 use driftloop_pipeline::notify::{Event, Notifier, Notifiers, SnsNotifier, WebhookNotifier};
 use driftloop_pipeline::objects::ObjectMeta;
@@ -141,6 +141,12 @@ async fn end_to_end(t: &TestDb, store: &dyn ObjectStore, mlflow: Option<&MlflowC
     let (frame, manifest) = load_snapshot(store, &outcome.snapshot.uri).await.unwrap();
     assert_eq!(artifact.header.snapshot.sha256, manifest.sha256);
     let data = frame_to_dataset(&frame).unwrap();
+    // The job keeps only the ids, the features and the label for training: the same rows.
+    let kept = training_columns(frame.clone()).unwrap();
+    assert_eq!(kept.width(), driftloop_core::spec().n_features() + 2);
+    assert_eq!(kept.get_column_names()[0].as_str(), "id");
+    assert!(kept.column("model_version").is_err() && frame.column("model_version").is_ok());
+    assert_eq!(frame_to_dataset(&kept).unwrap(), data);
     let rows: Vec<usize> = (0..data.n_rows()).collect();
     let x = data.matrix(&artifact.header.encoder, &rows).unwrap();
     let probabilities = artifact.model.predict_proba(&x, 4).unwrap();
