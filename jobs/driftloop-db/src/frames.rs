@@ -151,7 +151,9 @@ fn levels_from_enum_index(frame: DataFrame) -> Result<DataFrame> {
 }
 
 /// Casts every column to its type in [`feature_schema`] (a value outside the spec's
-/// levels is an error, not a null) and sorts by `id`.
+/// levels is an error, not a null) and sorts by `id`. Rows already in `id` order (a
+/// snapshot, a round read in one piece) are kept where they are: sorting copies every
+/// column (and first makes each one chunk), twice the frame's memory for nothing.
 pub fn canonicalize(frame: DataFrame) -> Result<DataFrame> {
     let columns = feature_schema()
         .iter()
@@ -167,7 +169,26 @@ pub fn canonicalize(frame: DataFrame) -> Result<DataFrame> {
         })
         .collect::<Result<Vec<Column>>>()?;
     let frame = DataFrame::new_infer_height(columns)?;
+    if in_id_order(&frame)? {
+        return Ok(frame);
+    }
     Ok(frame.sort(["id"], SortMultipleOptions::default().with_multithreaded(true))?)
+}
+
+/// Whether the frame's rows are in `id` order (ids never fall; no id is missing).
+fn in_id_order(frame: &DataFrame) -> Result<bool> {
+    let ids = frame.column("id")?.i64()?;
+    if ids.null_count() > 0 {
+        return Ok(false);
+    }
+    let mut previous = i64::MIN;
+    for id in ids.into_no_null_iter() {
+        if id < previous {
+            return Ok(false);
+        }
+        previous = id;
+    }
+    Ok(true)
 }
 
 fn empty_frame() -> DataFrame {
@@ -258,10 +279,14 @@ pub(crate) fn read_mysql(
             .collect();
         let destination = get_arrow(&source, Some(query.clone()), &queries, Some(&pre_execution))
             .map_err(|e| bulk_error(e.to_string()))?;
-        let batches = destination.arrow().map_err(|e| bulk_error(e.to_string()))?;
-        if batches.iter().any(|b| b.num_rows() > 0) {
-            // Partitions come back in the order their threads finished; canonicalize
-            // sorts the round by id, and rounds follow one another in id order.
+        let mut batches = destination.arrow().map_err(|e| bulk_error(e.to_string()))?;
+        batches.retain(|b| b.num_rows() > 0);
+        if !batches.is_empty() {
+            // Partitions come back in the order their threads finished, each a range of
+            // ids in batches of its own: put in order by their first id, the batches are
+            // the round in id order, which canonicalize then keeps as it is (it sorts a
+            // round that is not). Rounds follow one another in id order.
+            batches.sort_by_key(first_id);
             typed.push(canonicalize(levels_from_enum_index(record_batches_to_frame(
                 &batches,
             )?)?)?)?;
@@ -269,6 +294,15 @@ pub(crate) fn read_mysql(
         start = end.saturating_add(1);
     }
     typed.finish()
+}
+
+/// A batch's first `id` (`None` before any: a batch whose `id` is not a 64-bit integer
+/// goes first and leaves the sorting to [`canonicalize`]).
+fn first_id(batch: &RecordBatch) -> Option<i64> {
+    use arrow::array::Array;
+    let ids = batch.column_by_name("id")?;
+    let ids = ids.as_any().downcast_ref::<arrow::array::Int64Array>()?;
+    (!ids.is_empty() && ids.is_valid(0)).then(|| ids.value(0))
 }
 
 /// The typed rounds of a read, appended in id order and made one chunk at the end (as

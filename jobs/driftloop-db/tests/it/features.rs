@@ -2,7 +2,7 @@
 
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::{FeatureRow, LabelSource};
-use driftloop_db::frames::{feature_schema, ReadRounds};
+use driftloop_db::frames::{canonicalize, feature_schema, ReadRounds};
 use driftloop_db::Error;
 use driftloop_db::{RowFilter, RowRef};
 use polars::prelude::*;
@@ -158,6 +158,26 @@ fn a_read_in_rounds_is_the_read_in_one(backend: Backend) {
         )
         .unwrap();
     assert_eq!((empty.height(), &**empty.schema()), (0, &feature_schema()));
+}
+
+/// Rows in `id` order keep their chunks (nothing is copied to sort them); rows out of
+/// order come back sorted, as one read gives them.
+#[test]
+fn canonical_rows_are_sorted_by_id_and_kept_when_they_are() {
+    let t = TestDb::new(Backend::Sqlite, "canonical_order");
+    t.db.insert_rows(&mixed_rows(90, 5)).unwrap();
+    let whole = t.db.read_frame(&RowFilter::default()).unwrap();
+    let (head, tail) = (whole.slice(0, 40), whole.slice(40, 50));
+
+    let in_order = head.vstack(&tail).unwrap();
+    let kept = canonicalize(in_order).unwrap();
+    assert!(kept.equals_missing(&whole));
+    assert!(kept.columns().iter().all(|c| c.n_chunks() == 2), "kept as it was");
+
+    let out_of_order = tail.vstack(&head).unwrap();
+    let sorted = canonicalize(out_of_order).unwrap();
+    assert!(sorted.equals_missing(&whole));
+    assert_eq!(ids(&sorted), (1..=90).collect::<Vec<i64>>());
 }
 
 fn a_batch_is_stored_whole_or_not_at_all(backend: Backend) {
