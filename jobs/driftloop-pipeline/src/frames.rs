@@ -3,7 +3,7 @@
 //! frames as training data. Bulk reads of the table itself are `driftloop_db::frames`.
 
 use driftloop_core::{spec, FeatureRow, LabelSource};
-pub use driftloop_db::frames::{describe_query, feature_schema, record_batches_to_frame};
+pub use driftloop_db::frames::{describe_query, feature_schema, frame_bytes, record_batches_to_frame};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};

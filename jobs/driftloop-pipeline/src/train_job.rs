@@ -19,7 +19,7 @@ use crate::config::TrainLabels;
 use crate::db::{ClaimedJob, Database, JobKind, NewModelVersion};
 use crate::drain::{drain, FailedJob, JobRunner};
 use crate::error::{Error, Result};
-use crate::frames::{describe_query, frame_to_dataset, training_columns};
+use crate::frames::{describe_query, frame_bytes, frame_to_dataset, training_columns};
 use crate::mlflow::{sync, MlflowClient, SyncReport};
 use crate::notify::{Event, Notifier};
 use crate::objects::ObjectStore;
@@ -138,7 +138,7 @@ pub async fn run_training(
         }
         TrainSource::Snapshot(uri) => load_snapshot(store, uri).await?,
     };
-    let frame_bytes = frame.estimated_size() as u64;
+    let frame_bytes = frame_bytes(&frame);
     let frame = training_columns(frame)?;
     let data = frame_to_dataset(&frame)?;
     let ids: Vec<i64> = frame.column("id")?.i64()?.into_no_null_iter().collect();

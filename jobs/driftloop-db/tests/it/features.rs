@@ -2,7 +2,7 @@
 
 use driftloop_core::fixtures::{generate, Scenario};
 use driftloop_core::{FeatureRow, LabelSource};
-use driftloop_db::frames::{canonicalize, feature_schema, ReadRounds};
+use driftloop_db::frames::{canonicalize, feature_schema, frame_bytes, ReadRounds};
 use driftloop_db::Error;
 use driftloop_db::{RowFilter, RowRef};
 use polars::prelude::*;
@@ -15,6 +15,7 @@ on_both_backends!(
     empty_table_reads_as_an_empty_frame_with_the_schema,
     read_filters_by_watermark_and_label_source,
     a_read_in_rounds_is_the_read_in_one,
+    text_columns_without_a_value_hold_nothing_per_row,
     a_batch_is_stored_whole_or_not_at_all,
     a_request_id_is_stored_once,
     rows_stored_each_on_their_own_skip_only_stored_request_ids,
@@ -158,6 +159,36 @@ fn a_read_in_rounds_is_the_read_in_one(backend: Backend) {
         )
         .unwrap();
     assert_eq!((empty.height(), &**empty.schema()), (0, &feature_schema()));
+}
+
+/// Imported rows have no model version nor request id: a read, in rounds or in one, keeps
+/// those two columns as columns of nulls (no view per row); a value in a later round
+/// makes the column rows again, with the nulls before it.
+fn text_columns_without_a_value_hold_nothing_per_row(backend: Backend) {
+    let t = TestDb::new(backend, "text_nulls");
+    t.db.insert_rows(&generate(Scenario::Baseline, 40, 8)).unwrap();
+    let rounds = ReadRounds {
+        round_rows: 7,
+        partition_min_ids: 10,
+    };
+    let whole = t.db.read_frame(&RowFilter::default()).unwrap();
+    let read = t.db.read_frame_in_rounds(&RowFilter::default(), rounds).unwrap();
+    for frame in [&whole, &read] {
+        for name in ["model_version", "request_id"] {
+            let column = frame.column(name).unwrap();
+            assert!(matches!(column, Column::Scalar(_)), "{name}");
+            assert_eq!((column.len(), column.null_count()), (40, 40), "{name}");
+        }
+    }
+    assert!(read.equals_missing(&whole));
+    assert_eq!(frame_bytes(&read), frame_bytes(&whole));
+
+    t.db.insert_rows(&mixed_rows(3, 9)).unwrap();
+    let read = t.db.read_frame_in_rounds(&RowFilter::default(), rounds).unwrap();
+    let versions = read.column("model_version").unwrap();
+    assert!(matches!(versions, Column::Series(_)));
+    assert_eq!((versions.len(), versions.null_count()), (43, 42));
+    assert!(read.equals_missing(&t.db.read_frame(&RowFilter::default()).unwrap()));
 }
 
 /// Rows in `id` order keep their chunks (nothing is copied to sort them); rows out of

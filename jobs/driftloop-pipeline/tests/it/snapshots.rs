@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 use driftloop_core::fixtures::{generate, Scenario};
-use driftloop_pipeline::frames::{describe_query, feature_schema};
+use driftloop_pipeline::frames::{describe_query, feature_schema, frame_bytes};
 use driftloop_pipeline::snapshot::{
-    decode_snapshot, encode_snapshot, list_snapshots, load_snapshot, write_snapshot, LabelSelection,
+    data_sha256, decode_snapshot, encode_snapshot, list_snapshots, load_snapshot, write_snapshot, LabelSelection,
 };
 use driftloop_pipeline::Error;
 use polars::prelude::*;
@@ -143,6 +143,33 @@ async fn a_tampered_snapshot_is_refused(backend: StoreBackend) {
     let (_, again) = snapshot_of(&t, &s, LabelSelection::All).await;
     assert!(!again.uploaded);
     load_snapshot(s.store.as_ref(), &key).await.unwrap();
+}
+
+/// A read keeps a text column without a value as a column of nulls, with no memory per
+/// row (`request_id` here: the scored rows have a model version and no request id). Its
+/// snapshot is the snapshot of the same rows held a value at a time: the same data hash and
+/// bytes; and the frame's size counts it as Polars counts a column of null texts.
+#[test]
+fn a_column_of_nulls_is_snapshotted_as_its_rows_would_be() {
+    let t = filled_db(Backend::Sqlite, "snap_nulls");
+    let frame = t.db.read_frame(&Default::default()).unwrap();
+    assert!(matches!(frame.column("request_id").unwrap(), Column::Scalar(_)));
+    assert!(matches!(frame.column("model_version").unwrap(), Column::Series(_)));
+    let held: Vec<Column> = frame
+        .clone()
+        .columns()
+        .iter()
+        .map(|c| c.as_materialized_series().clone().into_column())
+        .collect();
+    let held = DataFrame::new_infer_height(held).unwrap();
+    assert!(matches!(held.column("request_id").unwrap(), Column::Series(_)));
+    assert!(held.equals_missing(&frame));
+    assert_eq!(data_sha256(&frame).unwrap(), data_sha256(&held).unwrap());
+    assert_eq!(frame_bytes(&frame), held.estimated_size() as u64);
+    let (a, _) = encode_snapshot(&frame, LabelSelection::All, "q").unwrap();
+    let (b, _) = encode_snapshot(&held, LabelSelection::All, "q").unwrap();
+    assert!(a == b, "the same bytes");
+    assert!(matches!(frame.column("request_id").unwrap(), Column::Scalar(_)));
 }
 
 #[test]

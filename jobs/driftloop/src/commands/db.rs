@@ -100,7 +100,7 @@ pub fn run(command: DbCommand, settings: &Settings) -> Result<()> {
             let rows = frame.height();
             print(
                 out.json,
-                json!({"rows": rows, "columns": frame.width(), "seconds": seconds, "rows_per_second": rows as f64 / seconds.max(1e-9), "frame_bytes": frame.estimated_size()}),
+                json!({"rows": rows, "columns": frame.width(), "seconds": seconds, "rows_per_second": rows as f64 / seconds.max(1e-9), "frame_bytes": driftloop_pipeline::frames::frame_bytes(&frame)}),
                 || {
                     format!(
                         "{}\n{rows} rows in {seconds:.3} s ({:.0} rows/s)",
