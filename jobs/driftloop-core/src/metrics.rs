@@ -106,6 +106,13 @@ pub struct ProbabilityScores {
     pub brier: f64,
 }
 
+/// One row's log-loss: minus the log of the probability `p` gives the true class, kept
+/// off 0 and 1 by machine epsilon ([`probability_scores`] averages it over rows).
+pub fn row_log_loss(truth: u8, p: &[f64]) -> f64 {
+    let p_true = p.get(truth as usize).copied().unwrap_or(0.0);
+    -p_true.clamp(f64::EPSILON, 1.0 - f64::EPSILON).ln()
+}
+
 /// The log-loss and Brier score of `probabilities` (one row of class probabilities per
 /// true class index in `truth`). No rows score 0.
 pub fn probability_scores(truth: &[u8], probabilities: &[Vec<f64>]) -> ProbabilityScores {
@@ -118,8 +125,7 @@ pub fn probability_scores(truth: &[u8], probabilities: &[Vec<f64>]) -> Probabili
     }
     let (mut log_loss, mut brier) = (0.0, 0.0);
     for (&t, p) in truth.iter().zip(probabilities) {
-        let p_true = p.get(t as usize).copied().unwrap_or(0.0);
-        log_loss -= p_true.clamp(f64::EPSILON, 1.0 - f64::EPSILON).ln();
+        log_loss += row_log_loss(t, p);
         brier += p
             .iter()
             .enumerate()

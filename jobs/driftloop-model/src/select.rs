@@ -23,7 +23,7 @@
 use std::time::Instant;
 
 use driftloop_core::metrics::{
-    probability_scores, score, stratified_folds, stratified_holdout, ProbabilityScores, Scores,
+    probability_scores, row_log_loss, score, stratified_folds, stratified_holdout, ProbabilityScores, Scores,
 };
 use serde::{Deserialize, Serialize};
 
@@ -641,6 +641,24 @@ pub const ISOTONIC_MIN_ROWS: usize = 1_000;
 
 /// Fits the maps on the out-of-fold probabilities and keeps the one that lowers the
 /// holdout log-loss most, if one does.
+/// The holdout's log-loss once `calibration` is applied, as [`probability_scores`] gives
+/// it, a row calibrated at a time: not a calibrated copy of the whole holdout (14 MB for
+/// 200,000 rows of four classes) for each method tried.
+fn calibrated_log_loss(calibration: &Calibration, holdout: &[Vec<f64>], truth: &[u8]) -> f64 {
+    assert_eq!(truth.len(), holdout.len(), "one row of probabilities per row");
+    if truth.is_empty() {
+        return 0.0;
+    }
+    let mut row = [Vec::new()];
+    let mut log_loss = 0.0;
+    for (&t, p) in truth.iter().zip(holdout) {
+        row[0].clone_from(p);
+        calibration.apply(&mut row);
+        log_loss += row_log_loss(t, &row[0]);
+    }
+    log_loss / truth.len() as f64
+}
+
 fn choose_calibration(
     out_of_fold: &[Vec<f64>],
     cv_truth: &[u8],
@@ -656,9 +674,7 @@ fn choose_calibration(
             continue;
         }
         let calibration = Calibration::fit(method, out_of_fold, cv_truth, n_classes)?;
-        let mut calibrated = holdout.to_vec();
-        calibration.apply(&mut calibrated);
-        let loss = probability_scores(holdout_truth, &calibrated).log_loss;
+        let loss = calibrated_log_loss(&calibration, holdout, holdout_truth);
         losses[slot] = loss;
         if loss < best.1 {
             best = (Some(calibration), loss);
