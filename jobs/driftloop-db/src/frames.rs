@@ -18,8 +18,8 @@ use crate::records::RowFilter;
 use crate::url::Secret;
 
 mod rounds;
-pub use rounds::frame_bytes;
 use rounds::TypedRounds;
+pub use rounds::{frame_bytes, is_null_scalar};
 
 /// How a bulk read is cut. The rows of one round are held as the source gives them (a
 /// level as MySQL's ENUM index, or as a `String` per cell on SQLite) only until they are

@@ -639,8 +639,6 @@ fn cross_validate(
 /// wrong (scikit-learn's user guide gives the same warning, below about a thousand).
 pub const ISOTONIC_MIN_ROWS: usize = 1_000;
 
-/// Fits the maps on the out-of-fold probabilities and keeps the one that lowers the
-/// holdout log-loss most, if one does.
 /// The holdout's log-loss once `calibration` is applied, as [`probability_scores`] gives
 /// it, a row calibrated at a time: not a calibrated copy of the whole holdout (14 MB for
 /// 200,000 rows of four classes) for each method tried.
@@ -659,6 +657,8 @@ fn calibrated_log_loss(calibration: &Calibration, holdout: &[Vec<f64>], truth: &
     log_loss / truth.len() as f64
 }
 
+/// Fits the maps on the out-of-fold probabilities and keeps the one that lowers the
+/// holdout log-loss most, if one does.
 fn choose_calibration(
     out_of_fold: &[Vec<f64>],
     cv_truth: &[u8],

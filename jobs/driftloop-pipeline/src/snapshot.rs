@@ -25,7 +25,7 @@ use crate::db::RowFilter;
 use crate::error::{Error, Result};
 use crate::frames::feature_schema;
 use crate::objects::ObjectStore;
-use driftloop_db::frames::canonicalize;
+use driftloop_db::frames::{canonicalize, is_null_scalar};
 
 /// Version of the snapshot layout and columns; bumped when either changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -127,14 +127,12 @@ pub fn data_sha256(frame: &DataFrame) -> Result<String> {
             buf.update(part.as_bytes());
         }
         buf.update(&(frame.height() as u64).to_le_bytes());
-        if let Column::Scalar(scalar) = column {
-            if scalar.scalar().is_null() {
-                // A column of nulls (a read keeps a text column without a value so):
-                // hashed as its values would be, without making them (which would keep
-                // a copy of them with the frame).
-                (0..frame.height()).for_each(|_| buf.update(&[0]));
-                continue;
-            }
+        if is_null_scalar(column) {
+            // A column of nulls (a read keeps a text column without a value so): hashed
+            // as its values would be, without making them (which would keep a copy of
+            // them with the frame).
+            (0..frame.height()).for_each(|_| buf.update(&[0]));
+            continue;
         }
         let series = column.as_materialized_series();
         let physical = series.to_physical_repr();

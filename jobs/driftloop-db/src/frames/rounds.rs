@@ -67,6 +67,7 @@ pub fn frame_bytes(frame: &DataFrame) -> u64 {
         .sum()
 }
 
-fn is_null_scalar(column: &Column) -> bool {
+/// Whether the column is a column of nulls held as one value (no memory per row).
+pub fn is_null_scalar(column: &Column) -> bool {
     matches!(column, Column::Scalar(scalar) if scalar.scalar().is_null())
 }
