@@ -23,11 +23,11 @@
 use std::time::Instant;
 
 use driftloop_core::metrics::{
-    probability_scores, row_log_loss, score, stratified_folds, stratified_holdout, ProbabilityScores, Scores,
+    probability_scores, score, stratified_folds, stratified_holdout, ProbabilityScores, Scores,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::calibrate::{Calibration, Method};
+use crate::calibrate::{self, Method};
 use crate::encode::Encoder;
 use crate::family::{
     argmax, class_counts, default_grid, weighted_family, Candidate, ClassWeight, Family, Fitted, Matrix,
@@ -391,7 +391,7 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
         .expect("the chosen candidate");
     let (calibration, calibration_choice) = if config.calibrate && calibrated_family(chosen.family()) {
         let cv_truth = data.labels_of(&cv_rows);
-        let choice = choose_calibration(
+        let choice = calibrate::choose(
             &out_of_fold[chosen_index],
             &cv_truth,
             &probabilities,
@@ -638,56 +638,3 @@ fn cross_validate(
 /// learns the rows' noise and gives probabilities of exactly 0 that a later row proves
 /// wrong (scikit-learn's user guide gives the same warning, below about a thousand).
 pub const ISOTONIC_MIN_ROWS: usize = 1_000;
-
-/// The holdout's log-loss once `calibration` is applied, as [`probability_scores`] gives
-/// it, a row calibrated at a time: not a calibrated copy of the whole holdout (14 MB for
-/// 200,000 rows of four classes) for each method tried.
-fn calibrated_log_loss(calibration: &Calibration, holdout: &[Vec<f64>], truth: &[u8]) -> f64 {
-    assert_eq!(truth.len(), holdout.len(), "one row of probabilities per row");
-    if truth.is_empty() {
-        return 0.0;
-    }
-    let mut row = [Vec::new()];
-    let mut log_loss = 0.0;
-    for (&t, p) in truth.iter().zip(holdout) {
-        row[0].clone_from(p);
-        calibration.apply(&mut row);
-        log_loss += row_log_loss(t, &row[0]);
-    }
-    log_loss / truth.len() as f64
-}
-
-/// Fits the maps on the out-of-fold probabilities and keeps the one that lowers the
-/// holdout log-loss most, if one does.
-fn choose_calibration(
-    out_of_fold: &[Vec<f64>],
-    cv_truth: &[u8],
-    holdout: &[Vec<f64>],
-    holdout_truth: &[u8],
-    n_classes: usize,
-) -> Result<(Option<Calibration>, CalibrationChoice), ModelError> {
-    let uncalibrated = probability_scores(holdout_truth, holdout).log_loss;
-    let mut best: (Option<Calibration>, f64) = (None, uncalibrated);
-    let mut losses = [f64::NAN; 2];
-    for (slot, method) in Method::ALL.into_iter().enumerate() {
-        if method == Method::Isotonic && out_of_fold.len() < ISOTONIC_MIN_ROWS {
-            continue;
-        }
-        let calibration = Calibration::fit(method, out_of_fold, cv_truth, n_classes)?;
-        let loss = calibrated_log_loss(&calibration, holdout, holdout_truth);
-        losses[slot] = loss;
-        if loss < best.1 {
-            best = (Some(calibration), loss);
-        }
-    }
-    let method = best.0.as_ref().map(|c| c.method);
-    Ok((
-        best.0,
-        CalibrationChoice {
-            method,
-            uncalibrated_log_loss: uncalibrated,
-            sigmoid_log_loss: losses[0],
-            isotonic_log_loss: (!losses[1].is_nan()).then_some(losses[1]),
-        },
-    ))
-}
