@@ -149,7 +149,14 @@ fn levels_from_enum_index(frame: DataFrame) -> Result<DataFrame> {
             )));
         }
         let codes = (index - 1).into_series().strict_cast(&dtype.to_physical())?;
-        *column = codes.cast(dtype)?.into_column();
+        // The Enum made from its codes directly: casting integers to an Enum is deprecated
+        // in Polars and says so on stderr, once a column and round.
+        let levels = with_match_categorical_physical_type!(dtype.cat_physical()?, |$C| {
+            type Physical = ChunkedArray<<$C as PolarsCategoricalType>::PolarsPhysical>;
+            let codes: &Physical = codes.as_ref().as_ref();
+            CategoricalChunked::<$C>::from_cats_and_dtype(codes.clone(), dtype.clone()).into_series()
+        });
+        *column = levels.into_column();
     }
     Ok(DataFrame::new_infer_height(columns)?)
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     empty_table_reads_as_an_empty_frame_with_the_schema,
     read_filters_by_watermark_and_label_source,
     a_read_in_rounds_is_the_read_in_one,
+    a_read_says_nothing_on_stderr,
     text_columns_without_a_value_hold_nothing_per_row,
     a_batch_is_stored_whole_or_not_at_all,
     a_request_id_is_stored_once,
@@ -159,6 +160,38 @@ fn a_read_in_rounds_is_the_read_in_one(backend: Backend) {
         )
         .unwrap();
     assert_eq!((empty.height(), &**empty.schema()), (0, &feature_schema()));
+}
+
+/// What Polars said on its warning channel (which prints to stderr by default).
+static POLARS_WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn keep_polars_warning(message: &str, kind: polars::error::PolarsWarning) {
+    POLARS_WARNINGS.lock().unwrap().push(format!("{kind:?}: {message}"));
+}
+
+/// A read, whole or in rounds, gives Polars nothing to warn of: building the level
+/// columns from MySQL's ENUM indices once printed a deprecation per column and round (130
+/// lines on stderr for a 1,000,000-row training).
+fn a_read_says_nothing_on_stderr(backend: Backend) {
+    let t = TestDb::new(backend, "read_quiet");
+    t.db.insert_rows(&mixed_rows(40, 4)).unwrap();
+    polars::error::set_warning_function(keep_polars_warning);
+    let rounds = ReadRounds {
+        round_rows: 7,
+        partition_min_ids: 10,
+    };
+    let whole = t.db.read_frame(&RowFilter::default()).unwrap();
+    let read = t.db.read_frame_in_rounds(&RowFilter::default(), rounds).unwrap();
+    assert!(read.equals_missing(&whole));
+    assert_eq!(whole.height(), 40);
+    // Other tests of this binary may read at the same time: any warning is one too many.
+    let warnings = POLARS_WARNINGS.lock().unwrap().clone();
+    assert!(
+        warnings.is_empty(),
+        "{} warnings, the first: {}",
+        warnings.len(),
+        warnings[0]
+    );
 }
 
 /// Imported rows have no model version nor request id: a read, in rounds or in one, keeps
