@@ -81,7 +81,11 @@ pub fn score(truth: &[u8], predicted: &[u8], n_classes: usize) -> Scores {
 /// Row indices per class, each class's rows shuffled with `seed`.
 fn shuffled_by_class(labels: &[u8], seed: u64) -> Vec<Vec<usize>> {
     let n_classes = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
-    let mut by_class = vec![Vec::new(); n_classes];
+    let mut counts = vec![0usize; n_classes];
+    for &label in labels {
+        counts[label as usize] += 1;
+    }
+    let mut by_class: Vec<Vec<usize>> = counts.into_iter().map(Vec::with_capacity).collect();
     for (row_idx, &label) in labels.iter().enumerate() {
         by_class[label as usize].push(row_idx);
     }
@@ -164,16 +168,23 @@ pub fn stratified_folds(labels: &[u8], k: usize, seed: u64) -> Vec<Vec<usize>> {
 /// A stratified holdout: (training rows, holdout rows), about `holdout_share` of each
 /// class held out (at least one row of any class with two or more).
 pub fn stratified_holdout(labels: &[u8], holdout_share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let (mut train, mut holdout) = (Vec::new(), Vec::new());
-    for rows in shuffled_by_class(labels, seed) {
-        let mut n_holdout = (rows.len() as f64 * holdout_share).round() as usize;
-        if rows.len() >= 2 {
-            n_holdout = n_holdout.clamp(1, rows.len() - 1);
+    let n_holdout = |class_rows: usize| {
+        let n = (class_rows as f64 * holdout_share).round() as usize;
+        if class_rows >= 2 {
+            n.clamp(1, class_rows - 1)
         } else {
-            n_holdout = 0;
+            0
         }
-        holdout.extend_from_slice(&rows[..n_holdout]);
-        train.extend_from_slice(&rows[n_holdout..]);
+    };
+    let by_class = shuffled_by_class(labels, seed);
+    // Each side allocated once at its size: grown by doubling, the training rows of a
+    // million took 8.4 MB for 6.4.
+    let held: usize = by_class.iter().map(|rows| n_holdout(rows.len())).sum();
+    let (mut train, mut holdout) = (Vec::with_capacity(labels.len() - held), Vec::with_capacity(held));
+    for rows in by_class {
+        let n = n_holdout(rows.len());
+        holdout.extend_from_slice(&rows[..n]);
+        train.extend_from_slice(&rows[n..]);
     }
     train.sort_unstable();
     holdout.sort_unstable();
