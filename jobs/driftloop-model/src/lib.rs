@@ -19,7 +19,7 @@ pub mod values;
 pub use artifact::{decode_artifact, encode_artifact, Artifact, ArtifactHeader};
 pub use encode::Encoder;
 pub use family::{default_grid, Candidate, ClassWeight, Family, Fitted};
-pub use select::{encode_rows, train, Dataset, TrainConfig, Trained};
+pub use select::{encode_rows, holdout_split, train, Dataset, TrainConfig, Trained};
 pub use values::{FeatureValues, Inputs, Rows, MISSING_CODE};
 
 /// What can go wrong with a model.
