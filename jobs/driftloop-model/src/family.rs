@@ -647,9 +647,13 @@ impl FitClasses {
             .iter()
             .map(|&c| u8::try_from(c).map_err(|_| ModelError::Input(format!("class index {c} is out of range"))))
             .collect::<Result<_, _>>()?;
-        let mut classes: Vec<i32> = y.to_vec();
-        classes.sort_unstable();
-        classes.dedup();
+        // The classes present, in order: marked per label rather than a sorted copy of
+        // every row's class (which kept its 4 bytes a row through the fit).
+        let mut present = [false; 256];
+        for &label in &labels {
+            present[label as usize] = true;
+        }
+        let classes: Vec<i32> = (0..=u8::MAX).filter(|&c| present[c as usize]).map(i32::from).collect();
         if classes.len() < 2 {
             return Err(ModelError::Fit(format!(
                 "{}: the rows hold {} class(es); fitting needs at least 2",
