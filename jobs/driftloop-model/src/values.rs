@@ -200,10 +200,6 @@ impl Rows {
 
     /// The rows as a matrix, kept as they are (the same matrix as [`Rows::into_matrix`]).
     pub fn to_matrix(&self) -> Result<Matrix, ModelError> {
-        let numbers = match &self.values {
-            Inputs::Numbers(values) => values.clone(),
-            Inputs::Codes(codes) => codes.iter().copied().map(f64::from).collect(),
-        };
-        DenseMatrix::new(self.n_rows, self.width, numbers, false).map_err(|e| ModelError::Input(e.to_string()))
+        self.clone().into_matrix()
     }
 }

@@ -170,7 +170,7 @@ fn keep_polars_warning(message: &str, kind: polars::error::PolarsWarning) {
 }
 
 /// A read, whole or in rounds, gives Polars nothing to warn of: building the level
-/// columns from MySQL's ENUM indices once printed a deprecation per column and round (130
+/// columns from MySQL's ENUM indices once printed a deprecation per column and round (128
 /// lines on stderr for a 1,000,000-row training).
 fn a_read_says_nothing_on_stderr(backend: Backend) {
     let t = TestDb::new(backend, "read_quiet");
