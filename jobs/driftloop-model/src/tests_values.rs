@@ -166,3 +166,40 @@ fn a_fold_scored_as_its_forest_grows_scores_as_the_forest() {
         "{err}"
     );
 }
+
+/// A column of one-byte values sets what its numbers set: codes as they are, a missing
+/// value as the missing code, and a value equal to the missing code turns the rows into
+/// numbers, as the number would.
+#[test]
+fn a_column_of_bytes_sets_what_its_numbers_set() {
+    let (n, p) = (300, 3);
+    let columns: Vec<Vec<Option<u8>>> = vec![
+        (0..n).map(|r| Some((r % 4) as u8)).collect(),
+        (0..n).map(|r| (r % 5 != 0).then_some((r % 7) as u8)).collect(),
+        (0..n)
+            .map(|r| Some(if r == 17 { MISSING_CODE } else { (r % 3) as u8 }))
+            .collect(),
+    ];
+    for start in [
+        FeatureValues::Codes(vec![0; n * p]),
+        FeatureValues::Numbers(vec![0.0; n * p]),
+    ] {
+        let (mut by_bytes, mut by_numbers) = (start.clone(), start);
+        for (c, column) in columns.iter().enumerate() {
+            by_bytes.set_column_bytes(c, p, || column.iter().copied());
+            let numbers: Vec<f64> = column.iter().map(|v| v.map_or(f64::NAN, f64::from)).collect();
+            by_numbers.set_column(c, p, &numbers);
+            let same = (0..n * p).all(|i| {
+                let (a, b) = (by_bytes.number(i), by_numbers.number(i));
+                a == b || (a.is_nan() && b.is_nan())
+            });
+            assert!(same, "column {c}");
+            assert_eq!(
+                matches!(by_bytes, FeatureValues::Codes(_)),
+                matches!(by_numbers, FeatureValues::Codes(_)),
+                "column {c}"
+            );
+        }
+        assert!(matches!(by_bytes, FeatureValues::Numbers(_)), "255 is not a code");
+    }
+}

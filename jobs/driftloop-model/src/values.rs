@@ -119,6 +119,28 @@ impl FeatureValues {
     }
 }
 
+impl FeatureValues {
+    /// Sets column `c` of rows `p` wide from one-byte values (`None` for missing), as
+    /// [`FeatureValues::set_column`] sets their numbers, without making them numbers
+    /// first (8 bytes a row, twice over, for a column that is one byte a row). `column`
+    /// gives the values, as often as asked.
+    pub fn set_column_bytes<I: Iterator<Item = Option<u8>>>(&mut self, c: usize, p: usize, column: impl Fn() -> I) {
+        match self {
+            // A code is one byte, and only the missing one is kept: a value equal to it
+            // is set as a number, as `set_column` would.
+            FeatureValues::Codes(codes) if column().all(|v| v != Some(MISSING_CODE)) => {
+                for (r, v) in column().enumerate() {
+                    codes[r * p + c] = v.unwrap_or(MISSING_CODE);
+                }
+            }
+            _ => {
+                let numbers: Vec<f64> = column().map(|v| v.map_or(f64::NAN, f64::from)).collect();
+                self.set_column(c, p, &numbers);
+            }
+        }
+    }
+}
+
 impl From<Vec<f64>> for FeatureValues {
     fn from(values: Vec<f64>) -> FeatureValues {
         FeatureValues::Numbers(values)

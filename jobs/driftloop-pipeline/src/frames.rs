@@ -143,10 +143,8 @@ pub fn read_rows_file(path: &std::path::Path) -> Result<DataFrame> {
     Ok(DataFrame::new_infer_height(columns)?)
 }
 
-/// The values of one spec column as `f64` (a level's index, an integer, a number), a
-/// null as NaN.
-pub fn column_values(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    let physical = frame.column(name)?.as_materialized_series().to_physical_repr();
+/// The values of a column's physical series as `f64`, a null as NaN.
+fn column_numbers(physical: &Series) -> Result<Vec<f64>> {
     let values = physical.cast(&DataType::Float64)?;
     Ok(values
         .f64()?
@@ -187,23 +185,63 @@ pub fn training_columns(frame: DataFrame) -> Result<DataFrame> {
 /// dataset does not declare nullable is refused.
 pub fn frame_to_dataset(frame: &DataFrame) -> Result<driftloop_model::Dataset> {
     let s = spec();
-    let p = s.n_features();
-    let n = frame.height();
-    let mut values = driftloop_model::FeatureValues::for_columns(&driftloop_model::Encoder::from_spec(s), n);
+    let mut values = feature_values(frame.height());
     for (c, column) in s.features.iter().enumerate() {
-        let column_values = column_values(frame, &column.name)?;
-        let missing = column_values.iter().filter(|v| v.is_nan()).count();
-        if missing > 0 && !column.nullable {
-            return Err(Error::Corrupt(format!(
-                "column {} has {missing} missing value(s) and is not nullable",
-                column.name
-            )));
-        }
-        values.set_column(c, p, &column_values);
+        set_feature(&mut values, c, frame.column(&column.name)?)?;
     }
     Ok(driftloop_model::Dataset {
-        n_features: p,
+        n_features: s.n_features(),
         values,
         labels: label_codes(frame, &s.label)?,
     })
+}
+
+/// [`frame_to_dataset`] of a frame taken whole, and its `id` column: each feature column
+/// is freed once its values are copied in, so that the frame and the training values are
+/// not both held whole (26 MB and 18 MB at 1,000,000 rows of the shipped dataset).
+pub fn into_dataset(mut frame: DataFrame) -> Result<(driftloop_model::Dataset, Column)> {
+    let s = spec();
+    let ids = frame.drop_in_place("id")?;
+    let labels = label_codes(&frame, &s.label)?;
+    let mut values = feature_values(frame.height());
+    for (c, column) in s.features.iter().enumerate() {
+        set_feature(&mut values, c, &frame.drop_in_place(&column.name)?)?;
+    }
+    let data = driftloop_model::Dataset {
+        n_features: s.n_features(),
+        values,
+        labels,
+    };
+    Ok((data, ids))
+}
+
+/// Room for `n` rows of the spec's features (see [`frame_to_dataset`]).
+fn feature_values(n: usize) -> driftloop_model::FeatureValues {
+    driftloop_model::FeatureValues::for_columns(&driftloop_model::Encoder::from_spec(spec()), n)
+}
+
+/// Sets feature `c` of the training values from its column: a column of one-byte values
+/// (levels, small integers) a byte at a time, any other as numbers.
+fn set_feature(values: &mut driftloop_model::FeatureValues, c: usize, column: &Column) -> Result<()> {
+    let spec_column = &spec().features[c];
+    let p = spec().n_features();
+    let physical = column.as_materialized_series().to_physical_repr();
+    let refuse_missing = |missing: usize| {
+        if missing > 0 && !spec_column.nullable {
+            return Err(Error::Corrupt(format!(
+                "column {} has {missing} missing value(s) and is not nullable",
+                spec_column.name
+            )));
+        }
+        Ok(())
+    };
+    if let Ok(bytes) = physical.u8() {
+        refuse_missing(bytes.null_count())?;
+        values.set_column_bytes(c, p, || bytes.iter());
+    } else {
+        let numbers = column_numbers(&physical)?;
+        refuse_missing(numbers.iter().filter(|v| v.is_nan()).count())?;
+        values.set_column(c, p, &numbers);
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ use crate::config::TrainLabels;
 use crate::db::{ClaimedJob, Database, JobKind, NewModelVersion};
 use crate::drain::{drain, FailedJob, JobRunner};
 use crate::error::{Error, Result};
-use crate::frames::{describe_query, frame_bytes, frame_to_dataset, training_columns};
+use crate::frames::{describe_query, frame_bytes, into_dataset, training_columns};
 use crate::mlflow::{sync, MlflowClient, SyncReport};
 use crate::notify::{Event, Notifier};
 use crate::objects::ObjectStore;
@@ -154,14 +154,13 @@ pub async fn run_training(
         TrainSource::Snapshot(uri) => load_snapshot(store, uri).await?,
     };
     let frame_bytes = frame_bytes(&frame);
-    let frame = training_columns(frame)?;
-    let data = frame_to_dataset(&frame)?;
+    let (data, ids) = into_dataset(training_columns(frame)?)?;
     // Of the rows' ids, the holdout's are all the promotion needs: they are picked now
     // (the holdout is the labels' and the config's alone) rather than every id held
     // through the training (8 MB at 1,000,000 rows).
     let (_, holdout_rows) = holdout_split(&data.labels, &options.config);
-    let holdout_ids = ids_of_rows(frame.column("id")?.i64()?, &holdout_rows);
-    drop(frame);
+    let holdout_ids = ids_of_rows(ids.i64()?, &holdout_rows);
+    drop(ids);
     let encoder = Encoder::from_spec(spec()).impute_from(&data.values);
     let n_classes = spec().classes.len();
     let config = options.config.clone();

@@ -16,7 +16,7 @@ use driftloop_pipeline::artifacts::{load_artifact, load_champion};
 use driftloop_pipeline::config::TrainLabels;
 use driftloop_pipeline::csv_io::read_feature_csv;
 use driftloop_pipeline::db::{AliasReason, JobKind, JobStatus, ModelStatus};
-use driftloop_pipeline::frames::{frame_to_dataset, training_columns};
+use driftloop_pipeline::frames::{frame_to_dataset, into_dataset, training_columns};
 use driftloop_pipeline::mlflow::{sync, MlflowClient};
 use driftloop_pipeline::notify::{Event, Notifier, Notifiers, SnsNotifier, WebhookNotifier};
 use driftloop_pipeline::objects::ObjectMeta;
@@ -147,6 +147,12 @@ async fn end_to_end(t: &TestDb, store: &dyn ObjectStore, mlflow: Option<&MlflowC
     assert_eq!(kept.get_column_names()[0].as_str(), "id");
     assert!(kept.column("model_version").is_err() && frame.column("model_version").is_ok());
     assert_eq!(frame_to_dataset(&kept).unwrap(), data);
+    // Taken whole, a column at a time: the same values, and the rows' ids beside them.
+    let (taken, ids) = into_dataset(kept.clone()).unwrap();
+    assert_eq!(taken, data);
+    assert!(ids
+        .as_materialized_series()
+        .equals(frame.column("id").unwrap().as_materialized_series()));
     let rows: Vec<usize> = (0..data.n_rows()).collect();
     let x = data.matrix(&artifact.header.encoder, &rows).unwrap();
     let probabilities = artifact.model.predict_proba(&x, 4).unwrap();
@@ -647,4 +653,22 @@ fn a_candidate_is_compared_on_rows_the_champion_never_learned_from(backend: Back
             other => panic!("a decision against the champion: {other:?}"),
         }
     });
+}
+
+/// A missing value in a feature the dataset does not declare nullable is refused, whole
+/// frame or taken a column at a time, by the column's name.
+#[test]
+fn a_missing_value_where_the_dataset_allows_none_is_refused() {
+    let mut rows = generate(Scenario::Baseline, 10, 1);
+    let column = &driftloop_core::spec().features[0];
+    assert!(!column.nullable);
+    rows[3].features[0] = f64::NAN;
+    let mut frame = driftloop_pipeline::frames::rows_frame(&rows).unwrap();
+    let ids = polars::prelude::Column::new("id".into(), (1..=10i64).collect::<Vec<i64>>());
+    frame.with_column(ids).unwrap();
+    let expected = format!("column {} has 1 missing value(s) and is not nullable", column.name);
+    let errors = [frame_to_dataset(&frame).unwrap_err(), into_dataset(frame).unwrap_err()];
+    for err in errors {
+        assert!(err.to_string().contains(&expected), "{err}");
+    }
 }
