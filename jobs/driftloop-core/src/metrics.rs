@@ -117,6 +117,18 @@ pub fn row_log_loss(truth: u8, p: &[f64]) -> f64 {
     -p_true.clamp(f64::EPSILON, 1.0 - f64::EPSILON).ln()
 }
 
+/// One row's Brier score: the squared distance of its class probabilities `p` from the
+/// true class's indicator.
+pub fn row_brier(truth: u8, p: &[f64]) -> f64 {
+    p.iter()
+        .enumerate()
+        .map(|(c, &q)| {
+            let target = if c == truth as usize { 1.0 } else { 0.0 };
+            (q - target) * (q - target)
+        })
+        .sum::<f64>()
+}
+
 /// The log-loss and Brier score of `probabilities` (one row of class probabilities per
 /// true class index in `truth`). No rows score 0.
 pub fn probability_scores(truth: &[u8], probabilities: &[Vec<f64>]) -> ProbabilityScores {
@@ -130,14 +142,7 @@ pub fn probability_scores(truth: &[u8], probabilities: &[Vec<f64>]) -> Probabili
     let (mut log_loss, mut brier) = (0.0, 0.0);
     for (&t, p) in truth.iter().zip(probabilities) {
         log_loss += row_log_loss(t, p);
-        brier += p
-            .iter()
-            .enumerate()
-            .map(|(c, &q)| {
-                let target = if c == t as usize { 1.0 } else { 0.0 };
-                (q - target) * (q - target)
-            })
-            .sum::<f64>();
+        brier += row_brier(t, p);
     }
     let n = truth.len() as f64;
     ProbabilityScores {

@@ -360,6 +360,67 @@ impl Fitted {
         Fitted::fit_columns(candidate, x, y, seed, 1, continuous)?.predict_proba(x_check, n_classes)
     }
 
+    /// [`Fitted::fit_and_score`] of encoded rows as they lie (one byte an input when they
+    /// fit): trees, forests, boosting and naive Bayes learn from them and score `x_check`
+    /// a block at a time, without the matrix of numbers of either and its row-major copy
+    /// (5 MB a task at 20,000 cross-validation rows); logistic regression learns from the
+    /// matrix. The same probabilities, bit for bit.
+    pub fn fit_and_score_rows(
+        candidate: &Candidate,
+        x: &Rows,
+        y: &[i32],
+        seed: u64,
+        continuous: &[bool],
+        x_check: &Rows,
+        n_classes: usize,
+    ) -> Result<Vec<Vec<f64>>, ModelError> {
+        if candidate.family() == Family::LogisticRegression {
+            return Fitted::fit_logistic(candidate, &x.to_matrix()?, y)?
+                .predict_proba(&x_check.to_matrix()?, n_classes);
+        }
+        match &x.values {
+            Inputs::Numbers(values) => {
+                Fitted::fit_and_score_values(candidate, values, x.width, y, seed, continuous, x_check, n_classes)
+            }
+            Inputs::Codes(codes) => {
+                Fitted::fit_and_score_values(candidate, codes, x.width, y, seed, continuous, x_check, n_classes)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fit_and_score_values<V: Value>(
+        candidate: &Candidate,
+        values: &[V],
+        p: usize,
+        y: &[i32],
+        seed: u64,
+        continuous: &[bool],
+        x_check: &Rows,
+        n_classes: usize,
+    ) -> Result<Vec<Vec<f64>>, ModelError> {
+        if let Some(shape) = forest_shape(candidate, seed) {
+            let n = values.len().checked_div(p).unwrap_or(y.len());
+            let fit = FitClasses::of(candidate, n, y)?;
+            if x_check.width != p {
+                return Err(ModelError::Predict(format!(
+                    "the model takes {p} features, the rows have {}",
+                    x_check.width
+                )));
+            }
+            let rows = cart::Labelled {
+                values,
+                n_features: p,
+                y: &fit.labels,
+                n_classes: fit.n_classes,
+                weights: &cart::RowWeights::of_classes(&fit.weights, &fit.labels),
+            };
+            let check = x_check.values.clone().into_numbers();
+            return cart::forest_probabilities(rows, shape, &check, n_classes);
+        }
+        Fitted::fit_row_major(candidate, values, p, y, seed, 1, continuous)?.predict_proba_rows(x_check, n_classes)
+    }
+
     /// Logistic regression, from a matrix.
     fn fit_logistic(candidate: &Candidate, x: &Matrix, y: &[i32]) -> Result<Fitted, ModelError> {
         let (n, p) = x.shape();

@@ -137,7 +137,8 @@ fn rows_scored_a_block_at_a_time_score_as_their_matrix() {
 /// Cross-validation's fit-and-score gives, bit for bit, the probabilities of the fitted
 /// model: a forest scored tree by tree as it grows (never held whole) as the forest's own,
 /// every other family as its fit then its scores; with and without balanced class weights,
-/// and the same error for rows of another width.
+/// from its matrix or from its rows as they lie (codes or numbers), and the same error for
+/// rows of another width.
 #[test]
 fn a_fold_scored_as_its_forest_grows_scores_as_the_forest() {
     let (data, x, y) = fitting_rows(500, 17);
@@ -151,16 +152,41 @@ fn a_fold_scored_as_its_forest_grows_scores_as_the_forest() {
             .iter()
             .filter_map(|c| c.with_class_weight(ClassWeight::Balanced)),
     );
+    // The same rows encoded as they lie, as codes and as numbers.
+    let all: Vec<usize> = (0..data.n_rows()).collect();
+    let codes = data.rows(&encoder, &all).unwrap();
+    let check_codes = data.rows(&encoder, &check_rows).unwrap();
+    assert!(matches!(codes.values, Inputs::Codes(_)));
+    let as_numbers = |rows: &Rows| Rows {
+        values: Inputs::Numbers(rows.values.clone().into_numbers()),
+        n_rows: rows.n_rows,
+        width: rows.width,
+    };
+    let (numbers, check_numbers) = (as_numbers(&codes), as_numbers(&check_codes));
     let mut forests = 0;
     for candidate in &candidates {
         let fitted = Fitted::fit_columns(candidate, &x, &y, 9, 1, &continuous).unwrap();
         let scored = Fitted::fit_and_score(candidate, &x, &y, 9, &continuous, &x_check, 4).unwrap();
         assert_eq!(scored, fitted.predict_proba(&x_check, 4).unwrap(), "{candidate:?}");
+        for (rows, check) in [(&codes, &check_codes), (&numbers, &check_numbers)] {
+            let from_rows = Fitted::fit_and_score_rows(candidate, rows, &y, 9, &continuous, check, 4).unwrap();
+            assert_eq!(from_rows, scored, "{candidate:?} from its rows");
+        }
         forests += usize::from(candidate.family() == Family::RandomForest);
     }
     assert_eq!(forests, 6, "three forests of the grid and their balanced twins");
     let narrow = smartcore::linalg::basic::matrix::DenseMatrix::new(1, 3, vec![0.0; 3], false).unwrap();
     let err = Fitted::fit_and_score(&candidates[3], &x, &y, 9, &continuous, &narrow, 4).unwrap_err();
+    assert!(
+        err.to_string().contains("the model takes 17 features, the rows have 3"),
+        "{err}"
+    );
+    let narrow = Rows {
+        values: Inputs::Codes(vec![0; 3]),
+        n_rows: 1,
+        width: 3,
+    };
+    let err = Fitted::fit_and_score_rows(&candidates[3], &codes, &y, 9, &continuous, &narrow, 4).unwrap_err();
     assert!(
         err.to_string().contains("the model takes 17 features, the rows have 3"),
         "{err}"
