@@ -19,7 +19,7 @@ use crate::url::Secret;
 
 mod rounds;
 use rounds::TypedRounds;
-pub use rounds::{frame_bytes, is_null_scalar};
+pub use rounds::{frame_bytes, is_null_scalar, nulls_as_scalar};
 
 /// How a bulk read is cut. The rows of one round are held as the source gives them (a
 /// level as MySQL's ENUM index, or as a `String` per cell on SQLite) only until they are
@@ -170,6 +170,11 @@ pub fn canonicalize(frame: DataFrame) -> Result<DataFrame> {
         .iter()
         .map(|(name, dtype)| {
             let column = frame.column(name)?;
+            // A column of nulls held as one value stays so (made, it would be 16 bytes a
+            // row for text).
+            if is_null_scalar(column) && column.dtype() == dtype {
+                return Ok(column.clone());
+            }
             let series = column.as_materialized_series();
             let cast = match (series.dtype(), dtype) {
                 // A timestamp arrives as naive UTC at whatever unit the source used.

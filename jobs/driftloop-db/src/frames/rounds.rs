@@ -44,7 +44,7 @@ impl TypedRounds {
 
 /// A text column without a value as a column of nulls (no memory per row); any other
 /// column as it is.
-fn nulls_as_scalar(column: Column) -> Column {
+pub fn nulls_as_scalar(column: Column) -> Column {
     if column.dtype() == &DataType::String && !column.is_empty() && column.null_count() == column.len() {
         Column::full_null(column.name().clone(), column.len(), column.dtype())
     } else {
