@@ -339,25 +339,42 @@ impl Fitted {
         n_classes: usize,
     ) -> Result<Vec<Vec<f64>>, ModelError> {
         if let Some(shape) = forest_shape(candidate, seed) {
-            let (n, p) = x.shape();
-            let fit = FitClasses::of(candidate, n, y)?;
-            let p_check = x_check.shape().1;
-            if p_check != p {
-                return Err(ModelError::Predict(format!(
-                    "the model takes {p} features, the rows have {p_check}"
-                )));
-            }
-            let values = row_major(x);
-            let rows = cart::Labelled {
-                values: &values,
-                n_features: p,
-                y: &fit.labels,
-                n_classes: fit.n_classes,
-                weights: &cart::RowWeights::of_classes(&fit.weights, &fit.labels),
-            };
-            return cart::forest_probabilities(rows, shape, &row_major(x_check), n_classes);
+            let (p, p_check) = (x.shape().1, x_check.shape().1);
+            let check = row_major(x_check);
+            return Fitted::forest_scores(candidate, shape, &row_major(x), p, y, &check, p_check, n_classes);
         }
         Fitted::fit_columns(candidate, x, y, seed, 1, continuous)?.predict_proba(x_check, n_classes)
+    }
+
+    /// The probabilities of `check` (numbers, row-major, `p_check` wide) by the forest
+    /// `candidate` grown on `values` (`p` wide), scored tree by tree as it grows
+    /// ([`cart::forest_probabilities`]).
+    #[allow(clippy::too_many_arguments)]
+    fn forest_scores<V: Value>(
+        candidate: &Candidate,
+        shape: cart::ForestShape,
+        values: &[V],
+        p: usize,
+        y: &[i32],
+        check: &[f64],
+        p_check: usize,
+        n_classes: usize,
+    ) -> Result<Vec<Vec<f64>>, ModelError> {
+        let n = values.len().checked_div(p).unwrap_or(y.len());
+        let fit = FitClasses::of(candidate, n, y)?;
+        if p_check != p {
+            return Err(ModelError::Predict(format!(
+                "the model takes {p} features, the rows have {p_check}"
+            )));
+        }
+        let rows = cart::Labelled {
+            values,
+            n_features: p,
+            y: &fit.labels,
+            n_classes: fit.n_classes,
+            weights: &cart::RowWeights::of_classes(&fit.weights, &fit.labels),
+        };
+        cart::forest_probabilities(rows, shape, check, n_classes)
     }
 
     /// [`Fitted::fit_and_score`] of encoded rows as they lie (one byte an input when they
@@ -400,23 +417,8 @@ impl Fitted {
         n_classes: usize,
     ) -> Result<Vec<Vec<f64>>, ModelError> {
         if let Some(shape) = forest_shape(candidate, seed) {
-            let n = values.len().checked_div(p).unwrap_or(y.len());
-            let fit = FitClasses::of(candidate, n, y)?;
-            if x_check.width != p {
-                return Err(ModelError::Predict(format!(
-                    "the model takes {p} features, the rows have {}",
-                    x_check.width
-                )));
-            }
-            let rows = cart::Labelled {
-                values,
-                n_features: p,
-                y: &fit.labels,
-                n_classes: fit.n_classes,
-                weights: &cart::RowWeights::of_classes(&fit.weights, &fit.labels),
-            };
             let check = x_check.values.clone().into_numbers();
-            return cart::forest_probabilities(rows, shape, &check, n_classes);
+            return Fitted::forest_scores(candidate, shape, values, p, y, &check, x_check.width, n_classes);
         }
         Fitted::fit_row_major(candidate, values, p, y, seed, 1, continuous)?.predict_proba_rows(x_check, n_classes)
     }
