@@ -19,6 +19,7 @@ pub mod values;
 pub use artifact::{decode_artifact, encode_artifact, Artifact, ArtifactHeader};
 pub use encode::Encoder;
 pub use family::{default_grid, Candidate, ClassWeight, Family, Fitted};
+pub use parallel::give_back_freed_memory;
 pub use select::{encode_rows, holdout_split, train, Dataset, TrainConfig, Trained};
 pub use values::{FeatureValues, Inputs, Rows, MISSING_CODE};
 

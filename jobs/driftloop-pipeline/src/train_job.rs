@@ -10,7 +10,7 @@ use driftloop_core::metrics::{ProbabilityScores, Scores};
 use driftloop_core::spec;
 use driftloop_model::artifact::{code_version, encode_artifact, ArtifactHeader, ArtifactMetrics, SnapshotRef};
 pub use driftloop_model::promotion::Decision;
-use driftloop_model::{holdout_split, train, Encoder, TrainConfig, Trained};
+use driftloop_model::{give_back_freed_memory, holdout_split, train, Encoder, TrainConfig, Trained};
 use polars::prelude::Int64Chunked;
 use serde::Serialize;
 use serde_json::Value;
@@ -142,6 +142,11 @@ pub async fn run_training(
                 filter.after_id = Some(*after_id);
             }
             let frame = db.read_frame(&filter)?;
+            // Each step's leftovers (the read's buffers, the Parquet writer's, the frame's
+            // columns once copied) go back to the system before the next step: glibc kept
+            // them otherwise, under what came next (at 1,000,000 rows the job peaked
+            // 7 MB higher without these).
+            give_back_freed_memory();
             if frame.height() == 0 {
                 return Err(Error::Model(driftloop_model::ModelError::NotEnoughData(format!(
                     "the feature table has no {} rows to train on: import labelled rows first (`driftloop import`)",
@@ -153,8 +158,10 @@ pub async fn run_training(
         }
         TrainSource::Snapshot(uri) => load_snapshot(store, uri).await?,
     };
+    give_back_freed_memory();
     let frame_bytes = frame_bytes(&frame);
     let (data, ids) = into_dataset(training_columns(frame)?)?;
+    give_back_freed_memory();
     // Of the rows' ids, the holdout's are all the promotion needs: they are picked now
     // (the holdout is the labels' and the config's alone) rather than every id held
     // through the training (8 MB at 1,000,000 rows).
