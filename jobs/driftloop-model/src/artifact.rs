@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::encode::Encoder;
 use crate::family::{Candidate, Family, Fitted};
-use crate::select::{CalibrationChoice, CandidateScore, TrainConfig};
+use crate::select::{CalibrationChoice, CandidateScore, FamilyTest, TrainConfig};
 use crate::ModelError;
 
 pub const FORMAT: &str = "driftloop-model";
@@ -49,6 +49,10 @@ pub struct ArtifactMetrics {
     /// How the probability calibration was chosen, when the family is offered one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<CalibrationChoice>,
+    /// How the default family's best and the best of another family were compared, when
+    /// the best cross-validated candidate was of another family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_test: Option<FamilyTest>,
     pub training_rows: u64,
     pub holdout_rows: u64,
     pub cv_rows: u64,

@@ -45,4 +45,6 @@ mod tests;
 #[cfg(test)]
 mod tests_balanced;
 #[cfg(test)]
+mod tests_family;
+#[cfg(test)]
 mod tests_values;

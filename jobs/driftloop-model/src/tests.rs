@@ -30,7 +30,7 @@ pub(crate) fn fitting_rows(n: usize, seed: u64) -> (Dataset, Matrix, Vec<i32>) {
     (data, x, y)
 }
 
-fn small_config(threads: usize) -> TrainConfig {
+pub(crate) fn small_config(threads: usize) -> TrainConfig {
     TrainConfig {
         candidates: vec![
             Candidate::LogisticRegression {
@@ -81,6 +81,7 @@ fn artifact_bytes(data: &Dataset, config: &TrainConfig) -> Vec<u8> {
             holdout: trained.holdout.clone(),
             holdout_probabilities: Some(trained.holdout_probabilities),
             calibration: trained.calibration.clone(),
+            family_test: trained.family_test.clone(),
             training_rows: trained.training_rows.len() as u64,
             holdout_rows: trained.holdout_rows.len() as u64,
             cv_rows: trained.cv_rows as u64,
@@ -102,7 +103,13 @@ fn artifact_bytes(data: &Dataset, config: &TrainConfig) -> Vec<u8> {
 fn training_chooses_a_model_that_beats_the_majority_class_on_the_holdout() {
     let data = dataset(600, 7);
     let encoder = Encoder::from_spec(spec());
-    let trained = train(&data, &encoder, 4, &small_config(2)).unwrap();
+    // No default family: the best cross-validated candidate (tests_family.rs: with one).
+    let config = TrainConfig {
+        default_family: None,
+        ..small_config(2)
+    };
+    let trained = train(&data, &encoder, 4, &config).unwrap();
+    assert_eq!(trained.family_test, None);
     assert_eq!(trained.cv.len(), 4);
     for candidate in &trained.cv {
         assert_eq!(candidate.fold_macro_f1.len(), 5, "{candidate:?}");

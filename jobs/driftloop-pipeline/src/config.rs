@@ -109,6 +109,11 @@ pub struct Settings {
     /// `DRIFTLOOP_BALANCE_CLASSES`: `false` never tries balanced class weights; `true`
     /// (driftloop-model's default) tries them when the classes are imbalanced.
     pub balance_classes: Option<bool>,
+    /// `DRIFTLOOP_DEFAULT_FAMILY`: the family training keeps unless another's best
+    /// candidate cross-validates significantly better (`random_forest`, driftloop-model's
+    /// default, or another family's name), or `none`: the best cross-validated candidate.
+    /// Unset: `None`.
+    pub default_family: Option<Option<driftloop_model::Family>>,
     /// `DRIFTLOOP_PROMOTION_MARGIN`: how much higher a candidate's holdout macro-F1 must
     /// be than the champion's on the same rows to replace it; default 0.01.
     pub promotion_margin: f64,
@@ -145,6 +150,7 @@ impl Settings {
             refit_max_rows: self.refit_max_rows.unwrap_or(defaults.refit_max_rows),
             calibrate: self.calibrate.unwrap_or(defaults.calibrate),
             balance_classes: self.balance_classes.unwrap_or(defaults.balance_classes),
+            default_family: self.default_family.unwrap_or(defaults.default_family),
             ..defaults
         }
     }
@@ -309,6 +315,23 @@ impl Settings {
         };
         let calibrate = flag("DRIFTLOOP_CALIBRATE");
         let balance_classes = flag("DRIFTLOOP_BALANCE_CLASSES");
+        let default_family = lookup("DRIFTLOOP_DEFAULT_FAMILY")
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|raw| {
+                let name = raw.trim().to_ascii_lowercase().replace('-', "_");
+                if name == "none" {
+                    return Some(None);
+                }
+                let family = driftloop_model::Family::parse(&name);
+                if family.is_none() {
+                    let names: Vec<&str> = driftloop_model::Family::ALL.iter().map(|f| f.as_str()).collect();
+                    problems.push(format!(
+                        "DRIFTLOOP_DEFAULT_FAMILY: {raw:?} is not a model family ({}) or none",
+                        names.join(", ")
+                    ));
+                }
+                family.map(Some)
+            });
         let mut number = |name: &str| -> Option<f64> {
             let raw = lookup(name).filter(|v| !v.trim().is_empty())?;
             match raw.trim().parse::<f64>() {
@@ -446,6 +469,7 @@ impl Settings {
                 refit_max_rows,
                 calibrate,
                 balance_classes,
+                default_family,
                 promotion_margin,
                 mlflow_tracking_uri,
                 mlflow_experiment: nonempty("DRIFTLOOP_MLFLOW_EXPERIMENT").unwrap_or_else(|| "driftloop".to_string()),

@@ -108,12 +108,20 @@ fn drift_windows_and_the_training_cap_are_read_and_every_bad_one_named() {
     assert_eq!(settings.train_config().max_train_rows, defaults.max_train_rows);
     assert!(settings.train_config().calibrate && defaults.calibrate);
     assert!(settings.train_config().balance_classes && defaults.balance_classes);
+    assert_eq!(
+        (settings.train_config().default_family, defaults.default_family),
+        (
+            Some(driftloop_model::Family::RandomForest),
+            Some(driftloop_model::Family::RandomForest)
+        )
+    );
     let settings = settings_of(&[
         ("DRIFTLOOP_DRIFT_WINDOW", "last:500"),
         ("DRIFTLOOP_MAX_TRAIN_ROWS", "250000"),
         ("DRIFTLOOP_REFIT_MAX_ROWS", "0"),
         ("DRIFTLOOP_CALIBRATE", "False"),
         ("DRIFTLOOP_BALANCE_CLASSES", "false"),
+        ("DRIFTLOOP_DEFAULT_FAMILY", " None "),
         ("DRIFTLOOP_DRIFT_PSI_MIN_ROWS", "0"),
     ])
     .unwrap();
@@ -121,6 +129,14 @@ fn drift_windows_and_the_training_cap_are_read_and_every_bad_one_named() {
     assert_eq!(settings_of(&[]).unwrap().drift_config().psi_min_rows, 100);
     assert!(!settings.train_config().calibrate);
     assert!(!settings.train_config().balance_classes);
+    assert_eq!(settings.train_config().default_family, None);
+    for (raw, family) in [
+        ("gradient-boosting", driftloop_model::Family::GradientBoosting),
+        ("Naive_Bayes", driftloop_model::Family::NaiveBayes),
+    ] {
+        let settings = settings_of(&[("DRIFTLOOP_DEFAULT_FAMILY", raw)]).unwrap();
+        assert_eq!(settings.train_config().default_family, Some(family), "{raw}");
+    }
     assert_eq!(
         (settings.drift_window, settings.max_train_rows),
         (DriftWindow::Last(500), Some(250_000))
@@ -142,6 +158,7 @@ fn drift_windows_and_the_training_cap_are_read_and_every_bad_one_named() {
         ("DRIFTLOOP_REFIT_MAX_ROWS", "-3"),
         ("DRIFTLOOP_CALIBRATE", "no"),
         ("DRIFTLOOP_BALANCE_CLASSES", "1"),
+        ("DRIFTLOOP_DEFAULT_FAMILY", "forest"),
         ("DRIFTLOOP_DRIFT_PSI_MIN_ROWS", "some"),
     ])
     .unwrap_err()
@@ -158,6 +175,12 @@ fn drift_windows_and_the_training_cap_are_read_and_every_bad_one_named() {
     );
     assert!(
         err.contains("DRIFTLOOP_BALANCE_CLASSES: \"1\" is neither true nor false"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "DRIFTLOOP_DEFAULT_FAMILY: \"forest\" is not a model family (logistic_regression, random_forest, decision_tree, naive_bayes, gradient_boosting) or none"
+        ),
         "{err}"
     );
     assert!(

@@ -82,6 +82,10 @@ pub struct TrainOutcome {
     pub holdout_probabilities: ProbabilityScores,
     /// How the probability calibration was chosen, when the family is offered one.
     pub calibration: Option<driftloop_model::select::CalibrationChoice>,
+    /// How the default family's best and the best of another family were compared, when
+    /// the best cross-validated candidate was of another family.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_test: Option<driftloop_model::select::FamilyTest>,
     /// Rows the compared model was fitted on, and how many training rows there were when
     /// that was a sample of them (`max_train_rows`).
     pub training_rows: u64,
@@ -205,6 +209,7 @@ pub async fn run_training(
             holdout: trained.holdout.clone(),
             holdout_probabilities: Some(trained.holdout_probabilities),
             calibration: trained.calibration.clone(),
+            family_test: trained.family_test.clone(),
             training_rows: trained.training_rows.len() as u64,
             holdout_rows: trained.holdout_rows.len() as u64,
             cv_rows: trained.cv_rows as u64,
@@ -291,6 +296,7 @@ pub async fn run_training(
         holdout: trained.holdout,
         holdout_probabilities: trained.holdout_probabilities,
         calibration: trained.calibration.clone(),
+        family_test: trained.family_test.clone(),
         training_rows: trained.training_rows.len() as u64,
         sampled_from: trained.sampled_from.map(|n| n as u64),
         served_rows: trained.served_rows.map(|n| n as u64),

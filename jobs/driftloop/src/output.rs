@@ -72,6 +72,11 @@ pub(crate) fn outcome_text(o: &TrainOutcome) -> String {
             "  cross-validated macro-F1 {:.3}; holdout accuracy {:.3}, macro-F1 {:.3}",
             o.cv_macro_f1, o.holdout.accuracy, o.holdout.macro_f1
         ),
+    ];
+    if let Some(test) = &o.family_test {
+        lines.push(family_test_line(test));
+    }
+    lines.extend([
         format!("  snapshot {} ({} rows)", o.snapshot.uri, o.snapshot.rows),
         format!("  artifact {}", o.artifact_uri),
         format!("  decision: {}", serde_json::to_string(&o.decision).unwrap_or_default()),
@@ -79,7 +84,7 @@ pub(crate) fn outcome_text(o: &TrainOutcome) -> String {
             "  champion: {}",
             o.champion.map_or("none".to_string(), |c| format!("version {c}"))
         ),
-    ];
+    ]);
     if let Some(m) = &o.mlflow {
         lines.push(mirror_line("MLflow", m.mirrored.len(), &m.failed));
     }
@@ -91,6 +96,22 @@ pub(crate) fn outcome_text(o: &TrainOutcome) -> String {
         ));
     }
     lines.join("\n")
+}
+
+/// How the default family's best and the best of another family were compared.
+pub(crate) fn family_test_line(test: &driftloop_model::select::FamilyTest) -> String {
+    let (default, challenger) = (test.default.family(), test.challenger.family());
+    let verdict = if test.switched {
+        format!("{challenger} chosen over the default {default}")
+    } else {
+        format!("the default {default} kept over {challenger}")
+    };
+    format!(
+        "  family: {verdict} (cross-validated macro-F1 lead {:.3}, p = {:.3}; a lead counts below p = {})",
+        test.mean_difference,
+        test.p_value,
+        driftloop_model::select::SWITCH_P_VALUE
+    )
 }
 
 /// What a training's mirror to one tracker did, with the first failure.

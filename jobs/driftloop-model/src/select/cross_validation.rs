@@ -6,13 +6,14 @@ use driftloop_core::metrics::{probability_scores, score, ProbabilityScores, Scor
 
 use super::{CandidateScore, Dataset, TrainConfig};
 use crate::encode::Encoder;
-use crate::family::{argmax, Candidate, Fitted};
+use crate::family::{argmax, Candidate, Family, Fitted};
 use crate::parallel::parallel_map;
 use crate::ModelError;
 
 /// One candidate's class probabilities of every cross-validation row, each from the fold
 /// that held the row out: row-major, `n_classes` a row, in one buffer (a `Vec` a row took
 /// 72 bytes a row of four classes, 32 here).
+#[derive(Clone)]
 pub(super) struct OutOfFold {
     values: Vec<f64>,
     n_classes: usize,
@@ -22,6 +23,14 @@ impl OutOfFold {
     /// A row's probabilities a `Vec`, as calibration takes them.
     pub(super) fn rows(&self) -> Vec<Vec<f64>> {
         self.values.chunks_exact(self.n_classes).map(<[f64]>::to_vec).collect()
+    }
+
+    /// Each row's most probable class (the first of equals), as the scores count it.
+    pub(super) fn classes(&self) -> Vec<u8> {
+        self.values
+            .chunks_exact(self.n_classes)
+            .map(|p| argmax(p) as u8)
+            .collect()
     }
 }
 
@@ -38,24 +47,35 @@ pub(super) fn takes_the_lead(leader: f64, challenger: f64) -> bool {
 /// A fold's macro-F1 and probabilities (`None` when the candidate failed the fold).
 type FoldOutcome = (f64, Option<Vec<f64>>);
 
-/// The candidate leading a cross-validation: its index and out-of-fold probabilities.
+/// A candidate leading a cross-validation: its index and out-of-fold probabilities.
 pub(super) type Leader = (usize, OutOfFold);
 
+/// The candidates leading a cross-validation: of all, and of the default family
+/// ([`TrainConfig::default_family`]), which training may keep instead.
+#[derive(Default)]
+pub(super) struct Leaders {
+    pub(super) best: Option<Leader>,
+    pub(super) of_default: Option<Leader>,
+}
+
 /// The out-of-fold probabilities kept while the grid runs: each candidate's folds until it
-/// is judged, and of the candidates judged only the leader's (the one training chooses:
-/// the highest mean macro-F1, the earliest of equals, none that failed a fold). Candidates
-/// are judged in order, each once its folds and every earlier candidate's are in. Every
-/// candidate's were held until the choice before: 9 MB for the default grid at 20,000
-/// rows, twice over while they were gathered.
+/// is judged, and of the candidates judged only the leaders' (the highest mean macro-F1,
+/// the earliest of equals, none that failed a fold; of all, and of the default family).
+/// Candidates are judged in order, each once its folds and every earlier candidate's are
+/// in. Every candidate's were held until the choice before: 9 MB for the default grid at
+/// 20,000 rows, twice over while they were gathered.
 struct Leading<'a> {
     folds: &'a [Vec<usize>],
+    candidates: &'a [Candidate],
+    default_family: Option<Family>,
     n_rows: usize,
     n_classes: usize,
     /// Per candidate, per fold: its macro-F1 and probabilities once in (`None` for the
     /// probabilities when the fold failed).
     waiting: Vec<Vec<Option<FoldOutcome>>>,
     next: usize,
-    leader: Option<(usize, f64, OutOfFold)>,
+    /// Of all, and of the default family: index, mean macro-F1, probabilities.
+    leaders: [Option<(usize, f64, OutOfFold)>; 2],
 }
 
 impl Leading<'_> {
@@ -75,10 +95,13 @@ impl Leading<'_> {
         // The mean as the candidate's score takes it: the folds' sum, in order, over their
         // number.
         let mean = folds.iter().map(|(f1, _)| f1).sum::<f64>() / folds.len().max(1) as f64;
-        if let Some((_, leader, _)) = &self.leader {
-            if !takes_the_lead(*leader, mean) {
-                return;
-            }
+        let of_default = self.default_family == Some(self.candidates[c].family());
+        let leads = |slot: &Option<(usize, f64, OutOfFold)>| {
+            slot.as_ref().is_none_or(|(_, leader, _)| takes_the_lead(*leader, mean))
+        };
+        let wins = [leads(&self.leaders[0]), of_default && leads(&self.leaders[1])];
+        if !wins.iter().any(|&w| w) {
+            return;
         }
         let k = self.n_classes;
         let mut out_of_fold = OutOfFold {
@@ -91,12 +114,19 @@ impl Leading<'_> {
                 out_of_fold.values[i * k..(i + 1) * k].copy_from_slice(p);
             }
         }
-        self.leader = Some((c, mean, out_of_fold));
+        match wins {
+            [true, true] => {
+                self.leaders[0] = Some((c, mean, out_of_fold.clone()));
+                self.leaders[1] = Some((c, mean, out_of_fold));
+            }
+            [true, false] => self.leaders[0] = Some((c, mean, out_of_fold)),
+            _ => self.leaders[1] = Some((c, mean, out_of_fold)),
+        }
     }
 }
 
-/// Every candidate's scores over the folds, and the out-of-fold probabilities of the one
-/// that leads them (see [`Leading`]) with its index; `None` when none could be fitted.
+/// Every candidate's scores over the folds, and the out-of-fold probabilities of the ones
+/// that lead them (see [`Leading`]) with their indices (none when none could be fitted).
 pub(super) fn cross_validate(
     data: &Dataset,
     encoder: &Encoder,
@@ -105,7 +135,7 @@ pub(super) fn cross_validate(
     folds: &[Vec<usize>],
     candidates: &[Candidate],
     config: &TrainConfig,
-) -> Result<(Vec<CandidateScore>, Option<Leader>), ModelError> {
+) -> Result<(Vec<CandidateScore>, Leaders), ModelError> {
     // Per fold, its training and validation matrices, built once for all candidates.
     let mut splits = Vec::with_capacity(folds.len());
     for fold in folds {
@@ -133,11 +163,13 @@ pub(super) fn cross_validate(
         .collect();
     let leading = std::sync::Mutex::new(Leading {
         folds,
+        candidates,
+        default_family: config.default_family,
         n_rows: cv_rows.len(),
         n_classes,
         waiting: vec![vec![None; folds.len()]; candidates.len()],
         next: 0,
-        leader: None,
+        leaders: [None, None],
     });
     let results = parallel_map(&tasks, config.threads, |&(c, f)| {
         let (x_fit, y_fit, x_check, y_check) = &splits[f];
@@ -200,8 +232,15 @@ pub(super) fn cross_validate(
             }
         })
         .collect();
-    let leader = leading.into_inner().unwrap_or_else(|p| p.into_inner()).leader;
-    Ok((scores, leader.map(|(c, _, out_of_fold)| (c, out_of_fold))))
+    let [best, of_default] = leading.into_inner().unwrap_or_else(|p| p.into_inner()).leaders;
+    let leader = |slot: Option<(usize, f64, OutOfFold)>| slot.map(|(c, _, out_of_fold)| (c, out_of_fold));
+    Ok((
+        scores,
+        Leaders {
+            best: leader(best),
+            of_default: leader(of_default),
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -213,8 +252,8 @@ mod tests {
     use crate::tests::dataset;
 
     /// Of the grid, the out-of-fold probabilities kept are the first best candidate's
-    /// (a candidate failing its folds never leads), each row's from the fold that held it
-    /// out, on one thread or several.
+    /// (a candidate failing its folds never leads) and the default family's first best's,
+    /// each row's from the fold that held it out, on one thread or several.
     #[test]
     fn the_probabilities_kept_are_the_first_best_candidates_from_its_folds() {
         let data = dataset(500, 21);
@@ -237,21 +276,7 @@ mod tests {
                 class_weight: None,
             },
         ];
-        for threads in [1, 2, 3] {
-            let config = TrainConfig {
-                threads,
-                ..TrainConfig::default()
-            };
-            let (scores, leading) = cross_validate(&data, &encoder, 4, &cv_rows, &folds, &grid, &config).unwrap();
-            assert!(scores[0].error.is_some());
-            let best = (1..grid.len())
-                .fold(None::<usize>, |best, c| match best {
-                    Some(b) if scores[b].mean_macro_f1 >= scores[c].mean_macro_f1 => Some(b),
-                    _ => Some(c),
-                })
-                .unwrap();
-            let (leader, out_of_fold) = leading.expect("a leader");
-            assert_eq!(leader, best, "{threads} threads");
+        let out_of_fold_of = |c: usize| {
             let mut expected = vec![0.0; cv_rows.len() * 4];
             for fold in &folds {
                 let fit_rows: Vec<usize> = (0..cv_rows.len())
@@ -261,10 +286,10 @@ mod tests {
                 let check_rows: Vec<usize> = fold.iter().map(|&i| cv_rows[i]).collect();
                 let y: Vec<i32> = fit_rows.iter().map(|&r| data.labels[r] as i32).collect();
                 let probabilities = Fitted::fit_and_score(
-                    &grid[best],
+                    &grid[c],
                     &data.matrix(&encoder, &fit_rows).unwrap(),
                     &y,
-                    config.seed,
+                    TrainConfig::default().seed,
                     &encoder.continuous(),
                     &data.matrix(&encoder, &check_rows).unwrap(),
                     4,
@@ -274,12 +299,47 @@ mod tests {
                     expected[i * 4..(i + 1) * 4].copy_from_slice(p);
                 }
             }
-            assert_eq!(out_of_fold.values, expected, "{threads} threads");
+            expected
+        };
+        let first_best = |scores: &[CandidateScore], among: &[usize]| {
+            among
+                .iter()
+                .copied()
+                .fold(None::<usize>, |best, c| match best {
+                    Some(b) if scores[b].mean_macro_f1 >= scores[c].mean_macro_f1 => Some(b),
+                    _ => Some(c),
+                })
+                .unwrap()
+        };
+        for threads in [1, 2, 3] {
+            for default_family in [None, Some(Family::NaiveBayes), Some(Family::DecisionTree)] {
+                let config = TrainConfig {
+                    threads,
+                    default_family,
+                    ..TrainConfig::default()
+                };
+                let (scores, leading) = cross_validate(&data, &encoder, 4, &cv_rows, &folds, &grid, &config).unwrap();
+                assert!(scores[0].error.is_some());
+                let best = first_best(&scores, &[1, 2, 3, 4]);
+                let (leader, out_of_fold) = leading.best.expect("a leader");
+                assert_eq!(leader, best, "{threads} threads");
+                assert_eq!(out_of_fold.values, out_of_fold_of(best), "{threads} threads");
+                let of_default = leading.of_default.map(|(c, out_of_fold)| (c, out_of_fold.values));
+                let expected = default_family.map(|family| {
+                    let members: Vec<usize> = (1..grid.len()).filter(|&c| grid[c].family() == family).collect();
+                    let c = first_best(&scores, &members);
+                    (c, out_of_fold_of(c))
+                });
+                assert_eq!(of_default, expected, "{threads} threads, {default_family:?}");
+            }
         }
         // No candidate fitted: none leads.
         let failing = [Candidate::NaiveBayes { alpha: 0.0 }];
-        let config = TrainConfig::default();
+        let config = TrainConfig {
+            default_family: Some(Family::NaiveBayes),
+            ..TrainConfig::default()
+        };
         let (_, leading) = cross_validate(&data, &encoder, 4, &cv_rows, &folds, &failing, &config).unwrap();
-        assert!(leading.is_none());
+        assert!(leading.best.is_none() && leading.of_default.is_none());
     }
 }

@@ -17,7 +17,7 @@ use driftloop_pipeline::{open_store, Settings};
 use serde_json::json;
 
 use crate::args::Output;
-use crate::output::{outcome_text, print, train_drain_text};
+use crate::output::{family_test_line, outcome_text, print, train_drain_text};
 use crate::progress;
 
 #[derive(Args)]
@@ -195,6 +195,7 @@ async fn dry_run(input: &std::path::Path, mut config: TrainConfig, json_mode: bo
         "holdout": trained.holdout,
         "holdout_probabilities": trained.holdout_probabilities,
         "calibration": trained.calibration,
+        "family_test": trained.family_test,
         // The file's data rows (0-based, in file order) scored as the holdout, so another
         // tool can be scored on the very same rows.
         "holdout_rows": trained.holdout_rows,
@@ -202,13 +203,17 @@ async fn dry_run(input: &std::path::Path, mut config: TrainConfig, json_mode: bo
         "cv_folds": trained.cv_folds,
     });
     print(json_mode, answer, || {
-        format!(
+        let chose = format!(
             "{}: chose {} in {train_seconds:.2} s; holdout accuracy {:.3}, macro-F1 {:.3}",
             input.display(),
             trained.chosen.label(),
             trained.holdout.accuracy,
             trained.holdout.macro_f1
-        )
+        );
+        match &trained.family_test {
+            Some(test) => format!("{chose}\n{}", family_test_line(test)),
+            None => chose,
+        }
     });
     Ok(())
 }
