@@ -97,10 +97,10 @@ pub struct TrainConfig {
 /// The default of [`TrainConfig::max_train_rows`].
 pub const DEFAULT_MAX_TRAIN_ROWS: usize = 1_000_000;
 
-/// The default of [`TrainConfig::default_family`]: random forests, the family of the best
-/// classifier on the most data sets of 121 in Fernández-Delgado et al., "Do we need
-/// hundreds of classifiers to solve real world classification problems?" (JMLR 15,
-/// 2014), and on the published data as accurate as scikit-learn's best.
+/// The default of [`TrainConfig::default_family`]: random forests, the family that ranked
+/// first over 121 data sets in Fernández-Delgado et al., "Do we need hundreds of
+/// classifiers to solve real world classification problems?" (JMLR 15, 2014), and on the
+/// published data as accurate as scikit-learn's best.
 pub const DEFAULT_FAMILY: Family = Family::RandomForest;
 
 /// The default of [`TrainConfig::refit_max_rows`].

@@ -95,13 +95,15 @@ fn count_all(frame: &DataFrame, which: &'static str, columns: &[&Levels]) -> Res
         direct.push(None);
         let code = match compare {
             Compare::CastText => col(levels.name).cast(DataType::String),
-            Compare::Codes | Compare::Text | Compare::Number => col(levels.name),
+            Compare::Text | Compare::Number => col(levels.name),
+            Compare::Codes => unreachable!("a column of codes is counted by them above"),
         };
         let physical = frame.column(levels.name)?.dtype().to_physical();
         for (position, (value, text)) in levels.codes.iter().zip(&levels.values).enumerate() {
             let level = match compare {
                 Compare::Number => lit(*value as f64).cast(physical.clone()),
-                Compare::Codes | Compare::Text | Compare::CastText => lit(text.as_str()),
+                Compare::Text | Compare::CastText => lit(text.as_str()),
+                Compare::Codes => unreachable!("a column of codes is counted by them above"),
             };
             exprs.push(
                 code.clone()
