@@ -345,8 +345,7 @@ pub fn train(data: &Dataset, encoder: &Encoder, n_classes: usize, config: &Train
 
     let started = Instant::now();
     let maps = if config.calibrate && calibrated_family(chosen.family()) {
-        let cv_truth = data.labels_of(&cv_rows);
-        Some(calibrate::offered(&chosen_out_of_fold.rows(), &cv_truth, n_classes)?)
+        Some(calibrate::offered(&chosen_out_of_fold.rows(), &cv_labels, n_classes)?)
     } else {
         None
     };
